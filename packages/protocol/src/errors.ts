@@ -1,0 +1,179 @@
+/**
+ * Every failure Cirrus reports has a class and a stable `code`. The code is the contract: logs, HTTP
+ * bodies, control replies and the CLI print it, and `docs/errors.md` lists every one (a test keeps the
+ * two in sync). Messages say what was wrong; `hint` says how to fix it.
+ */
+
+export interface ErrorInit {
+  hint?: string | undefined;
+  cause?: unknown;
+  details?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** The serialisable form of an error, used across worker threads and the network. */
+export interface ErrorJSON {
+  code: string;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+export abstract class CirrusError extends Error {
+  abstract readonly code: string;
+  readonly hint: string | undefined;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(message: string, init: ErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.hint = init.hint;
+    this.details = init.details;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  toJSON(): ErrorJSON {
+    const json: ErrorJSON = { code: this.code, message: this.message };
+    if (this.hint !== undefined) json.hint = this.hint;
+    if (this.details !== undefined) json.details = { ...this.details };
+    return json;
+  }
+
+  /** One line for logs and terminals: `CODE: message (hint)`. */
+  describe(): string {
+    return `${this.code}: ${this.message}${this.hint === undefined ? '' : ` (${this.hint})`}`;
+  }
+}
+
+type ErrorClass = (new (message: string, init?: ErrorInit) => CirrusError) & { readonly CODE: string };
+
+function kind<C extends string>(code: C) {
+  return class extends CirrusError {
+    static readonly CODE: C = code;
+    readonly code: C = code;
+  };
+}
+
+// --- input and configuration ---------------------------------------------------------------------
+export class InvalidArgumentError extends kind('INVALID_ARGUMENT') {}
+export class InvalidIdError extends kind('INVALID_ID') {}
+export class InvalidLimitError extends kind('INVALID_LIMIT') {}
+export class UsageError extends kind('USAGE_ERROR') {}
+
+// --- artifacts: loading and validating component binaries ----------------------------------------
+export class ArtifactNotFoundError extends kind('ARTIFACT_NOT_FOUND') {}
+export class ArtifactFetchFailedError extends kind('ARTIFACT_FETCH_FAILED') {}
+export class ArtifactTooLargeError extends kind('ARTIFACT_TOO_LARGE') {}
+export class UnsupportedReferenceError extends kind('UNSUPPORTED_REFERENCE') {}
+export class FileLoadDeniedError extends kind('FILE_LOAD_DENIED') {}
+export class NotWasmError extends kind('NOT_WASM') {}
+export class NotAComponentError extends kind('NOT_A_COMPONENT') {}
+export class TruncatedWasmError extends kind('TRUNCATED_WASM') {}
+export class MalformedComponentError extends kind('MALFORMED_COMPONENT') {}
+export class UnsupportedImportError extends kind('UNSUPPORTED_IMPORT') {}
+export class ExportNotFoundError extends kind('EXPORT_NOT_FOUND') {}
+
+// --- running components --------------------------------------------------------------------------
+export class InstantiationFailedError extends kind('INSTANTIATION_FAILED') {}
+export class DeadlineExceededError extends kind('DEADLINE_EXCEEDED') {}
+export class GuestTrapError extends kind('GUEST_TRAP') {}
+export class AtCapacityError extends kind('AT_CAPACITY') {}
+export class InstanceCrashedError extends kind('INSTANCE_CRASHED') {}
+export class ComponentStoppedError extends kind('COMPONENT_STOPPED') {}
+export class NoResponseError extends kind('NO_RESPONSE') {}
+
+// --- host state ----------------------------------------------------------------------------------
+export class ComponentNotRunningError extends kind('COMPONENT_NOT_RUNNING') {}
+export class ProviderAlreadyRunningError extends kind('PROVIDER_ALREADY_RUNNING') {}
+export class ProviderNotRunningError extends kind('PROVIDER_NOT_RUNNING') {}
+export class UnknownProviderError extends kind('UNKNOWN_PROVIDER') {}
+export class LinkConflictError extends kind('LINK_CONFLICT') {}
+export class ConfigNotFoundError extends kind('CONFIG_NOT_FOUND') {}
+export class InvalidLabelError extends kind('INVALID_LABEL') {}
+export class HostStoppedError extends kind('HOST_STOPPED') {}
+
+// --- lattice -------------------------------------------------------------------------------------
+export class InvalidSubjectError extends kind('INVALID_SUBJECT') {}
+export class NoRespondersError extends kind('NO_RESPONDERS') {}
+export class RequestTimeoutError extends kind('REQUEST_TIMEOUT') {}
+export class PayloadTooLargeError extends kind('PAYLOAD_TOO_LARGE') {}
+export class LatticeClosedError extends kind('LATTICE_CLOSED') {}
+export class InvalidKeyError extends kind('INVALID_KEY') {}
+
+// --- http server provider ------------------------------------------------------------------------
+export class AddressInUseError extends kind('ADDRESS_IN_USE') {}
+export class InvalidAddressError extends kind('INVALID_ADDRESS') {}
+export class RouteConflictError extends kind('ROUTE_CONFLICT') {}
+
+// --- applications and tooling --------------------------------------------------------------------
+export class ManifestParseError extends kind('MANIFEST_PARSE_ERROR') {}
+export class ManifestInvalidError extends kind('MANIFEST_INVALID') {}
+export class BuildFailedError extends kind('BUILD_FAILED') {}
+
+export const ERROR_CLASSES: readonly ErrorClass[] = [
+  InvalidArgumentError,
+  InvalidIdError,
+  InvalidLimitError,
+  UsageError,
+  ArtifactNotFoundError,
+  ArtifactFetchFailedError,
+  ArtifactTooLargeError,
+  UnsupportedReferenceError,
+  FileLoadDeniedError,
+  NotWasmError,
+  NotAComponentError,
+  TruncatedWasmError,
+  MalformedComponentError,
+  UnsupportedImportError,
+  ExportNotFoundError,
+  InstantiationFailedError,
+  DeadlineExceededError,
+  GuestTrapError,
+  AtCapacityError,
+  InstanceCrashedError,
+  ComponentStoppedError,
+  NoResponseError,
+  ComponentNotRunningError,
+  ProviderAlreadyRunningError,
+  ProviderNotRunningError,
+  UnknownProviderError,
+  LinkConflictError,
+  ConfigNotFoundError,
+  InvalidLabelError,
+  HostStoppedError,
+  InvalidSubjectError,
+  NoRespondersError,
+  RequestTimeoutError,
+  PayloadTooLargeError,
+  LatticeClosedError,
+  InvalidKeyError,
+  AddressInUseError,
+  InvalidAddressError,
+  RouteConflictError,
+  ManifestParseError,
+  ManifestInvalidError,
+  BuildFailedError,
+];
+
+export const ERROR_CODES: readonly string[] = ERROR_CLASSES.map((c) => c.CODE);
+
+const byCode = new Map<string, ErrorClass>(ERROR_CLASSES.map((c) => [c.CODE, c]));
+
+/** Rebuilds a typed error from its serialised form; unknown codes become `InstanceCrashedError`. */
+export function errorFromJSON(json: ErrorJSON): CirrusError {
+  const Class = byCode.get(json.code) ?? InstanceCrashedError;
+  const init: ErrorInit = { hint: json.hint, details: json.details };
+  return new Class(json.message, init);
+}
+
+export function isCirrusError(err: unknown): err is CirrusError {
+  return err instanceof CirrusError;
+}
+
+/** A short, safe description of any thrown value, for logs and error messages. */
+export function describeError(err: unknown): string {
+  if (err instanceof CirrusError) return err.describe();
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,7 @@
+export * from './errors.ts';
+export * from './limits.ts';
+export * from './subjects.ts';
+export * from './wire.ts';
+export * from './events.ts';
+export * from './logger.ts';
+export * from './validate.ts';

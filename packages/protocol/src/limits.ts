@@ -1,0 +1,222 @@
+import { InvalidLimitError } from './errors.ts';
+
+/**
+ * Every timeout, size and count limit in Cirrus, declared once with a secure default. Each can be
+ * overridden by an environment variable (`CIRRUS_LIMIT_<NAME>`) or programmatically; a bad value is
+ * rejected with INVALID_LIMIT instead of silently falling back. `docs/configuration.md` renders this
+ * table and a test keeps the two in sync.
+ */
+export interface LimitSpec {
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+  readonly unit: 'ms' | 'bytes' | 'count';
+  readonly description: string;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const LIMIT_SPECS = {
+  componentMaxBytes: {
+    default: 64 * MiB,
+    min: 8,
+    max: 1024 * MiB,
+    unit: 'bytes',
+    description: 'Largest component binary a host loads (file or URL).',
+  },
+  componentFetchTimeoutMs: {
+    default: 30_000,
+    min: 100,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Time allowed to download a component from an http(s) URL.',
+  },
+  maxInstances: {
+    default: 256,
+    min: 1,
+    max: 10_000,
+    unit: 'count',
+    description: 'Upper bound for the instance count a component can be scaled to.',
+  },
+  invocationTimeoutMs: {
+    default: 30_000,
+    min: 10,
+    max: 3_600_000,
+    unit: 'ms',
+    description: 'Deadline of one call into a component; past it the call fails with DEADLINE_EXCEEDED.',
+  },
+  poolAcquireTimeoutMs: {
+    default: 1_000,
+    min: 0,
+    max: 60_000,
+    unit: 'ms',
+    description: 'How long a call waits for a free instance when all are busy before AT_CAPACITY.',
+  },
+  poolMaxWaiters: {
+    default: 1_024,
+    min: 0,
+    max: 1_000_000,
+    unit: 'count',
+    description: 'Calls that may queue for a busy component before further ones get AT_CAPACITY at once.',
+  },
+  instanceStartTimeoutMs: {
+    default: 30_000,
+    min: 100,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Time allowed to start a worker and instantiate a component in it.',
+  },
+  instanceMemoryMaxBytes: {
+    default: 256 * MiB,
+    min: 64 * KiB,
+    max: 4096 * MiB,
+    unit: 'bytes',
+    description: 'Cap on each linear memory of an instance (written into the module as its maximum).',
+  },
+  instanceHeapMaxBytes: {
+    default: 256 * MiB,
+    min: 16 * MiB,
+    max: 8192 * MiB,
+    unit: 'bytes',
+    description: 'JavaScript heap of the worker thread that hosts one instance.',
+  },
+  guestLogLineMaxBytes: {
+    default: 8 * KiB,
+    min: 64,
+    max: 1 * MiB,
+    unit: 'bytes',
+    description: 'Longest stdout/stderr line of a component kept in the host log; longer lines are cut.',
+  },
+  httpHeadersTimeoutMs: {
+    default: 10_000,
+    min: 100,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Time a client has to send the request line and headers (408 after it).',
+  },
+  httpRequestTimeoutMs: {
+    default: 60_000,
+    min: 100,
+    max: 3_600_000,
+    unit: 'ms',
+    description: 'Time a client has to send the whole request, body included (408 after it).',
+  },
+  httpKeepAliveTimeoutMs: {
+    default: 5_000,
+    min: 0,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Idle time before a kept-alive connection is closed.',
+  },
+  httpMaxHeaderBytes: {
+    default: 16 * KiB,
+    min: 1 * KiB,
+    max: 1 * MiB,
+    unit: 'bytes',
+    description: 'Largest request line plus headers (431 above it).',
+  },
+  httpMaxBodyBytes: {
+    default: 16 * MiB,
+    min: 0,
+    max: 4096 * MiB,
+    unit: 'bytes',
+    description: 'Largest request body (413 above it).',
+  },
+  httpDrainTimeoutMs: {
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+    unit: 'ms',
+    description: 'On shutdown, how long in-flight requests may finish before connections are closed.',
+  },
+  httpResponseWindowBytes: {
+    default: 1 * MiB,
+    min: 4 * KiB,
+    max: 256 * MiB,
+    unit: 'bytes',
+    description: 'Response bytes a component may write ahead of a slow client before its writes block.',
+  },
+  latticeRequestTimeoutMs: {
+    default: 2_000,
+    min: 1,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Default deadline of a lattice request/reply.',
+  },
+  latticeMaxPayloadBytes: {
+    default: 1 * MiB,
+    min: 1 * KiB,
+    max: 64 * MiB,
+    unit: 'bytes',
+    description: 'Largest message on the embedded lattice (the NATS default max_payload).',
+  },
+  kvMaxValueBytes: {
+    default: 1 * MiB,
+    min: 1,
+    max: 64 * MiB,
+    unit: 'bytes',
+    description: 'Largest value in a lattice key-value bucket.',
+  },
+  manifestMaxBytes: {
+    default: 1 * MiB,
+    min: 1 * KiB,
+    max: 64 * MiB,
+    unit: 'bytes',
+    description: 'Largest application manifest accepted.',
+  },
+} as const satisfies Record<string, LimitSpec>;
+
+export type LimitName = keyof typeof LIMIT_SPECS;
+export type Limits = { readonly [K in LimitName]: number };
+
+export const LIMIT_NAMES = Object.keys(LIMIT_SPECS) as LimitName[];
+
+export const DEFAULT_LIMITS: Limits = Object.fromEntries(
+  LIMIT_NAMES.map((name) => [name, LIMIT_SPECS[name].default]),
+) as Limits;
+
+/** `httpMaxBodyBytes` → `CIRRUS_LIMIT_HTTP_MAX_BODY_BYTES`. */
+export function limitEnvName(name: LimitName): string {
+  return `CIRRUS_LIMIT_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+function checkLimit(name: LimitName, value: number, origin: string): number {
+  const spec: LimitSpec = LIMIT_SPECS[name];
+  if (!Number.isSafeInteger(value) || value < spec.min || value > spec.max) {
+    throw new InvalidLimitError(`${origin}: limit ${name} = ${String(value)} is out of range`, {
+      hint: `use a whole number of ${spec.unit} between ${spec.min} and ${spec.max} (default ${spec.default})`,
+    });
+  }
+  return value;
+}
+
+/**
+ * Resolves the effective limits: defaults, then environment variables, then explicit overrides.
+ * Throws INVALID_LIMIT naming the variable when a value is not a whole number in range.
+ */
+export function resolveLimits(
+  overrides: Partial<Record<LimitName, number>> = {},
+  env: Readonly<Record<string, string | undefined>> = {},
+): Limits {
+  const out: Record<string, number> = {};
+  for (const name of LIMIT_NAMES) {
+    let value: number = LIMIT_SPECS[name].default;
+    const envName = limitEnvName(name);
+    const raw = env[envName];
+    if (raw !== undefined && raw.trim() !== '') {
+      value = checkLimit(name, Number(raw.trim()), `environment variable ${envName}`);
+    }
+    const explicit = overrides[name];
+    if (explicit !== undefined) value = checkLimit(name, explicit, 'configuration');
+    out[name] = value;
+  }
+  for (const key of Object.keys(overrides)) {
+    if (!(key in LIMIT_SPECS)) {
+      throw new InvalidLimitError(`unknown limit "${key}"`, {
+        hint: `known limits: ${LIMIT_NAMES.join(', ')}`,
+      });
+    }
+  }
+  return out as Limits;
+}
