@@ -1,0 +1,19 @@
+export type {
+  KvBucket,
+  KvEntry,
+  KvOperation,
+  KvWatch,
+  KvWatchOptions,
+  LatticeConnection,
+  Msg,
+  MsgHeaders,
+  PublishOptions,
+  RequestManyOptions,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+} from './port.ts';
+export { createMemoryLattice } from './memory.ts';
+export type { MemoryLattice, MemoryLatticeOptions } from './memory.ts';
+export { subjectMatches } from './subject.ts';
+export { decodeJson, decodeText, encodeJson, encodeText, EMPTY } from './codec.ts';

@@ -1,0 +1,1 @@
+export { DeadlineError, take, waitFor, withDeadline } from './deadline.ts';
