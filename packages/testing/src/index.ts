@@ -1,1 +1,12 @@
 export { DeadlineError, take, waitFor, withDeadline } from './deadline.ts';
+export {
+  assemble,
+  BUSY_LOOP_WAT,
+  CORE_MODULE_WAT,
+  HUGE_MEMORY_WAT,
+  MEMORY_GROWER_WAT,
+  TRAP_WAT,
+  UNKNOWN_IMPORT_WAT,
+} from './components.ts';
+export { tempDir } from './files.ts';
+export type { TempDir } from './files.ts';

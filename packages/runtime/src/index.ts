@@ -1,0 +1,14 @@
+export { createComponentRuntime, defaultCacheDir } from './runtime.ts';
+export type {
+  CallOptions,
+  ComponentPool,
+  ComponentRuntime,
+  LoadComponentOptions,
+  PoolConfig,
+  PreparedComponent,
+  RuntimeOptions,
+} from './runtime.ts';
+export type { PoolStats } from './pool.ts';
+export type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
+export { inspectWasm } from './wasm-binary.ts';
+export type { WasmKind } from './wasm-binary.ts';

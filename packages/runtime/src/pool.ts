@@ -1,0 +1,225 @@
+/**
+ * Warm instances of one component. One call per instance; the pool grows on demand up to
+ * `maxInstances`, queues a bounded number of callers for a bounded time beyond that, then answers
+ * AT_CAPACITY. Instances that die (deadline, trap, crash) are replaced in the background.
+ */
+import { AtCapacityError, ComponentStoppedError } from '@cirrus/protocol';
+import type { CirrusError } from '@cirrus/protocol';
+
+export interface PooledInstance {
+  readonly alive: boolean;
+  onExit(callback: () => void): void;
+  terminate(): Promise<void>;
+}
+
+export interface PoolOptions<I extends PooledInstance> {
+  name: string;
+  start: () => Promise<I>;
+  maxInstances: number;
+  /** Instances kept started while idle. */
+  minWarm: number;
+  acquireTimeoutMs: number;
+  /** Extra wait granted to a caller whose arrival started a new instance. */
+  startTimeoutMs: number;
+  maxWaiters: number;
+  onStartError: (err: unknown) => void;
+}
+
+interface Waiter<I> {
+  resolve: (instance: I) => void;
+  reject: (err: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface PoolStats {
+  maxInstances: number;
+  instances: number;
+  idle: number;
+  busy: number;
+  starting: number;
+  waiting: number;
+}
+
+export class InstancePool<I extends PooledInstance> {
+  readonly #options: PoolOptions<I>;
+  readonly #idle: I[] = [];
+  readonly #all = new Set<I>();
+  readonly #waiters: Waiter<I>[] = [];
+  #starting = 0;
+  #maxInstances: number;
+  #closed = false;
+  #drained: (() => void) | undefined;
+
+  constructor(options: PoolOptions<I>) {
+    this.#options = options;
+    this.#maxInstances = options.maxInstances;
+  }
+
+  get stats(): PoolStats {
+    return {
+      maxInstances: this.#maxInstances,
+      instances: this.#all.size,
+      idle: this.#idle.length,
+      busy: this.#all.size - this.#idle.length,
+      starting: this.#starting,
+      waiting: this.#waiters.length,
+    };
+  }
+
+  /** Starts `minWarm` instances; resolves when the first is ready (or rejects with its error). */
+  async warm(): Promise<void> {
+    const wanted = Math.min(this.#options.minWarm, this.#maxInstances);
+    if (wanted <= 0) return;
+    const first = this.#spawn();
+    for (let i = 1; i < wanted; i++) void this.#spawn().catch(() => {});
+    const instance = await first;
+    this.release(instance);
+  }
+
+  acquire(): Promise<I> {
+    if (this.#closed) return Promise.reject(this.#stoppedError());
+    const idle = this.#takeIdle();
+    if (idle !== undefined) return Promise.resolve(idle);
+    if (this.#waiters.length >= this.#options.maxWaiters) return Promise.reject(this.#capacityError());
+    return new Promise<I>((resolve, reject) => {
+      const waiter: Waiter<I> = { resolve, reject, timer: undefined };
+      this.#waiters.push(waiter);
+      let waitMs = this.#options.acquireTimeoutMs;
+      if (this.#all.size + this.#starting < this.#maxInstances) {
+        waitMs += this.#options.startTimeoutMs;
+        this.#spawn().then(
+          (instance) => this.release(instance),
+          (err: unknown) => this.#rejectWaiter(waiter, err),
+        );
+      }
+      waiter.timer = setTimeout(() => this.#rejectWaiter(waiter, this.#capacityError()), waitMs);
+    });
+  }
+
+  /** Returns an instance after a call. Dead instances are dropped and replaced if callers wait. */
+  release(instance: I): void {
+    if (!instance.alive || !this.#all.has(instance)) return;
+    if (this.#closed || this.#all.size > this.#maxInstances) {
+      this.#all.delete(instance);
+      void instance.terminate();
+      if (this.#all.size === 0) this.#drained?.();
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(instance);
+      return;
+    }
+    this.#idle.push(instance);
+  }
+
+  setMaxInstances(max: number): void {
+    this.#maxInstances = max;
+    while (this.#all.size > max && this.#idle.length > 0) {
+      const extra = this.#idle.pop() as I;
+      this.#all.delete(extra);
+      void extra.terminate();
+    }
+    while (this.#waiters.length > 0 && this.#all.size + this.#starting < max) {
+      this.#spawn().then(
+        (instance) => this.release(instance),
+        (err: unknown) => this.#options.onStartError(err),
+      );
+    }
+  }
+
+  /**
+   * Stops the pool: queued callers get COMPONENT_STOPPED, idle instances stop at once, busy ones
+   * may finish their call for up to `drainMs` before they are terminated.
+   */
+  async close(drainMs = 0): Promise<void> {
+    this.#closed = true;
+    for (const waiter of this.#waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(this.#stoppedError());
+    }
+    for (const idle of this.#idle.splice(0)) {
+      this.#all.delete(idle);
+      void idle.terminate();
+    }
+    if (drainMs > 0 && this.#all.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const all = [...this.#all];
+    this.#all.clear();
+    await Promise.all(all.map((i) => i.terminate()));
+  }
+
+  #takeIdle(): I | undefined {
+    for (;;) {
+      const instance = this.#idle.pop();
+      if (instance === undefined) return undefined;
+      if (instance.alive) return instance;
+    }
+  }
+
+  async #spawn(): Promise<I> {
+    this.#starting++;
+    let instance: I;
+    try {
+      instance = await this.#options.start();
+    } finally {
+      this.#starting--;
+    }
+    if (this.#closed) {
+      await instance.terminate();
+      throw this.#stoppedError();
+    }
+    this.#all.add(instance);
+    instance.onExit(() => this.#forget(instance));
+    return instance;
+  }
+
+  #forget(instance: I): void {
+    if (!this.#all.delete(instance)) return;
+    const at = this.#idle.indexOf(instance);
+    if (at !== -1) this.#idle.splice(at, 1);
+    if (this.#closed) {
+      if (this.#all.size === 0) this.#drained?.();
+      return;
+    }
+    const needed = Math.max(
+      Math.min(this.#options.minWarm, this.#maxInstances) - (this.#all.size + this.#starting),
+      Math.min(this.#waiters.length, this.#maxInstances - (this.#all.size + this.#starting)),
+    );
+    for (let i = 0; i < needed; i++) {
+      this.#spawn().then(
+        (replacement) => this.release(replacement),
+        (err: unknown) => this.#options.onStartError(err),
+      );
+    }
+  }
+
+  #rejectWaiter(waiter: Waiter<I>, err: unknown): void {
+    const at = this.#waiters.indexOf(waiter);
+    if (at === -1) return;
+    this.#waiters.splice(at, 1);
+    clearTimeout(waiter.timer);
+    waiter.reject(err);
+  }
+
+  #capacityError(): CirrusError {
+    return new AtCapacityError(
+      `${this.#options.name} is at capacity (${this.#maxInstances} instances busy, ${this.#waiters.length} calls waiting)`,
+      { hint: 'scale the component to more instances or retry later' },
+    );
+  }
+
+  #stoppedError(): CirrusError {
+    return new ComponentStoppedError(`${this.#options.name} is stopped`, {
+      hint: 'scale the component up again before calling it',
+    });
+  }
+}

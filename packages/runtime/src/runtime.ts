@@ -1,0 +1,233 @@
+/**
+ * The component runtime: load → verify → transpile (cached on disk) → compile (once per digest, in
+ * memory) → pools of warm instances in worker threads. It knows nothing about lattices or hosts.
+ */
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { DEFAULT_LIMITS, UnsupportedImportError } from '@cirrus/protocol';
+import type { Limits, Logger } from '@cirrus/protocol';
+import { silentLogger } from '@cirrus/protocol';
+import { loadArtifact } from './artifact.ts';
+import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
+import { WorkerInstance } from './instance.ts';
+import { InstancePool } from './pool.ts';
+import type { PoolStats } from './pool.ts';
+import { readCoreModule, transpileCached } from './transpile.ts';
+import { assertComponent, capModuleMemory } from './wasm-binary.ts';
+import { SUPPORTED_IMPORTS } from './wasi/supported.ts';
+
+export interface RuntimeOptions {
+  /** Where transpiled components and compile caches live (default `~/.cache/cirrus`). */
+  cacheDir?: string;
+  limits?: Limits;
+  logger?: Logger;
+}
+
+export interface LoadComponentOptions {
+  allowFileLoad: boolean;
+}
+
+/** A component ready to be instantiated: verified, transpiled and compiled. */
+export interface PreparedComponent {
+  readonly ref: string;
+  readonly digest: string;
+  readonly sizeBytes: number;
+  /** Unversioned interfaces the component imports. */
+  readonly imports: readonly string[];
+  readonly exports: readonly string[];
+  /** The wasi:http incoming-handler export (e.g. `wasi:http/incoming-handler@0.2.12`), if any. */
+  readonly httpExport: string | undefined;
+  readonly fromCache: boolean;
+}
+
+export interface PoolConfig {
+  componentId: string;
+  maxInstances: number;
+  /** Environment variables the component sees through wasi:cli/environment. */
+  environment?: Record<string, string>;
+  logger?: Logger;
+  /** Overrides the runtime's invocation deadline for this component. */
+  invocationTimeoutMs?: number;
+}
+
+export interface CallOptions {
+  deadlineMs?: number;
+}
+
+export interface ComponentPool {
+  readonly componentId: string;
+  readonly component: PreparedComponent;
+  /** Starts the first instance; rejects with the instantiation error if the component cannot run. */
+  warm(): Promise<void>;
+  handleHttp(
+    head: HttpRequestHead,
+    body: HttpBody,
+    sink: HttpResponseSink,
+    options?: CallOptions,
+  ): Promise<void>;
+  setMaxInstances(max: number): void;
+  readonly stats: PoolStats;
+  /** Stops the component; calls in flight may finish for up to `drainMs`. */
+  close(drainMs?: number): Promise<void>;
+}
+
+export interface ComponentRuntime {
+  load(ref: string, options: LoadComponentOptions): Promise<PreparedComponent>;
+  createPool(component: PreparedComponent, config: PoolConfig): ComponentPool;
+  close(): Promise<void>;
+}
+
+interface Compiled {
+  prepared: PreparedComponent;
+  moduleUrl: string;
+  coreModules: Record<string, WebAssembly.Module>;
+}
+
+export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  if (env['CIRRUS_CACHE_DIR']) return env['CIRRUS_CACHE_DIR'];
+  const base = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return join(base, 'cirrus');
+}
+
+export function createComponentRuntime(options: RuntimeOptions = {}): ComponentRuntime {
+  return new Runtime(options);
+}
+
+class Runtime implements ComponentRuntime {
+  readonly #cacheDir: string;
+  readonly #limits: Limits;
+  readonly #logger: Logger;
+  readonly #compiled = new Map<string, Promise<Compiled>>();
+  readonly #byPrepared = new WeakMap<PreparedComponent, Compiled>();
+  readonly #pools = new Set<ComponentPool>();
+
+  constructor(options: RuntimeOptions) {
+    this.#cacheDir = options.cacheDir ?? defaultCacheDir();
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  async load(ref: string, options: LoadComponentOptions): Promise<PreparedComponent> {
+    const artifact = await loadArtifact(ref, {
+      maxBytes: this.#limits.componentMaxBytes,
+      fetchTimeoutMs: this.#limits.componentFetchTimeoutMs,
+      allowFileLoad: options.allowFileLoad,
+    });
+    assertComponent(artifact.bytes, ref);
+    let compiled = this.#compiled.get(artifact.digest);
+    if (compiled === undefined) {
+      compiled = this.#compile(ref, artifact.bytes, artifact.digest);
+      this.#compiled.set(artifact.digest, compiled);
+      compiled.catch(() => this.#compiled.delete(artifact.digest));
+    }
+    const result = await compiled;
+    const prepared: PreparedComponent = { ...result.prepared, ref };
+    this.#byPrepared.set(prepared, result);
+    return prepared;
+  }
+
+  async #compile(ref: string, bytes: Uint8Array, digest: string): Promise<Compiled> {
+    const started = performance.now();
+    const transpiled = await transpileCached(bytes, digest, this.#cacheDir);
+    const unsupported = transpiled.imports.filter((name) => !SUPPORTED_IMPORTS.has(name));
+    if (unsupported.length > 0) {
+      throw new UnsupportedImportError(
+        `${ref} imports ${unsupported.join(', ')}, which this host cannot provide`,
+        {
+          hint: 'remove the import from the component, or run it on a host with a provider for that interface',
+          details: { imports: unsupported },
+        },
+      );
+    }
+    const coreModules: Record<string, WebAssembly.Module> = {};
+    await Promise.all(
+      transpiled.coreModules.map(async (name) => {
+        const raw = await readCoreModule(transpiled, name);
+        const capped = capModuleMemory(raw, this.#limits.instanceMemoryMaxBytes, `${ref} (${name})`);
+        coreModules[name] = await WebAssembly.compile(capped);
+      }),
+    );
+    const httpExport = transpiled.exports.find((name) => name.startsWith('wasi:http/incoming-handler@0.2'));
+    this.#logger.debug('component prepared', {
+      ref,
+      digest,
+      transpiled: transpiled.fromCache ? 'cached' : 'fresh',
+      ms: Math.round(performance.now() - started),
+    });
+    return {
+      prepared: {
+        ref,
+        digest,
+        sizeBytes: bytes.byteLength,
+        imports: transpiled.imports,
+        exports: transpiled.exports,
+        httpExport,
+        fromCache: transpiled.fromCache,
+      },
+      moduleUrl: transpiled.moduleUrl,
+      coreModules,
+    };
+  }
+
+  createPool(component: PreparedComponent, config: PoolConfig): ComponentPool {
+    const compiled = this.#byPrepared.get(component);
+    if (compiled === undefined) throw new Error('createPool needs a component returned by load()');
+    const logger = (config.logger ?? this.#logger).child({ component: config.componentId });
+    const limits = this.#limits;
+    const deadlineMs = config.invocationTimeoutMs ?? limits.invocationTimeoutMs;
+    const init = {
+      componentId: config.componentId,
+      moduleUrl: compiled.moduleUrl,
+      coreModules: compiled.coreModules,
+      environment: Object.entries(config.environment ?? {}),
+      httpExport: component.httpExport,
+      logLineMaxBytes: limits.guestLogLineMaxBytes,
+      responseWindowBytes: limits.httpResponseWindowBytes,
+      compileCacheDir: join(this.#cacheDir, 'v8'),
+    };
+    const instances = new InstancePool<WorkerInstance>({
+      name: `component ${config.componentId}`,
+      start: () =>
+        WorkerInstance.start({
+          init,
+          startTimeoutMs: limits.instanceStartTimeoutMs,
+          heapMaxBytes: limits.instanceHeapMaxBytes,
+          logger,
+        }),
+      maxInstances: config.maxInstances,
+      minWarm: 1,
+      acquireTimeoutMs: limits.poolAcquireTimeoutMs,
+      startTimeoutMs: limits.instanceStartTimeoutMs,
+      maxWaiters: limits.poolMaxWaiters,
+      onStartError: (err) => logger.error('instance failed to start', { error: String(err) }),
+    });
+    const pools = this.#pools;
+    const pool: ComponentPool = {
+      componentId: config.componentId,
+      component,
+      warm: () => instances.warm(),
+      async handleHttp(head, body, sink, options = {}) {
+        const instance = await instances.acquire();
+        try {
+          await instance.handleHttp(head, body, sink, options.deadlineMs ?? deadlineMs);
+        } finally {
+          instances.release(instance);
+        }
+      },
+      setMaxInstances: (max) => instances.setMaxInstances(max),
+      get stats() {
+        return instances.stats;
+      },
+      async close(drainMs = 0) {
+        pools.delete(pool);
+        await instances.close(drainMs);
+      },
+    };
+    pools.add(pool);
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools].map((p) => p.close()));
+  }
+}

@@ -1,0 +1,16 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TempDir {
+  path: string;
+  [Symbol.asyncDispose](): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/** A private temporary directory, removed by `remove()` or `await using`. */
+export async function tempDir(prefix = 'cirrus-test-'): Promise<TempDir> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  const remove = (): Promise<void> => rm(path, { recursive: true, force: true });
+  return { path, remove, [Symbol.asyncDispose]: remove };
+}
