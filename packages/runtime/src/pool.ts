@@ -86,12 +86,13 @@ export class InstancePool<I extends PooledInstance> {
       this.#waiters.push(waiter);
       let waitMs = this.#options.acquireTimeoutMs;
       if (this.#all.size + this.#starting < this.#maxInstances) {
-        waitMs += this.#options.startTimeoutMs;
         this.#spawn().then(
           (instance) => this.release(instance),
           (err: unknown) => this.#rejectWaiter(waiter, err),
         );
       }
+      // Capacity that is still starting (new, or replacing a dead instance) is worth waiting for.
+      if (this.#starting > 0) waitMs += this.#options.startTimeoutMs;
       waiter.timer = setTimeout(() => this.#rejectWaiter(waiter, this.#capacityError()), waitMs);
     });
   }
