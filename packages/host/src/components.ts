@@ -1,0 +1,286 @@
+/**
+ * Components running on this host: scale (including to zero), update and stop, with the 1.x events
+ * for every outcome. Operations on one component id run one after another.
+ */
+import {
+  assertValidId,
+  ComponentNotRunningError,
+  describeError,
+  InvalidArgumentError,
+} from '@cirrus/protocol';
+import type { ComponentDescription, Limits, Logger, StringMap } from '@cirrus/protocol';
+import type {
+  ComponentPool,
+  ComponentRuntime,
+  HttpBody,
+  HttpRequestHead,
+  HttpResponseSink,
+} from '@cirrus/runtime';
+import type { LatticeState } from './lattice-state.ts';
+import type { EventSink } from './ports.ts';
+
+export interface ScaleComponentCommand {
+  componentRef: string;
+  componentId: string;
+  /** Maximum concurrent instances; 0 stops the component. */
+  count: number;
+  annotations?: StringMap;
+  /** Named config merged (in order) into the component's environment. */
+  config?: string[];
+  allowUpdate?: boolean;
+}
+
+export interface UpdateComponentCommand {
+  componentId: string;
+  newComponentRef: string;
+  annotations?: StringMap;
+}
+
+interface RunningComponent {
+  id: string;
+  imageRef: string;
+  pool: ComponentPool;
+  maxInstances: number;
+  annotations: StringMap;
+  config: string[];
+}
+
+export interface ComponentManagerOptions {
+  hostId: string;
+  runtime: ComponentRuntime;
+  state: LatticeState;
+  events: EventSink;
+  limits: Limits;
+  logger: Logger;
+  allowFileLoad: boolean;
+}
+
+function checkCount(count: unknown, max: number): number {
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > max) {
+    throw new InvalidArgumentError(`count ${JSON.stringify(count)} is not a valid instance count`, {
+      hint: `use a whole number from 0 (stop) to ${max}`,
+    });
+  }
+  return count;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+export class ComponentManager {
+  readonly #options: ComponentManagerOptions;
+  readonly #running = new Map<string, RunningComponent>();
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  constructor(options: ComponentManagerOptions) {
+    this.#options = options;
+  }
+
+  #serial<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(id) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(id, settled);
+    void settled.then(() => {
+      if (this.#queues.get(id) === settled) this.#queues.delete(id);
+    });
+    return next;
+  }
+
+  async scale(command: ScaleComponentCommand): Promise<void> {
+    const id = assertValidId('component_id', command.componentId);
+    const count = checkCount(command.count, this.#options.limits.maxInstances);
+    if (typeof command.componentRef !== 'string' || command.componentRef.length === 0) {
+      throw new InvalidArgumentError('component_ref is required', {
+        hint: 'give a file path or http(s) URL',
+      });
+    }
+    return this.#serial(id, () => this.#scale(id, count, command));
+  }
+
+  async #scale(id: string, count: number, command: ScaleComponentCommand): Promise<void> {
+    const { events, hostId } = this.#options;
+    const annotations = command.annotations ?? {};
+    const running = this.#running.get(id);
+    if (count === 0) {
+      if (running !== undefined) await this.#stop(running);
+      events.publish('component_scaled', {
+        annotations,
+        host_id: hostId,
+        image_ref: command.componentRef,
+        max_instances: 0,
+        component_id: id,
+      });
+      return;
+    }
+    const config = command.config ?? [];
+    try {
+      if (running === undefined) {
+        await this.#start(id, command.componentRef, count, annotations, config);
+      } else if (running.imageRef !== command.componentRef && command.allowUpdate === true) {
+        await this.#replace(running, command.componentRef, count, annotations, config);
+      } else if (!sameList(running.config, config)) {
+        await this.#replace(running, running.imageRef, count, annotations, config);
+      } else {
+        running.pool.setMaxInstances(count);
+        running.maxInstances = count;
+        running.annotations = annotations;
+      }
+    } catch (err) {
+      events.publish('component_scale_failed', {
+        annotations,
+        component_id: id,
+        host_id: hostId,
+        image_ref: command.componentRef,
+        max_instances: count,
+        error: describeError(err),
+      });
+      throw err;
+    }
+    const current = this.#running.get(id) as RunningComponent;
+    events.publish('component_scaled', {
+      annotations,
+      host_id: hostId,
+      image_ref: current.imageRef,
+      max_instances: count,
+      component_id: id,
+    });
+  }
+
+  async #launch(id: string, ref: string, count: number, config: string[]): Promise<ComponentPool> {
+    const { runtime, state, logger, allowFileLoad } = this.#options;
+    const environment = await state.resolveConfig(config);
+    const prepared = await runtime.load(ref, { allowFileLoad });
+    const pool = runtime.createPool(prepared, { componentId: id, maxInstances: count, environment, logger });
+    try {
+      await pool.warm();
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    logger.info('component started', { component: id, ref, max_instances: count });
+    return pool;
+  }
+
+  async #start(
+    id: string,
+    ref: string,
+    count: number,
+    annotations: StringMap,
+    config: string[],
+  ): Promise<void> {
+    const pool = await this.#launch(id, ref, count, config);
+    this.#running.set(id, { id, imageRef: ref, pool, maxInstances: count, annotations, config });
+    await this.#options.state.ensureSpec(id, ref);
+  }
+
+  /** Starts the new version first and switches over only once it runs; the old one drains. */
+  async #replace(
+    running: RunningComponent,
+    ref: string,
+    count: number,
+    annotations: StringMap,
+    config: string[],
+  ): Promise<void> {
+    const pool = await this.#launch(running.id, ref, count, config);
+    const old = running.pool;
+    this.#running.set(running.id, {
+      id: running.id,
+      imageRef: ref,
+      pool,
+      maxInstances: count,
+      annotations,
+      config,
+    });
+    await old.close(this.#options.limits.httpDrainTimeoutMs);
+  }
+
+  async #stop(running: RunningComponent): Promise<void> {
+    this.#running.delete(running.id);
+    await running.pool.close(this.#options.limits.httpDrainTimeoutMs);
+    this.#options.logger.info('component stopped', { component: running.id });
+  }
+
+  async update(command: UpdateComponentCommand): Promise<void> {
+    const id = assertValidId('component_id', command.componentId);
+    return this.#serial(id, async () => {
+      const running = this.#running.get(id);
+      if (running === undefined) {
+        throw new ComponentNotRunningError(`component ${id} is not running on this host`, {
+          hint: 'scale it up first; update replaces a running component',
+        });
+      }
+      if (running.imageRef === command.newComponentRef) return;
+      const oldRef = running.imageRef;
+      const annotations = command.annotations ?? running.annotations;
+      const { events, hostId } = this.#options;
+      try {
+        await this.#replace(
+          running,
+          command.newComponentRef,
+          running.maxInstances,
+          annotations,
+          running.config,
+        );
+      } catch (err) {
+        events.publish('component_scale_failed', {
+          annotations,
+          component_id: id,
+          host_id: hostId,
+          image_ref: command.newComponentRef,
+          max_instances: running.maxInstances,
+          error: describeError(err),
+        });
+        throw err;
+      }
+      const base = { annotations, host_id: hostId, component_id: id };
+      events.publish('component_scaled', {
+        ...base,
+        image_ref: command.newComponentRef,
+        max_instances: running.maxInstances,
+      });
+      events.publish('component_scaled', { ...base, image_ref: oldRef, max_instances: 0 });
+    });
+  }
+
+  isRunning(id: string): boolean {
+    return this.#running.has(id);
+  }
+
+  imageRef(id: string): string | undefined {
+    return this.#running.get(id)?.imageRef;
+  }
+
+  /** Routes an HTTP request to a component running here. */
+  handleHttp(id: string, head: HttpRequestHead, body: HttpBody, sink: HttpResponseSink): Promise<void> {
+    const running = this.#running.get(id);
+    if (running === undefined) {
+      return Promise.reject(
+        new ComponentNotRunningError(`component ${id} is not running on this host`, {
+          hint: `start it: cirrus scale component <host> <ref> ${id} --count 1`,
+        }),
+      );
+    }
+    return running.pool.handleHttp(head, body, sink);
+  }
+
+  describe(): ComponentDescription[] {
+    return [...this.#running.values()].map((c) => ({
+      id: c.id,
+      image_ref: c.imageRef,
+      annotations: c.annotations,
+      revision: 0,
+      max_instances: c.maxInstances,
+      limits: null,
+    }));
+  }
+
+  async stopAll(): Promise<void> {
+    const all = [...this.#running.values()];
+    await Promise.all(all.map((c) => this.#serial(c.id, () => this.#stop(c))));
+  }
+}

@@ -1,0 +1,23 @@
+import type { BuiltinProvider } from './types.ts';
+import { httpServerProvider } from './http-server/index.ts';
+
+export const BUILTIN_SCHEME = 'wasmcloud+builtin://';
+
+/** Providers that ship inside the host, by the name in `wasmcloud+builtin://<name>`. */
+export const BUILTIN_PROVIDERS: Readonly<Record<string, BuiltinProvider>> = {
+  'http-server': httpServerProvider,
+};
+
+/**
+ * wasmCloud's published provider images that a built-in replaces, so existing manifests deploy
+ * unchanged: `ghcr.io/wasmcloud/http-server:0.23.0` runs the built-in HTTP server.
+ */
+const IMAGE_ALIASES: readonly [RegExp, string][] = [
+  [/^(?:oci:\/\/)?ghcr\.io\/wasmcloud\/http-server(?::[\w.-]+)?$/, 'http-server'],
+];
+
+/** The built-in name a provider reference selects, or undefined when it is not a built-in. */
+export function builtinName(ref: string): string | undefined {
+  if (ref.startsWith(BUILTIN_SCHEME)) return ref.slice(BUILTIN_SCHEME.length);
+  return IMAGE_ALIASES.find(([pattern]) => pattern.test(ref))?.[1];
+}

@@ -1,0 +1,283 @@
+/**
+ * One HTTP listener: a Node server with the request limits applied, a route table, and the glue that
+ * streams each request into a component and its response back out.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInUseError, CirrusError, PayloadTooLargeError } from '@cirrus/protocol';
+import type { Limits, Logger } from '@cirrus/protocol';
+import type { HttpBody, HttpResponseSink } from '@cirrus/runtime';
+import type { ComponentCalls } from '../types.ts';
+import { RouteTable } from './routes.ts';
+import type { ListenAddress } from './routes.ts';
+
+const STATUS_BY_CODE: Record<string, number> = {
+  AT_CAPACITY: 503,
+  COMPONENT_NOT_RUNNING: 503,
+  COMPONENT_STOPPED: 503,
+  DEADLINE_EXCEEDED: 504,
+  PAYLOAD_TOO_LARGE: 413,
+};
+
+const REASON: Record<number, string> = {
+  404: 'no route',
+  413: 'request body too large',
+  500: 'the component failed',
+  503: 'the component is not available',
+  504: 'the component did not answer in time',
+};
+
+function codeOf(err: unknown): string {
+  return err instanceof CirrusError ? err.code : 'INTERNAL';
+}
+
+function hasHeader(headers: readonly string[], name: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) if ((headers[i] as string).toLowerCase() === name) return true;
+  return false;
+}
+
+/** Writes a component's response to a Node response, deferring the head so small bodies go in one write. */
+class ResponseWriter implements HttpResponseSink {
+  readonly #res: ServerResponse;
+  #status = 200;
+  #headers: string[] = [];
+  #headPending = false;
+  #started = false;
+
+  constructor(res: ServerResponse) {
+    this.#res = res;
+  }
+
+  /** True once the component produced a head (an error can then only abort the connection). */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  head(status: number, headers: string[]): void {
+    this.#started = true;
+    this.#headPending = true;
+    this.#status = status;
+    this.#headers = headers;
+  }
+
+  #flushHead(contentLength?: number): void {
+    if (!this.#headPending) return;
+    this.#headPending = false;
+    if (this.#res.headersSent) return;
+    const headers = this.#headers;
+    if (
+      contentLength !== undefined &&
+      !hasHeader(headers, 'content-length') &&
+      !hasHeader(headers, 'transfer-encoding')
+    ) {
+      headers.push('content-length', String(contentLength));
+    }
+    this.#res.writeHead(this.#status, headers);
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    this.#flushHead();
+    if (this.#res.destroyed) return Promise.reject(new Error('client connection closed'));
+    return new Promise((resolve, reject) => {
+      this.#res.write(chunk, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  end(chunks: Uint8Array[], trailers: string[] | undefined): void {
+    const single = chunks.length === 1 ? (chunks[0] as Uint8Array) : undefined;
+    const total = chunks.length === 0 ? 0 : single?.byteLength;
+    this.#flushHead(trailers === undefined ? total : undefined);
+    if (this.#res.destroyed) return;
+    if (single !== undefined && trailers === undefined) {
+      this.#res.end(single);
+      return;
+    }
+    for (const chunk of chunks) this.#res.write(chunk);
+    if (trailers !== undefined) {
+      const map: Record<string, string> = {};
+      for (let i = 0; i + 1 < trailers.length; i += 2) map[trailers[i] as string] = trailers[i + 1] as string;
+      this.#res.addTrailers(map);
+    }
+    this.#res.end();
+  }
+}
+
+/** The request body with the size limit enforced while it streams. */
+async function* limitedBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  onTooLarge: () => void,
+): AsyncIterable<Uint8Array> {
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    if (total > maxBytes) {
+      onTooLarge();
+      throw new PayloadTooLargeError(`request body exceeds ${maxBytes} bytes`);
+    }
+    yield chunk;
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+export interface ListenerOptions {
+  address: ListenAddress;
+  limits: Limits;
+  logger: Logger;
+  components: ComponentCalls;
+}
+
+export class Listener {
+  readonly address: ListenAddress;
+  readonly routes = new RouteTable();
+  readonly #server: Server;
+  readonly #options: ListenerOptions;
+  #inFlight = 0;
+  #draining = false;
+  #idle: (() => void) | undefined;
+
+  private constructor(options: ListenerOptions, server: Server) {
+    this.address = options.address;
+    this.#options = options;
+    this.#server = server;
+  }
+
+  static async open(options: ListenerOptions): Promise<Listener> {
+    const { limits } = options;
+    const checkEvery = Math.max(
+      50,
+      Math.min(1_000, Math.floor(Math.min(limits.httpHeadersTimeoutMs, limits.httpRequestTimeoutMs) / 4)),
+    );
+    const server = createServer({
+      maxHeaderSize: limits.httpMaxHeaderBytes,
+      headersTimeout: limits.httpHeadersTimeoutMs,
+      requestTimeout: limits.httpRequestTimeoutMs,
+      keepAliveTimeout: limits.httpKeepAliveTimeoutMs,
+      connectionsCheckingInterval: checkEvery,
+    });
+    const listener = new Listener(options, server);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void listener.#handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') {
+          reject(
+            new AddressInUseError(`${options.address.key} is already in use`, {
+              hint: 'stop the other program on that port or set another address in the link config (address=HOST:PORT)',
+            }),
+          );
+        } else reject(err);
+      });
+      server.listen(options.address.port, options.address.host, () => resolve());
+    });
+    server.on('error', (err) =>
+      options.logger.error('http listener error', { address: options.address.key, error: err.message }),
+    );
+    return listener;
+  }
+
+  /** The port actually bound (useful with port 0). */
+  get port(): number {
+    const address = this.#server.address();
+    return typeof address === 'object' && address !== null ? address.port : this.address.port;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { limits, logger, components } = this.#options;
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    const route = this.routes.match(req.headers.host, path);
+    if (route === undefined) {
+      this.#reply(res, 404);
+      return;
+    }
+    if (Number(req.headers['content-length'] ?? 0) > limits.httpMaxBodyBytes) {
+      this.#reply(res, 413, true);
+      return;
+    }
+    this.#inFlight++;
+    if (this.#draining) res.setHeader('connection', 'close');
+    const writer = new ResponseWriter(res);
+    let tooLarge = false;
+    const body: HttpBody = hasBody(req)
+      ? limitedBody(req, limits.httpMaxBodyBytes, () => {
+          tooLarge = true;
+          if (!writer.started) this.#reply(res, 413, true);
+        })
+      : null;
+    const head = {
+      method: req.method ?? 'GET',
+      pathWithQuery: url,
+      scheme: 'http' as const,
+      authority: req.headers.host ?? this.address.key,
+      headers: req.rawHeaders,
+    };
+    try {
+      await components.handleHttp(route.componentId, head, body, writer);
+    } catch (err) {
+      const code = codeOf(err);
+      if (tooLarge) {
+        if (!res.headersSent) this.#reply(res, 413, true);
+      } else if (writer.started || res.headersSent) {
+        logger.error('response aborted', { code, component: route.componentId, method: head.method, path });
+        res.destroy();
+      } else {
+        const status = STATUS_BY_CODE[code] ?? 500;
+        const message = err instanceof Error ? err.message : String(err);
+        logger.error('request failed', {
+          code,
+          status,
+          component: route.componentId,
+          method: head.method,
+          path,
+          error: message,
+        });
+        this.#reply(res, status, false, code);
+      }
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#idle?.();
+    }
+  }
+
+  #reply(res: ServerResponse, status: number, close = false, code?: string): void {
+    if (res.headersSent || res.destroyed) return;
+    const text = `${REASON[status] ?? 'error'}${code === undefined ? '' : ` (${code})`}\n`;
+    const headers: Record<string, string | number> = {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    };
+    if (status === 503) headers['retry-after'] = 1;
+    if (close) headers['connection'] = 'close';
+    res.writeHead(status, headers);
+    res.end(text);
+  }
+
+  /** Stops accepting, lets requests in flight finish for up to `drainMs`, then closes every connection. */
+  async close(drainMs: number): Promise<void> {
+    this.#draining = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    if (this.#inFlight > 0 && drainMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.#idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  /** Open sockets, for diagnostics. */
+  connections(): Promise<number> {
+    return new Promise((resolve) => this.#server.getConnections((_, n) => resolve(n)));
+  }
+}

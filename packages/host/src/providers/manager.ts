@@ -1,0 +1,258 @@
+/**
+ * Capability providers running on this host: start, stop, and delivery of the links and config that
+ * concern them, with the 1.x events.
+ */
+import {
+  assertValidId,
+  describeError,
+  ProviderAlreadyRunningError,
+  ProviderNotRunningError,
+  UnknownProviderError,
+  UnsupportedReferenceError,
+} from '@cirrus/protocol';
+import type { Limits, Link, Logger, ProviderDescription, StringMap } from '@cirrus/protocol';
+import type { LatticeState, LinkChange } from '../lattice-state.ts';
+import type { EventSink } from '../ports.ts';
+import { BUILTIN_SCHEME, builtinName } from './builtin.ts';
+import type { BuiltinProvider, CapabilityProvider, ComponentCalls, ResolvedLink } from './types.ts';
+
+export interface StartProviderCommand {
+  providerRef: string;
+  providerId: string;
+  config?: string[];
+  annotations?: StringMap;
+}
+
+interface RunningProvider {
+  id: string;
+  ref: string;
+  name: string;
+  provider: CapabilityProvider;
+  annotations: StringMap;
+  config: string[];
+}
+
+export interface ProviderManagerOptions {
+  hostId: string;
+  lattice: string;
+  state: LatticeState;
+  events: EventSink;
+  limits: Limits;
+  logger: Logger;
+  components: ComponentCalls;
+  builtins: Readonly<Record<string, BuiltinProvider>>;
+}
+
+/** 1.x reports provider refs without their transport scheme. */
+function reportedRef(ref: string): string {
+  return ref.replace(/^(file|oci|https?):\/\//, '');
+}
+
+export class ProviderManager {
+  readonly #options: ProviderManagerOptions;
+  readonly #running = new Map<string, RunningProvider>();
+  readonly #starting = new Set<string>();
+
+  constructor(options: ProviderManagerOptions) {
+    this.#options = options;
+  }
+
+  #builtin(ref: string): BuiltinProvider {
+    const name = builtinName(ref);
+    if (name === undefined) {
+      throw new UnsupportedReferenceError(`provider reference ${JSON.stringify(ref)} is not supported`, {
+        hint: `use a built-in provider, e.g. ${BUILTIN_SCHEME}http-server`,
+      });
+    }
+    const builtin = this.#options.builtins[name];
+    if (builtin === undefined) {
+      throw new UnknownProviderError(`there is no built-in provider named ${JSON.stringify(name)}`, {
+        hint: `available: ${Object.keys(this.#options.builtins)
+          .map((n) => BUILTIN_SCHEME + n)
+          .join(', ')}`,
+      });
+    }
+    return builtin;
+  }
+
+  async start(command: StartProviderCommand): Promise<void> {
+    const id = assertValidId('provider_id', command.providerId);
+    const { events, hostId, state, logger } = this.#options;
+    const annotations = command.annotations ?? {};
+    if (this.#running.has(id) || this.#starting.has(id)) {
+      throw new ProviderAlreadyRunningError(`provider ${id} is already running on this host`, {
+        hint: 'stop it first, or start it under another id',
+      });
+    }
+    this.#starting.add(id);
+    try {
+      const builtin = this.#builtin(command.providerRef);
+      const config = command.config ?? [];
+      const provider = await builtin.start({
+        providerId: id,
+        hostId,
+        lattice: this.#options.lattice,
+        config: await state.resolveConfig(config),
+        logger: logger.child({ provider: id }),
+        limits: this.#options.limits,
+        components: this.#options.components,
+      });
+      const running: RunningProvider = {
+        id,
+        ref: command.providerRef,
+        name: builtin.name,
+        provider,
+        annotations,
+        config,
+      };
+      this.#running.set(id, running);
+      await state.ensureSpec(id, command.providerRef);
+      try {
+        for (const link of state.linksInvolving(id)) await this.#deliver(running, link, 'put');
+      } catch (err) {
+        this.#running.delete(id);
+        await provider.shutdown();
+        throw err;
+      }
+    } catch (err) {
+      events.publish('provider_start_failed', {
+        provider_ref: command.providerRef,
+        provider_id: id,
+        host_id: hostId,
+        error: describeError(err),
+        link_name: 'default',
+      });
+      throw err;
+    } finally {
+      this.#starting.delete(id);
+    }
+    logger.info('provider started', { provider: id, ref: command.providerRef });
+    events.publish('provider_started', {
+      host_id: hostId,
+      image_ref: reportedRef(command.providerRef),
+      provider_id: id,
+      annotations,
+    });
+  }
+
+  async stop(providerId: string): Promise<void> {
+    const id = assertValidId('provider_id', providerId);
+    const running = this.#running.get(id);
+    if (running === undefined) {
+      throw new ProviderNotRunningError(`provider ${id} is not running on this host`, {
+        hint: 'list what runs here with: cirrus get inventory',
+      });
+    }
+    await this.#stop(running);
+  }
+
+  async #stop(running: RunningProvider): Promise<void> {
+    const { events, hostId, logger } = this.#options;
+    this.#running.delete(running.id);
+    try {
+      await running.provider.shutdown();
+    } catch (err) {
+      logger.warn('provider shutdown failed', { provider: running.id, error: describeError(err) });
+    }
+    logger.info('provider stopped', { provider: running.id });
+    events.publish('provider_stopped', {
+      host_id: hostId,
+      provider_id: running.id,
+      annotations: running.annotations,
+      reason: 'stop',
+      instance_id: running.id,
+      public_key: running.id,
+      link_name: 'default',
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#running.values()].map((p) => this.#stop(p)));
+  }
+
+  async #resolve(link: Link): Promise<ResolvedLink> {
+    const resolveLenient = async (names: string[]): Promise<StringMap> => {
+      const merged: StringMap = {};
+      for (const name of names) Object.assign(merged, (await this.#options.state.getConfig(name)) ?? {});
+      return merged;
+    };
+    return {
+      ...link,
+      source_config: await resolveLenient(link.source_config),
+      target_config: await resolveLenient(link.target_config),
+    };
+  }
+
+  async #deliver(running: RunningProvider, link: Link, op: 'put' | 'del'): Promise<void> {
+    const resolved = await this.#resolve(link);
+    const { provider } = running;
+    if (link.source_id === running.id) {
+      await (op === 'put'
+        ? provider.receiveLinkAsSource?.(resolved)
+        : provider.deleteLinkAsSource?.(resolved));
+    }
+    if (link.target === running.id) {
+      await (op === 'put'
+        ? provider.receiveLinkAsTarget?.(resolved)
+        : provider.deleteLinkAsTarget?.(resolved));
+    }
+  }
+
+  /** Applies link changes to the providers they concern; rethrows the first failure. */
+  async onLinksChanged(change: LinkChange): Promise<void> {
+    const errors: unknown[] = [];
+    const apply = async (link: Link, op: 'put' | 'del'): Promise<void> => {
+      for (const id of new Set([link.source_id, link.target])) {
+        const running = this.#running.get(id);
+        if (running === undefined) continue;
+        try {
+          await this.#deliver(running, link, op);
+        } catch (err) {
+          this.#options.logger.error('provider rejected link', {
+            provider: id,
+            target: link.target,
+            error: describeError(err),
+          });
+          errors.push(err);
+        }
+      }
+    };
+    for (const link of change.removed) await apply(link, 'del');
+    for (const link of change.added) await apply(link, 'put');
+    if (errors.length > 0) throw errors[0];
+  }
+
+  /** Re-delivers provider config and affected links when a named config changes. */
+  async onConfigChanged(name: string): Promise<void> {
+    for (const running of this.#running.values()) {
+      if (running.config.includes(name)) {
+        const config = await this.#options.state.resolveConfig(running.config).catch(() => ({}));
+        await running.provider.updateConfig?.(config);
+      }
+      for (const link of this.#options.state.linksInvolving(running.id)) {
+        if (link.source_config.includes(name) || link.target_config.includes(name)) {
+          await this.#deliver(running, link, 'put').catch((err: unknown) =>
+            this.#options.logger.error('provider rejected updated link config', {
+              provider: running.id,
+              error: describeError(err),
+            }),
+          );
+        }
+      }
+    }
+  }
+
+  isRunning(id: string): boolean {
+    return this.#running.has(id);
+  }
+
+  describe(): ProviderDescription[] {
+    return [...this.#running.values()].map((p) => ({
+      id: p.id,
+      image_ref: reportedRef(p.ref),
+      name: p.name,
+      annotations: p.annotations,
+      revision: 0,
+    }));
+  }
+}
