@@ -1,0 +1,5 @@
+export { API_VERSION, parseManifest, wadmId } from './manifest.ts';
+export type { AppComponent, AppLink, AppManifest, NamedConfigRef, ParseOptions } from './manifest.ts';
+export { APP_SPEC, MANAGED_BY, planDeployment } from './plan.ts';
+export type { DeploymentPlan } from './plan.ts';
+export type { Problem } from './yaml-view.ts';

@@ -1,0 +1,365 @@
+/**
+ * wadm-style application manifests (OAM `core.oam.dev/v1beta1`, kind `Application`): the subset a
+ * single host deploys. Everything outside it is rejected with the line and a fix; a manifest that
+ * passes can be turned into a deployment plan without further checks.
+ */
+import { isValidToken, ManifestInvalidError, ManifestParseError } from '@cirrus/protocol';
+import type { StringMap } from '@cirrus/protocol';
+import { parseYaml } from './yaml-view.ts';
+import type { Problem, Problems, View } from './yaml-view.ts';
+
+export const API_VERSION = 'core.oam.dev/v1beta1';
+
+export interface NamedConfigRef {
+  /** The lattice-wide config name. */
+  name: string;
+  /** Values to create the config with; absent when the manifest refers to existing config. */
+  values?: StringMap;
+}
+
+export interface AppLink {
+  target: string;
+  namespace: string;
+  package: string;
+  interfaces: string[];
+  name: string;
+  sourceConfig: NamedConfigRef[];
+  targetConfig: NamedConfigRef[];
+  line: number;
+}
+
+export interface AppComponent {
+  name: string;
+  kind: 'component' | 'capability';
+  image: string;
+  id: string;
+  config: NamedConfigRef[];
+  instances: number;
+  links: AppLink[];
+  line: number;
+}
+
+export interface AppManifest {
+  name: string;
+  version: string | undefined;
+  description: string | undefined;
+  components: AppComponent[];
+  /** Things that parsed but have no effect on a single host (e.g. spread requirements). */
+  warnings: Problem[];
+}
+
+export interface ParseOptions {
+  /** Name shown in messages (usually the file path). */
+  source?: string;
+  /** Base for relative image paths, as a URL (e.g. `file:///srv/app/`). */
+  baseUrl?: string;
+}
+
+/** `hello-app`, `http component` → `hello_app-http_component`, wadm's id rule. */
+export function wadmId(app: string, name: string): string {
+  const clean = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '_');
+  return `${clean(app)}-${clean(name)}`;
+}
+
+const APP_NAME = /^[A-Za-z0-9_-]+$/;
+const WIT_NAME = /^[a-z][a-z0-9-]*$/;
+
+function resolveImage(image: string, baseUrl: string | undefined): string {
+  const relative = /^(\.\.?\/)/.exec(image) !== null;
+  const fileRelative = /^file:\/\/\.\.?\//.exec(image) !== null;
+  if (baseUrl === undefined || (!relative && !fileRelative)) return image;
+  return new URL(fileRelative ? image.slice('file://'.length) : image, baseUrl).href;
+}
+
+class ManifestReader {
+  readonly #problems: Problems;
+  readonly #warnings: Problem[] = [];
+  readonly #options: ParseOptions;
+  #appName = 'app';
+
+  constructor(problems: Problems, options: ParseOptions) {
+    this.#problems = problems;
+    this.#options = options;
+  }
+
+  read(root: View): AppManifest | undefined {
+    if (root.missing) {
+      root.problem(
+        'the manifest is empty',
+        `start with "apiVersion: ${API_VERSION}" and "kind: Application"`,
+      );
+      return undefined;
+    }
+    if (
+      !root.map(
+        ['apiVersion', 'kind', 'metadata', 'spec'],
+        'a manifest has apiVersion, kind, metadata and spec',
+      )
+    ) {
+      return undefined;
+    }
+    const apiVersion = root.get('apiVersion').requiredString(`add "apiVersion: ${API_VERSION}"`);
+    if (apiVersion !== undefined && apiVersion !== API_VERSION) {
+      root.get('apiVersion').problem(`"${apiVersion}" is not supported`, `use "apiVersion: ${API_VERSION}"`);
+    }
+    const kind = root.get('kind').requiredString('add "kind: Application"');
+    if (kind !== undefined && kind !== 'Application')
+      root.get('kind').problem(`"${kind}" is not supported`, 'use "kind: Application"');
+
+    const metadata = root.get('metadata');
+    if (metadata.missing)
+      metadata.problem('is required', 'add metadata with a name, e.g. "metadata: {name: hello}"');
+    metadata.map(['name', 'annotations', 'labels'], 'metadata has name, annotations and labels');
+    const name = metadata.get('name').requiredString('give the application a name, e.g. "name: hello"');
+    if (name !== undefined && !APP_NAME.test(name)) {
+      metadata
+        .get('name')
+        .problem(`"${name}" is not a valid application name`, 'use letters, digits, "-" and "_" only');
+    }
+    this.#appName = name ?? 'app';
+    const annotations = metadata.get('annotations').stringMap('annotations are name: value pairs');
+    metadata.get('labels').stringMap('labels are name: value pairs');
+
+    const spec = root.get('spec');
+    if (spec.missing) spec.problem('is required', 'add "spec:" with a list of components');
+    spec.map(['components', 'policies'], 'spec has components (and policies)');
+    if (spec.get('policies').list('policies is a list').length > 0) {
+      spec.get('policies').problem('policies are not supported yet', 'remove spec.policies');
+    }
+    const componentViews = spec.get('components').list('components is a list of components');
+    if (componentViews.length === 0 && !spec.missing) {
+      spec
+        .get('components')
+        .problem('must list at least one component', 'add a component with a name, type and image');
+    }
+    const components = componentViews
+      .map((v) => this.#component(v))
+      .filter((c): c is AppComponent => c !== undefined);
+    this.#checkNames(components);
+    this.#checkLinkTargets(components);
+    return {
+      name: this.#appName,
+      version: annotations['version'],
+      description: annotations['description'],
+      components,
+      warnings: this.#warnings,
+    };
+  }
+
+  #component(view: View): AppComponent | undefined {
+    if (
+      !view.map(['name', 'type', 'properties', 'traits'], 'a component has name, type, properties and traits')
+    ) {
+      if (view.missing) view.problem('is empty', 'give the component a name, type and image');
+      return undefined;
+    }
+    const name = view.get('name').requiredString('give the component a name, e.g. "name: http-component"');
+    const typeView = view.get('type');
+    const type = typeView.requiredString('set "type: component" or "type: capability"');
+    let kind: AppComponent['kind'] = 'component';
+    if (type === 'capability') kind = 'capability';
+    else if (type !== undefined && type !== 'component' && type !== 'actor') {
+      typeView.problem(`"${type}" is not a component type`, 'use "component" or "capability"');
+    }
+    const props = view.get('properties');
+    if (props.missing) props.problem('is required', 'add properties with an image');
+    props.map(['image', 'id', 'config', 'secrets', 'application'], 'properties has image, id and config');
+    if (!props.get('secrets').missing)
+      props.get('secrets').problem('secrets are not supported yet', 'remove secrets');
+    if (!props.get('application').missing) {
+      props
+        .get('application')
+        .problem('shared application components are not supported', 'give an image instead');
+    }
+    const image = props
+      .get('image')
+      .requiredString('set image to a .wasm file path, a file:// or an http(s):// URL');
+    const explicitId = props.get('id').string('id is a string');
+    if (explicitId !== undefined && !isValidToken(explicitId)) {
+      props.get('id').problem(`"${explicitId}" is not a valid id`, 'use no ".", "*", ">" or whitespace');
+    }
+    const config = this.#configList(props.get('config'));
+
+    let instances: number | undefined;
+    const links: AppLink[] = [];
+    for (const trait of view.get('traits').list('traits is a list of traits')) {
+      trait.map(['type', 'properties'], 'a trait has type and properties');
+      const traitType = trait.get('type').requiredString('set the trait type: spreadscaler or link');
+      const tp = trait.get('properties');
+      if (traitType === 'spreadscaler') {
+        if (instances !== undefined)
+          trait.problem('a component has at most one spreadscaler', 'remove the extra spreadscaler');
+        instances = this.#spreadscaler(tp);
+      } else if (traitType === 'link') {
+        const link = this.#link(tp, trait.line);
+        if (link !== undefined) links.push(link);
+      } else if (traitType === 'daemonscaler') {
+        trait
+          .get('type')
+          .problem('daemonscaler is not supported by a single host', 'use a spreadscaler with instances: 1');
+      } else if (traitType !== undefined) {
+        trait.get('type').problem(`unknown trait type "${traitType}"`, 'use spreadscaler or link');
+      }
+    }
+    if (name === undefined || image === undefined) return undefined;
+    return {
+      name,
+      kind,
+      image: resolveImage(image, this.#options.baseUrl),
+      id: explicitId ?? wadmId(this.#appName, name),
+      config,
+      instances: instances ?? 1,
+      links,
+      line: view.line,
+    };
+  }
+
+  #spreadscaler(props: View): number {
+    props.map(
+      ['instances', 'replicas', 'spread'],
+      'spreadscaler properties are instances (or replicas) and spread',
+    );
+    const instancesView = props.get('instances').missing ? props.get('replicas') : props.get('instances');
+    const instances = instancesView.integer('instances is a whole number, e.g. "instances: 4"');
+    if (instancesView.missing) instancesView.problem('is required', 'set "instances: 1" (or more)');
+    if (instances !== undefined && instances < 0)
+      instancesView.problem('must not be negative', 'use 0 or more');
+    for (const spread of props.get('spread').list('spread is a list')) {
+      spread.map(['name', 'requirements', 'weight'], 'a spread has name, requirements and weight');
+      this.#warnings.push({
+        line: spread.line,
+        message: 'spread requirements have no effect on a single host',
+        fix: 'none needed',
+      });
+    }
+    return Math.max(0, instances ?? 1);
+  }
+
+  #configList(view: View): NamedConfigRef[] {
+    const out: NamedConfigRef[] = [];
+    for (const entry of view.list('config is a list of {name, properties}')) {
+      entry.map(['name', 'properties'], 'a config entry has name and properties');
+      const name = entry.get('name').requiredString('give the config a name');
+      if (name === undefined) continue;
+      const propsView = entry.get('properties');
+      if (propsView.missing) {
+        if (!isValidToken(name))
+          entry
+            .get('name')
+            .problem(`"${name}" is not a valid config name`, 'use no ".", "*", ">" or whitespace');
+        out.push({ name });
+      } else {
+        out.push({
+          name: wadmId(this.#appName, name),
+          values: propsView.stringMap('config values are name: value pairs'),
+        });
+      }
+    }
+    return out;
+  }
+
+  #link(props: View, line: number): AppLink | undefined {
+    props.map(
+      ['target', 'namespace', 'package', 'interfaces', 'name', 'source', 'source_config', 'target_config'],
+      'link properties are target, namespace, package, interfaces, name and source',
+    );
+    const targetView = props.get('target');
+    let target: string | undefined;
+    let targetConfig: NamedConfigRef[];
+    if (targetView.isMap()) {
+      targetView.map(['name', 'config', 'secrets'], 'a link target has name and config');
+      if (!targetView.get('secrets').missing)
+        targetView.get('secrets').problem('secrets are not supported yet', 'remove secrets');
+      target = targetView.get('name').requiredString('name the target component of this manifest');
+      targetConfig = this.#configList(targetView.get('config'));
+    } else {
+      target = targetView.requiredString('set target.name to a component of this manifest');
+      targetConfig = this.#configList(props.get('target_config'));
+    }
+    let sourceConfig = this.#configList(props.get('source_config'));
+    const source = props.get('source');
+    if (!source.missing) {
+      source.map(['config', 'secrets'], 'a link source has config');
+      if (!source.get('secrets').missing)
+        source.get('secrets').problem('secrets are not supported yet', 'remove secrets');
+      sourceConfig = [...sourceConfig, ...this.#configList(source.get('config'))];
+    }
+    const namespace = props.get('namespace').requiredString('set the WIT namespace, e.g. "namespace: wasi"');
+    const pkg = props.get('package').requiredString('set the WIT package, e.g. "package: http"');
+    for (const [value, view] of [
+      [namespace, props.get('namespace')],
+      [pkg, props.get('package')],
+    ] as const) {
+      if (value !== undefined && !WIT_NAME.test(value))
+        view.problem(`"${value}" is not a WIT name`, 'use lower-case kebab-case');
+    }
+    const interfacesView = props.get('interfaces');
+    const interfaces = interfacesView
+      .list('interfaces is a list, e.g. [incoming-handler]')
+      .map((v) => v.string('each interface is a name'))
+      .filter((v): v is string => v !== undefined);
+    if (interfaces.length === 0)
+      interfacesView.problem('must name at least one interface', 'e.g. "interfaces: [incoming-handler]"');
+    const name = props.get('name').string('the link name is a string') ?? 'default';
+    if (target === undefined || namespace === undefined || pkg === undefined) return undefined;
+    return { target, namespace, package: pkg, interfaces, name, sourceConfig, targetConfig, line };
+  }
+
+  #checkNames(components: AppComponent[]): void {
+    const seen = new Map<string, number>();
+    for (const c of components) {
+      const first = seen.get(c.name);
+      if (first !== undefined) {
+        this.#problems.add(
+          c.line,
+          `component name "${c.name}" is used twice (first at line ${first})`,
+          'give each component its own name',
+        );
+      } else seen.set(c.name, c.line);
+    }
+  }
+
+  #checkLinkTargets(components: AppComponent[]): void {
+    const names = components.map((c) => c.name);
+    for (const c of components) {
+      for (const link of c.links) {
+        if (!names.includes(link.target)) {
+          const guess = names.find((n) => n.toLowerCase() === link.target.toLowerCase());
+          this.#problems.add(
+            link.line,
+            `link from "${c.name}" targets "${link.target}", which is not a component of this manifest`,
+            guess !== undefined ? `did you mean "${guess}"?` : `set target to one of: ${names.join(', ')}`,
+          );
+        }
+      }
+    }
+  }
+}
+
+function report(source: string, problems: readonly Problem[]): string {
+  const lines = problems.map((p) => `  line ${p.line}: ${p.message} (fix: ${p.fix})`);
+  return `${source} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${lines.join('\n')}`;
+}
+
+/** Parses and validates a manifest; throws MANIFEST_PARSE_ERROR or MANIFEST_INVALID listing every problem. */
+export function parseManifest(text: string, options: ParseOptions = {}): AppManifest {
+  const source = options.source ?? 'manifest';
+  const { root, problems, document } = parseYaml(text, 'manifest');
+  if (document.errors.length > 0) {
+    const first = problems.list[0];
+    throw new ManifestParseError(report(source, problems.list), {
+      hint: first === undefined ? undefined : `line ${first.line}: ${first.fix}`,
+      details: { problems: problems.list },
+    });
+  }
+  const manifest = new ManifestReader(problems, options).read(root);
+  if (problems.list.length > 0 || manifest === undefined) {
+    const sorted = [...problems.list].sort((a, b) => a.line - b.line);
+    const first = sorted[0];
+    throw new ManifestInvalidError(report(source, sorted), {
+      hint: first === undefined ? undefined : `line ${first.line}: ${first.fix}`,
+      details: { problems: sorted },
+    });
+  }
+  return manifest;
+}

@@ -1,0 +1,257 @@
+/**
+ * `cirrus build`: a TypeScript component project → a WebAssembly component. The sources are bundled
+ * with esbuild (WIT imports stay external), the standard WASI 0.2 WIT packages come from the
+ * installed toolchain, and componentize-js does the rest. The result is skipped when neither the
+ * bundle, the WIT files nor the toolchain changed.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BuildFailedError, UsageError } from '@cirrus/protocol';
+import { parseCommandArgs } from '../args.ts';
+import type { CommandContext } from '../context.ts';
+
+export const BUILD_USAGE = 'cirrus build [PROJECT_DIR] [--force]';
+
+/** The `cirrus` field of a component project's package.json. */
+export interface ProjectConfig {
+  /** Entry module (TypeScript or JavaScript) exporting the world's exports. */
+  source: string;
+  /** Directory with the project's own WIT (world.wit); WASI packages are provided. */
+  wit: string;
+  world: string;
+  /** Where the component is written. */
+  output: string;
+}
+
+interface Project extends ProjectConfig {
+  dir: string;
+  buildDir: string;
+}
+
+const WASI_VERSION_DIR = '0.2.12';
+
+async function readProject(dir: string): Promise<Project> {
+  let pkg: { cirrus?: Partial<ProjectConfig> };
+  try {
+    pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as typeof pkg;
+  } catch {
+    throw new UsageError(`${dir} has no readable package.json`, {
+      hint: 'run cirrus build in a component project directory',
+    });
+  }
+  const config = pkg.cirrus;
+  const missing = (['source', 'wit', 'world', 'output'] as const).filter(
+    (k) => typeof config?.[k] !== 'string',
+  );
+  if (config === undefined || missing.length > 0) {
+    throw new UsageError(`${join(dir, 'package.json')} needs a "cirrus" field with ${missing.join(', ')}`, {
+      hint: 'e.g. "cirrus": {"source": "src/component.ts", "wit": "wit", "world": "hello", "output": "build/hello.wasm"}',
+    });
+  }
+  const project = config as ProjectConfig;
+  return { ...project, dir, buildDir: join(dir, dirname(project.output)) };
+}
+
+async function packageVersion(specifier: string): Promise<{ root: string; version: string }> {
+  let dir = dirname(fileURLToPath(import.meta.resolve(specifier)));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version: string;
+      };
+      if (pkg.name === specifier) return { root: dir, version: pkg.version };
+    } catch {
+      // keep walking up until the package root
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new BuildFailedError(`cannot locate the installed ${specifier} package`);
+    dir = parent;
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(path)));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+/** Builds `<buildDir>/wit`: the project's WIT plus links to the toolchain's WASI packages. */
+async function assembleWit(project: Project, jcoRoot: string): Promise<string> {
+  const source = join(project.dir, project.wit);
+  const target = join(project.buildDir, 'wit');
+  await rm(target, { recursive: true, force: true });
+  await mkdir(join(target, 'deps'), { recursive: true });
+  for (const file of await listFiles(source)) {
+    const rel = relative(source, file);
+    await mkdir(dirname(join(target, rel)), { recursive: true });
+    await writeFile(join(target, rel), await readFile(file));
+  }
+  const wasiDir = join(jcoRoot, 'lib', 'wit', 'builtin', WASI_VERSION_DIR);
+  for (const pkg of await readdir(wasiDir)) {
+    const link = join(target, 'deps', pkg);
+    const exists = await stat(link).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) await symlink(join(wasiDir, pkg), link, 'dir');
+  }
+  return target;
+}
+
+async function bundle(project: Project): Promise<string> {
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [join(project.dir, project.source)],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'wit-imports',
+        setup(b) {
+          b.onResolve({ filter: /^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*\// }, (args) => ({
+            path: args.path,
+            external: true,
+          }));
+        },
+      },
+    ],
+  }).catch((err: unknown) => {
+    const errors =
+      (err as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors ?? [];
+    const first = errors[0];
+    throw new BuildFailedError(
+      first === undefined
+        ? `bundling failed: ${String(err)}`
+        : `${first.location ? `${first.location.file}:${first.location.line}: ` : ''}${first.text}`,
+      { hint: 'fix the source error and build again' },
+    );
+  });
+  const output = result.outputFiles[0];
+  if (output === undefined) throw new BuildFailedError('bundling produced no output');
+  return output.text;
+}
+
+function progress(context: CommandContext, label: string): () => void {
+  const started = Date.now();
+  context.print(`${label}…`);
+  const timer = setInterval(
+    () => context.print(`  ${label}: ${Math.round((Date.now() - started) / 1000)} s`),
+    10_000,
+  );
+  return () => {
+    clearInterval(timer);
+    context.print(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+}
+
+export interface BuildResult {
+  output: string;
+  skipped: boolean;
+}
+
+export async function buildProject(
+  dir: string,
+  force: boolean,
+  context: CommandContext,
+): Promise<BuildResult> {
+  const project = await readProject(resolve(dir));
+  const output = join(project.dir, project.output);
+  const stampPath = join(project.buildDir, '.cirrus-build.json');
+  const [componentize, jco] = await Promise.all([
+    packageVersion('@bytecodealliance/componentize-js'),
+    packageVersion('@bytecodealliance/jco'),
+  ]);
+
+  const js = await bundle(project);
+  const hash = createHash('sha256');
+  hash.update(`componentize-js@${componentize.version} jco@${jco.version} world=${project.world}\n`);
+  hash.update(js);
+  for (const file of await listFiles(join(project.dir, project.wit))) {
+    hash.update(relative(project.dir, file));
+    hash.update(await readFile(file));
+  }
+  const digest = hash.digest('hex');
+  const previous = await readFile(stampPath, 'utf8').then(
+    (text) => (JSON.parse(text) as { digest?: string }).digest,
+    () => undefined,
+  );
+  const outputExists = await stat(output).then(
+    () => true,
+    () => false,
+  );
+  if (!force && outputExists && previous === digest) {
+    context.print(`${relative(process.cwd(), output) || output} is up to date`);
+    return { output, skipped: true };
+  }
+
+  await mkdir(project.buildDir, { recursive: true });
+  const witPath = await assembleWit(project, jco.root);
+  const bundlePath = join(project.buildDir, 'component.js');
+  await writeFile(bundlePath, js);
+  await writeTypes(project, witPath);
+
+  const done = progress(
+    context,
+    `componentizing ${basename(project.dir)} (componentize-js ${componentize.version}, usually 15-40 s)`,
+  );
+  const { componentize: run } = (await import('@bytecodealliance/componentize-js')) as {
+    componentize: (opts: {
+      sourcePath: string;
+      witPath: string;
+      worldName: string;
+    }) => Promise<{ component: Uint8Array }>;
+  };
+  let component: Uint8Array;
+  try {
+    ({ component } = await run({ sourcePath: bundlePath, witPath, worldName: project.world }));
+  } catch (err) {
+    throw new BuildFailedError(
+      `componentize-js failed: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        hint: 'check that the source exports what the WIT world declares',
+      },
+    );
+  } finally {
+    done();
+  }
+  const temp = `${output}.tmp-${process.pid}`;
+  await writeFile(temp, component);
+  await rename(temp, output);
+  await writeFile(stampPath, JSON.stringify({ digest, builtAt: new Date().toISOString() }));
+  context.print(
+    `wrote ${relative(process.cwd(), output) || output} (${(component.byteLength / 1024 / 1024).toFixed(1)} MiB)`,
+  );
+  return { output, skipped: false };
+}
+
+/** Guest type declarations for the world, so editors and tsc know the WIT imports. */
+async function writeTypes(project: Project, witPath: string): Promise<void> {
+  const { generateGuestTypes } = await import('@bytecodealliance/jco-transpile');
+  const files = await generateGuestTypes(witPath, { worldName: project.world, guest: true });
+  const typesDir = join(project.buildDir, 'types');
+  await rm(typesDir, { recursive: true, force: true });
+  for (const [name, bytes] of Object.entries(files)) {
+    const path = join(typesDir, name);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, bytes);
+  }
+}
+
+export async function buildCommand(argv: string[], context: CommandContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { force: { type: 'boolean' } }, BUILD_USAGE);
+  if (positionals.length > 1)
+    throw new UsageError('cirrus build takes one project directory', { hint: `usage: ${BUILD_USAGE}` });
+  await buildProject(positionals[0] ?? '.', values.force === true, context);
+  return 0;
+}

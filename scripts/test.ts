@@ -1,0 +1,50 @@
+/**
+ * `npm test`: every check the project has, in the order that fails fastest. Builds the demo component
+ * the integration tests use (skipped when its sources are unchanged), then types, lint, format, and
+ * the test files. Extra arguments are passed to `node --test` (e.g. a file or --test-name-pattern).
+ */
+import { spawn } from 'node:child_process';
+
+interface Step {
+  name: string;
+  command: string;
+  args: string[];
+}
+
+const extra = process.argv.slice(2);
+const testFiles = extra.some((a) => !a.startsWith('-')) ? [] : ['packages/*/test/**/*.test.ts'];
+
+const steps: Step[] = [
+  { name: 'build demo component', command: 'cirrus', args: ['build', 'examples/hello'] },
+  { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },
+  { name: 'typecheck example', command: 'tsc', args: ['-p', 'examples/hello'] },
+  { name: 'lint', command: 'eslint', args: ['.'] },
+  { name: 'format', command: 'prettier', args: ['--check', '--log-level', 'warn', '.'] },
+  {
+    name: 'tests',
+    command: 'node',
+    args: ['--test', '--test-concurrency=2', '--test-timeout=180000', ...testFiles, ...extra],
+  },
+];
+
+function run(step: Step): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(step.command, step.args, { stdio: 'inherit', env: process.env });
+    child.on('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+    child.on('error', () => resolve(127));
+  });
+}
+
+const started = Date.now();
+for (const step of steps) {
+  const stepStarted = Date.now();
+  process.stdout.write(`\n── ${step.name}\n`);
+  const code = await run(step);
+  const seconds = ((Date.now() - stepStarted) / 1000).toFixed(1);
+  if (code !== 0) {
+    process.stdout.write(`\n✖ ${step.name} failed (exit ${code}, ${seconds} s)\n`);
+    process.exit(code);
+  }
+  process.stdout.write(`✔ ${step.name} (${seconds} s)\n`);
+}
+process.stdout.write(`\nAll checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
