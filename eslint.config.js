@@ -47,7 +47,7 @@ function layerRule(name) {
 }
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/build/**', '.scratch/**', '.cache/**', 'eslint.config.js'] },
+  { ignores: ['**/node_modules/**', '**/build/**', '.scratch/**', '.cache/**', 'eslint.config.js', 'packages/cli/bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
