@@ -174,15 +174,16 @@ export async function createHost(options: HostOptions): Promise<Host> {
     },
     async putLink(input) {
       assertRunning();
-      let link: Link | undefined;
+      const link = parseLink(input);
+      let applied: Promise<void>;
       try {
-        link = parseLink(input);
-        await state.putLink(link);
+        ({ applied } = await state.putLink(link));
       } catch (err) {
-        if (link !== undefined) events.publish('linkdef_set_failed', { ...link, error: describeError(err) });
+        events.publish('linkdef_set_failed', { ...link, error: describeError(err) });
         throw err;
       }
       events.publish('linkdef_set', link);
+      await applied;
     },
     async deleteLink(target) {
       assertRunning();

@@ -32,6 +32,11 @@ export interface LinkDeletion {
   wit_package: string;
 }
 
+export interface Written<T> {
+  result: T;
+  applied: Promise<void>;
+}
+
 export interface DeleteOutcome {
   specExisted: boolean;
   removed: Link | undefined;
@@ -225,20 +230,19 @@ export class LatticeState {
     return this.links().filter((l) => l.source_id === id || l.target === id);
   }
 
+  /** Read-modify-write of one spec under a lock; `applied` settles when this host's watch applied it. */
   async #withSpec<T>(
     id: string,
     change: (spec: ComponentSpecification | undefined) => { spec?: ComponentSpecification; result: T },
-  ): Promise<T> {
-    const run = async (): Promise<T> => {
+  ): Promise<Written<T>> {
+    const run = async (): Promise<Written<T>> => {
       const key = componentSpecKey(id);
       const entry = await this.#data.get(key);
       const current = entry === null ? undefined : parseSpec(entry, this.#logger);
       const { spec, result } = change(current);
-      if (spec !== undefined) {
-        const revision = await this.#data.put(key, encodeJson(spec));
-        await this.#whenApplied(this.#data.name, revision);
-      }
-      return result;
+      if (spec === undefined) return { result, applied: Promise.resolve() };
+      const revision = await this.#data.put(key, encodeJson(spec));
+      return { result, applied: this.#whenApplied(this.#data.name, revision) };
     };
     const next = this.#specLock.then(run, run);
     this.#specLock = next.then(
@@ -249,13 +253,18 @@ export class LatticeState {
   }
 
   /** Writes `{url, links: []}` for a component or provider that has no spec yet. */
-  ensureSpec(id: string, url: string): Promise<void> {
-    return this.#withSpec(id, (current) =>
+  async ensureSpec(id: string, url: string): Promise<void> {
+    const written = await this.#withSpec(id, (current) =>
       current === undefined ? { spec: { url, links: [] }, result: undefined } : { result: undefined },
     );
+    await written.applied;
   }
 
-  async putLink(link: Link): Promise<void> {
+  /**
+   * Validates and stores a link. Resolves once it is stored; `applied` then settles when this host
+   * has applied it (rejecting if a local provider refused it, e.g. an address already in use).
+   */
+  async putLink(link: Link): Promise<Written<undefined>> {
     const missing: string[] = [];
     for (const name of [...link.source_config, ...link.target_config]) {
       if ((await this.#config.get(name)) === null) missing.push(name);
@@ -268,7 +277,7 @@ export class LatticeState {
         },
       );
     }
-    await this.#withSpec(link.source_id, (current) => {
+    return this.#withSpec(link.source_id, (current) => {
       const spec = current ?? { url: '', links: [] };
       const clash = spec.links.find(
         (l) =>
@@ -290,8 +299,8 @@ export class LatticeState {
     });
   }
 
-  deleteLink(target: LinkDeletion): Promise<DeleteOutcome> {
-    return this.#withSpec<DeleteOutcome>(target.source_id, (current) => {
+  async deleteLink(target: LinkDeletion): Promise<DeleteOutcome> {
+    const written = await this.#withSpec<DeleteOutcome>(target.source_id, (current) => {
       if (current === undefined) return { result: { specExisted: false, removed: undefined } };
       const index = current.links.findIndex(
         (l) =>
@@ -304,6 +313,8 @@ export class LatticeState {
       const links = current.links.filter((_, i) => i !== index);
       return { spec: { url: current.url, links }, result: { specExisted: true, removed } };
     });
+    await written.applied;
+    return written.result;
   }
 
   close(): void {
