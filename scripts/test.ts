@@ -1,7 +1,7 @@
 /**
- * `npm test`: every check the project has, in the order that fails fastest. Builds the demo component
- * the integration tests use (skipped when its sources are unchanged), then types, lint, format, and
- * the test files. Extra arguments are passed to `node --test` (e.g. a file or --test-name-pattern).
+ * `npm test`: every check the project has, in the order that fails fastest. Builds the components
+ * the integration tests use (skipped when their sources are unchanged), then types, lint, format,
+ * and the test files. Extra arguments are passed to `node --test` (e.g. a file or --test-name-pattern).
  */
 import { spawn } from 'node:child_process';
 
@@ -16,8 +16,10 @@ const testFiles = extra.some((a) => !a.startsWith('-')) ? [] : ['packages/*/test
 
 const steps: Step[] = [
   { name: 'build demo component', command: 'cirrus', args: ['build', 'examples/hello'] },
+  { name: 'build probe component', command: 'cirrus', args: ['build', 'packages/testing/fixtures/probe'] },
   { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },
   { name: 'typecheck example', command: 'tsc', args: ['-p', 'examples/hello'] },
+  { name: 'typecheck probe', command: 'tsc', args: ['-p', 'packages/testing/fixtures/probe'] },
   { name: 'lint', command: 'eslint', args: ['.'] },
   { name: 'format', command: 'prettier', args: ['--check', '--log-level', 'warn', '.'] },
   {

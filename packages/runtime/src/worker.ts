@@ -58,7 +58,8 @@ function errorJson(code: string, message: string, hint?: string): ErrorJSON {
 function describeGuestFailure(err: unknown): ErrorJSON {
   if (err instanceof ComponentExit) return errorJson('GUEST_TRAP', err.message);
   if (err instanceof WebAssembly.RuntimeError) {
-    return errorJson('GUEST_TRAP', `wasm trap: ${err.message}`, 'the component crashed; see its logs');
+    const message = err.message.startsWith('wasm trap') ? err.message : `wasm trap: ${err.message}`;
+    return errorJson('GUEST_TRAP', message, 'the component crashed; see its logs');
   }
   const message = err instanceof Error ? err.message : String(err);
   return errorJson('GUEST_TRAP', message, 'the component failed during the call; see its logs');
