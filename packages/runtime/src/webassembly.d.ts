@@ -6,6 +6,10 @@ declare namespace WebAssembly {
   class Module {
     constructor(bytes: Uint8Array);
   }
+  class Instance {
+    readonly exports: Record<string, unknown>;
+  }
   class RuntimeError extends Error {}
   function compile(bytes: Uint8Array): Promise<Module>;
+  function instantiate(bytes: Uint8Array): Promise<{ module: Module; instance: Instance }>;
 }
