@@ -57,7 +57,8 @@ export interface ParseOptions {
 
 /** `hello-app`, `http component` → `hello_app-http_component`, wadm's id rule. */
 export function wadmId(app: string, name: string): string {
-  const clean = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '_');
+  // `u`: one `_` per character (code point), as wadm's Rust `char` replacement does, not per UTF-16 unit.
+  const clean = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/gu, '_');
   return `${clean(app)}-${clean(name)}`;
 }
 
@@ -75,6 +76,10 @@ class ManifestReader {
   readonly #problems: Problems;
   readonly #warnings: Problem[] = [];
   readonly #options: ParseOptions;
+  /** Every component name the manifest declares, including components that have other problems. */
+  readonly #declared: { name: string; line: number }[] = [];
+  /** Configs this manifest creates (those with properties), by lattice-wide name. */
+  readonly #configs = new Map<string, { values: StringMap; line: number }>();
   #appName = 'app';
 
   constructor(problems: Problems, options: ParseOptions) {
@@ -154,6 +159,7 @@ class ManifestReader {
       return undefined;
     }
     const name = view.get('name').requiredString('give the component a name, e.g. "name: http-component"');
+    if (name !== undefined) this.#declared.push({ name, line: view.line });
     const typeView = view.get('type');
     const type = typeView.requiredString('set "type: component" or "type: capability"');
     let kind: AppComponent['kind'] = 'component';
@@ -249,10 +255,19 @@ class ManifestReader {
             .problem(`"${name}" is not a valid config name`, 'use no ".", "*", ">" or whitespace');
         out.push({ name });
       } else {
-        out.push({
-          name: wadmId(this.#appName, name),
-          values: propsView.stringMap('config values are name: value pairs'),
-        });
+        const id = wadmId(this.#appName, name);
+        const values = propsView.stringMap('config values are name: value pairs');
+        const first = this.#configs.get(id);
+        if (first === undefined) this.#configs.set(id, { values, line: entry.line });
+        else if (!sameValues(first.values, values)) {
+          entry
+            .get('name')
+            .problem(
+              `config "${name}" (${id}) is declared again with different properties (first at line ${first.line})`,
+              'give this config another name, or use the same properties in both places',
+            );
+        }
+        out.push({ name: id, values });
       }
     }
     return out;
@@ -307,7 +322,7 @@ class ManifestReader {
 
   #checkNames(components: AppComponent[]): void {
     const seen = new Map<string, number>();
-    for (const c of components) {
+    for (const c of this.#declared) {
       const first = seen.get(c.name);
       if (first !== undefined) {
         this.#problems.add(
@@ -317,10 +332,22 @@ class ManifestReader {
         );
       } else seen.set(c.name, c.line);
     }
+    const ids = new Map<string, AppComponent>();
+    for (const c of components) {
+      const first = ids.get(c.id);
+      if (first === undefined) ids.set(c.id, c);
+      else if (first.name !== c.name) {
+        this.#problems.add(
+          c.line,
+          `component id "${c.id}" of "${c.name}" is already the id of "${first.name}" (line ${first.line})`,
+          'give one of them its own "id" in properties, or another name',
+        );
+      }
+    }
   }
 
   #checkLinkTargets(components: AppComponent[]): void {
-    const names = components.map((c) => c.name);
+    const names = [...new Set(this.#declared.map((c) => c.name))];
     for (const c of components) {
       for (const link of c.links) {
         if (!names.includes(link.target)) {
@@ -334,6 +361,11 @@ class ManifestReader {
       }
     }
   }
+}
+
+function sameValues(a: StringMap, b: StringMap): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 function report(source: string, problems: readonly Problem[]): string {

@@ -174,7 +174,10 @@ export class View {
     return this.node.value;
   }
 
-  /** A flat map of string values (numbers and booleans are accepted and turned into strings). */
+  /**
+   * A flat map of string values. Numbers and booleans are accepted and kept as written (`1.10` stays
+   * "1.10", not "1.1"), as wadm reads them into strings.
+   */
   stringMap(fix: string): Record<string, string> {
     const out: Record<string, string> = {};
     if (this.missing) return out;
@@ -185,7 +188,7 @@ export class View {
     for (const [key, value] of this.entries()) {
       const scalar = value.node;
       if (isScalar(scalar) && ['string', 'number', 'boolean'].includes(typeof scalar.value)) {
-        out[key] = String(scalar.value);
+        out[key] = typeof scalar.value === 'string' ? scalar.value : (scalar.source ?? String(scalar.value));
       } else {
         value.problem('must be a plain value (string, number or boolean)', fix);
       }
@@ -205,8 +208,11 @@ export function parseYaml(text: string, rootName: string): ParsedYaml {
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems = new Problems();
+  // An unclosed quote or bracket is reported at the end of the text; point at the last line with
+  // content rather than at an empty line past it.
+  const lastLine = Math.max(1, lines.linePos(text.trimEnd().length).line);
   for (const error of document.errors) {
-    const line = lines.linePos(error.pos[0]).line;
+    const line = Math.min(lines.linePos(error.pos[0]).line, lastLine);
     problems.add(line, error.message.split('\n')[0] ?? error.message, 'fix the YAML syntax at that line');
   }
   const root = new View(document.contents, rootName, lines, problems, 1);
