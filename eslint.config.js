@@ -47,7 +47,16 @@ function layerRule(name) {
 }
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/build/**', '.scratch/**', '.cache/**', 'eslint.config.js', 'packages/cli/bin/**'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      '**/build/**',
+      '.scratch/**',
+      '.cache/**',
+      'eslint.config.js',
+      'packages/cli/bin/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
