@@ -121,20 +121,21 @@ describe('probe component', () => {
   it('suspends the guest on a timer without blocking other instances', async () => {
     await Promise.all([call('/env'), call('/env')]);
     const started = Date.now();
-    const [slow, fast] = await Promise.all([call('/sleep?ms=300'), call('/env')]);
-    assert.equal(slow.text(), 'slept 300\n');
+    const [slow, fast] = await Promise.all([call('/sleep?ms=1000'), call('/env')]);
+    assert.equal(slow.text(), 'slept 1000\n');
     assert.equal(fast.status, 200);
-    assert.ok(Date.now() - started >= 290);
-    assert.ok((fast.arrivals[0] ?? Infinity) < 250, 'the other instance answered during the sleep');
+    assert.ok(Date.now() - started >= 990);
+    // Generous: a loaded CI machine can delay the fast call by hundreds of ms, never by the sleep.
+    assert.ok((fast.arrivals[0] ?? Infinity) < 800, 'the other instance answered during the sleep');
   });
 
   it('streams a response: chunks arrive as they are written, not at the end', async () => {
-    const streamed = await call('/stream?chunks=3&ms=150');
+    const streamed = await call('/stream?chunks=3&ms=400');
     assert.equal(streamed.text(), 'chunk 0\nchunk 1\nchunk 2\n');
     const first = streamed.arrivals[0] ?? Infinity;
     const last = streamed.arrivals[streamed.arrivals.length - 1] ?? 0;
-    assert.ok(first < 120, `first chunk after ${first} ms`);
-    assert.ok(last - first >= 250, `chunks spread over ${last - first} ms`);
+    assert.ok(first < 350, `first chunk after ${first} ms`);
+    assert.ok(last - first >= 700, `chunks spread over ${last - first} ms`);
   });
 
   it('delivers a response larger than the output window intact', async () => {
