@@ -181,15 +181,18 @@ export function limitEnvName(name: LimitName): string {
   return `CIRRUS_LIMIT_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
 
-function checkLimit(name: LimitName, value: number, origin: string): number {
+function checkLimit(name: LimitName, value: number, origin: string, shown = String(value)): number {
   const spec: LimitSpec = LIMIT_SPECS[name];
   if (!Number.isSafeInteger(value) || value < spec.min || value > spec.max) {
-    throw new InvalidLimitError(`${origin}: limit ${name} = ${String(value)} is out of range`, {
+    const problem = Number.isInteger(value) ? 'is out of range' : 'is not a whole number';
+    throw new InvalidLimitError(`${origin}: limit ${name} = ${shown} ${problem}`, {
       hint: `use a whole number of ${spec.unit} between ${spec.min} and ${spec.max} (default ${spec.default})`,
     });
   }
   return value;
 }
+
+const DECIMAL = /^[0-9]+$/;
 
 /**
  * Resolves the effective limits: defaults, then environment variables, then explicit overrides.
@@ -205,11 +208,23 @@ export function resolveLimits(
     const envName = limitEnvName(name);
     const raw = env[envName];
     if (raw !== undefined && raw.trim() !== '') {
-      value = checkLimit(name, Number(raw.trim()), `environment variable ${envName}`);
+      const text = raw.trim();
+      // Number() would also take "0x10", "1e3" or "-0"; a limit is written in plain decimal digits.
+      const parsed = DECIMAL.test(text) ? Number(text) : Number.NaN;
+      value = checkLimit(name, parsed, `environment variable ${envName}`, JSON.stringify(text));
     }
     const explicit = overrides[name];
     if (explicit !== undefined) value = checkLimit(name, explicit, 'configuration');
     out[name] = value;
+  }
+  const envNames = new Set(LIMIT_NAMES.map(limitEnvName));
+  for (const key of Object.keys(env)) {
+    // A misspelt variable would otherwise leave the default in force without a word.
+    if (key.startsWith('CIRRUS_LIMIT_') && !envNames.has(key)) {
+      throw new InvalidLimitError(`environment variable ${key} names no limit`, {
+        hint: `known variables: ${[...envNames].join(', ')}`,
+      });
+    }
   }
   for (const key of Object.keys(overrides)) {
     if (!(key in LIMIT_SPECS)) {
