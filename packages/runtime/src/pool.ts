@@ -29,6 +29,8 @@ interface Waiter<I> {
   resolve: (instance: I) => void;
   reject: (err: unknown) => void;
   timer: NodeJS.Timeout | undefined;
+  /** Whether the wait already includes the time an instance takes to start. */
+  coversStart: boolean;
 }
 
 export interface PoolStats {
@@ -82,7 +84,7 @@ export class InstancePool<I extends PooledInstance> {
     if (idle !== undefined) return Promise.resolve(idle);
     if (this.#waiters.length >= this.#options.maxWaiters) return Promise.reject(this.#capacityError());
     return new Promise<I>((resolve, reject) => {
-      const waiter: Waiter<I> = { resolve, reject, timer: undefined };
+      const waiter: Waiter<I> = { resolve, reject, timer: undefined, coversStart: false };
       this.#waiters.push(waiter);
       let waitMs = this.#options.acquireTimeoutMs;
       if (this.#all.size + this.#starting < this.#maxInstances) {
@@ -92,7 +94,10 @@ export class InstancePool<I extends PooledInstance> {
         );
       }
       // Capacity that is still starting (new, or replacing a dead instance) is worth waiting for.
-      if (this.#starting > 0) waitMs += this.#options.startTimeoutMs;
+      if (this.#starting > 0) {
+        waitMs += this.#options.startTimeoutMs;
+        waiter.coversStart = true;
+      }
       waiter.timer = setTimeout(() => this.#rejectWaiter(waiter, this.#capacityError()), waitMs);
     });
   }
@@ -199,6 +204,17 @@ export class InstancePool<I extends PooledInstance> {
       this.#spawn().then(
         (replacement) => this.release(replacement),
         (err: unknown) => this.#options.onStartError(err),
+      );
+    }
+    // A caller queued behind an instance that just died would otherwise time out while its
+    // replacement is still starting; give those callers the start time once.
+    for (const waiter of this.#waiters.slice(0, Math.max(0, needed))) {
+      if (waiter.coversStart) continue;
+      waiter.coversStart = true;
+      clearTimeout(waiter.timer);
+      waiter.timer = setTimeout(
+        () => this.#rejectWaiter(waiter, this.#capacityError()),
+        this.#options.startTimeoutMs,
       );
     }
   }
