@@ -16,3 +16,4 @@ export type { LogFormat, LogLevel, LoggerOptions } from './logger.ts';
 export { systemClock } from './ports.ts';
 export type { Clock, EventSink } from './ports.ts';
 export { VERSION } from './version.ts';
+export { defaultCacheDir } from '@cirrus/runtime';

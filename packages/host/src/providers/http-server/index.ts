@@ -59,7 +59,8 @@ class HttpServerProvider implements CapabilityProvider {
     this.#routeAddress.set(key, address.key);
     if (previous !== undefined && previous !== address.key) await this.#removeRoute(previous, key);
     this.#context.logger.info('http route added', {
-      address: `http://${address.key}${route.path}`,
+      // With port 0 the operating system picks the port; the log is where the user learns it.
+      address: `http://${address.key.replace(/\d+$/, String(listener.port))}${route.path}`,
       host: route.host,
       component: link.target,
     });
