@@ -87,3 +87,94 @@ export function humanUptime(seconds: number): string {
   parts.push(`${rest}s`);
   return parts.join(' ');
 }
+
+/** `host.ping` reply: a host's identity and where it is connected. */
+export interface HostInfo {
+  id: string;
+  friendly_name: string;
+  labels: StringMap;
+  lattice: string;
+  uptime_seconds: number;
+  uptime_human: string;
+  version: string;
+  ctl_host?: string;
+  rpc_host?: string;
+  js_domain?: string;
+}
+
+/** `component.scale.<host>` request. Clients in the wild also send the count as `max_instances`. */
+export interface ScaleComponentRequest {
+  component_ref: string;
+  component_id: string;
+  host_id: string;
+  count: number;
+  annotations?: StringMap;
+  config?: string[];
+  component_limits?: StringMap;
+  allow_update?: boolean;
+}
+
+/** `component.update.<host>` request. */
+export interface UpdateComponentRequest {
+  component_id: string;
+  new_component_ref: string;
+  host_id: string;
+  annotations?: StringMap;
+}
+
+/** `provider.start.<host>` request. */
+export interface StartProviderRequest {
+  provider_id: string;
+  provider_ref: string;
+  host_id: string;
+  config?: string[];
+  annotations?: StringMap;
+}
+
+/** `provider.stop.<host>` request (`provider_ref` is accepted as an alias of `provider_id`). */
+export interface StopProviderRequest {
+  provider_id: string;
+  host_id: string;
+}
+
+/** `host.stop.<host>` request; the body may also be empty. `timeout` is in milliseconds. */
+export interface StopHostRequest {
+  host_id?: string;
+  timeout?: number;
+}
+
+/** `label.put.<host>` / `label.del.<host>` request (`value` only for put). */
+export interface LabelRequest {
+  key: string;
+  value?: string;
+}
+
+/** `link.del` request; `name` defaults to `default`. */
+export interface DeleteLinkRequest {
+  source_id: string;
+  name?: string;
+  wit_namespace: string;
+  wit_package: string;
+}
+
+/** `component.auction` request and reply. */
+export interface ComponentAuctionRequest {
+  component_ref: string;
+  component_id: string;
+  constraints: StringMap;
+}
+
+export interface ComponentAuctionAck extends ComponentAuctionRequest {
+  host_id: string;
+}
+
+/** `provider.auction` request and reply. */
+export interface ProviderAuctionRequest {
+  provider_ref: string;
+  provider_id: string;
+  constraints: StringMap;
+}
+
+export interface ProviderAuctionAck extends ProviderAuctionRequest {
+  host_id: string;
+}
