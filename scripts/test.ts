@@ -1,7 +1,8 @@
 /**
- * `npm test`: every check the project has, in the order that fails fastest. Builds the components
- * the integration tests use (skipped when their sources are unchanged), then types, lint, format,
- * and the test files. Extra arguments are passed to `node --test` (e.g. a file or --test-name-pattern).
+ * `npm test`: every check the project has, in the order that fails fastest. Installs the system
+ * programs the tests start (when missing), builds the components the integration tests use (skipped
+ * when their sources are unchanged), then types, lint, format, and the test files. Extra arguments
+ * are passed to `node --test` (e.g. a file or --test-name-pattern).
  */
 import { spawn } from 'node:child_process';
 
@@ -15,6 +16,8 @@ const extra = process.argv.slice(2);
 const testFiles = extra.some((a) => !a.startsWith('-')) ? [] : ['packages/*/test/**/*.test.ts'];
 
 const steps: Step[] = [
+  // Tests start real servers (nats-server); a fresh machine has none until this installs them.
+  { name: 'system dependencies', command: 'node', args: ['scripts/ensure-deps.ts'] },
   { name: 'build demo component', command: 'cirrus', args: ['build', 'examples/hello'] },
   { name: 'build probe component', command: 'cirrus', args: ['build', 'packages/testing/fixtures/probe'] },
   { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },

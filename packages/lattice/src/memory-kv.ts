@@ -1,32 +1,9 @@
 import { PayloadTooLargeError } from '@cirrus/protocol';
 import { AsyncQueue } from './async-queue.ts';
-import { decodeJson, decodeText, EMPTY } from './codec.ts';
-import type { KvBucket, KvEntry, KvOperation, KvWatch, KvWatchOptions } from './port.ts';
+import { EMPTY } from './codec.ts';
+import { KvEntryImpl as Entry } from './kv-entry.ts';
+import type { KvBucket, KvEntry, KvWatch, KvWatchOptions } from './port.ts';
 import { assertBucketName, assertKvFilter, assertKvKey, subjectMatches } from './subject.ts';
-
-class Entry implements KvEntry {
-  readonly bucket: string;
-  readonly key: string;
-  readonly value: Uint8Array;
-  readonly revision: number;
-  readonly operation: KvOperation;
-
-  constructor(bucket: string, key: string, value: Uint8Array, revision: number, operation: KvOperation) {
-    this.bucket = bucket;
-    this.key = key;
-    this.value = value;
-    this.revision = revision;
-    this.operation = operation;
-  }
-
-  json<T = unknown>(): T {
-    return decodeJson<T>(this.value);
-  }
-
-  string(): string {
-    return decodeText(this.value);
-  }
-}
 
 interface Watcher {
   filter: string;

@@ -63,6 +63,20 @@ export function latticeContract(adapter: string, setup: () => Promise<ContractTa
       sub.unsubscribe();
     });
 
+    it('hands out messages across successive iterations of one subscription without losing any', async () => {
+      const subject = `${unique()}.iter`;
+      const sub = b.subscribe(subject);
+      await b.flush();
+      for (let i = 0; i < 4; i++) a.publish(subject, text(String(i)));
+      const first = await take(sub, 2, 2000, 'first iteration');
+      const second = await take(sub, 2, 2000, 'second iteration');
+      assert.deepEqual(
+        [...first, ...second].map((m) => m.string()),
+        ['0', '1', '2', '3'],
+      );
+      sub.unsubscribe();
+    });
+
     it('matches * to exactly one token and > to one or more trailing tokens', async () => {
       const root = unique();
       const star = b.subscribe(`${root}.*.evt`);
@@ -243,6 +257,26 @@ export function latticeContract(adapter: string, setup: () => Promise<ContractTa
           ['PUT:one', 'PUT:three', 'DEL:one'],
         );
         watch.stop();
+      });
+
+      it('watches without replay: only changes made after the watch started', async () => {
+        const kv = await a.kv(`N_${unique()}`);
+        await kv.put('old', text('1'));
+        const watch = await kv.watch({ replay: false });
+        await withDeadline(watch.replayed, 2000, 'replay');
+        await kv.put('new', text('2'));
+        const [entry] = await take(watch, 1, 2000, 'live entry');
+        assert.equal(entry?.key, 'new');
+        assert.equal(entry?.string(), '2');
+        watch.stop();
+      });
+
+      it('lists only the keys that match a whole-token filter', async () => {
+        const kv = await a.kv(`L_${unique()}`);
+        await kv.put('claims.M1', text('1'));
+        await kv.put('claims.M2', text('2'));
+        await kv.put('COMPONENT_x', text('3'));
+        assert.deepEqual((await kv.keys('claims.*')).sort(), ['claims.M1', 'claims.M2']);
       });
 
       it('filters a watch by whole-token key patterns', async () => {

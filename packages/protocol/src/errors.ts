@@ -100,6 +100,17 @@ export class RequestTimeoutError extends kind('REQUEST_TIMEOUT') {}
 export class PayloadTooLargeError extends kind('PAYLOAD_TOO_LARGE') {}
 export class LatticeClosedError extends kind('LATTICE_CLOSED') {}
 export class InvalidKeyError extends kind('INVALID_KEY') {}
+export class LatticeConnectFailedError extends kind('LATTICE_CONNECT_FAILED') {}
+export class LatticeAuthFailedError extends kind('LATTICE_AUTH_FAILED') {}
+export class LatticePermissionDeniedError extends kind('LATTICE_PERMISSION_DENIED') {}
+export class KvUnavailableError extends kind('KV_UNAVAILABLE') {}
+
+// --- control clients (cirrus CLI, @cirrus/control-client) ----------------------------------------
+export class ControlRequestFailedError extends kind('CONTROL_REQUEST_FAILED') {}
+export class ComponentScaleFailedError extends kind('COMPONENT_SCALE_FAILED') {}
+export class HostNotFoundError extends kind('HOST_NOT_FOUND') {}
+export class AmbiguousHostError extends kind('AMBIGUOUS_HOST') {}
+export class NoLatticeError extends kind('NO_LATTICE') {}
 
 // --- http server provider ------------------------------------------------------------------------
 export class AddressInUseError extends kind('ADDRESS_IN_USE') {}
@@ -110,6 +121,7 @@ export class RouteConflictError extends kind('ROUTE_CONFLICT') {}
 export class ManifestParseError extends kind('MANIFEST_PARSE_ERROR') {}
 export class ManifestInvalidError extends kind('MANIFEST_INVALID') {}
 export class BuildFailedError extends kind('BUILD_FAILED') {}
+export class InsecurePermissionsError extends kind('INSECURE_PERMISSIONS') {}
 
 export const ERROR_CLASSES: readonly ErrorClass[] = [
   InvalidArgumentError,
@@ -148,12 +160,22 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   PayloadTooLargeError,
   LatticeClosedError,
   InvalidKeyError,
+  LatticeConnectFailedError,
+  LatticeAuthFailedError,
+  LatticePermissionDeniedError,
+  KvUnavailableError,
+  ControlRequestFailedError,
+  ComponentScaleFailedError,
+  HostNotFoundError,
+  AmbiguousHostError,
+  NoLatticeError,
   AddressInUseError,
   InvalidAddressError,
   RouteConflictError,
   ManifestParseError,
   ManifestInvalidError,
   BuildFailedError,
+  InsecurePermissionsError,
 ];
 
 export const ERROR_CODES: readonly string[] = ERROR_CLASSES.map((c) => c.CODE);

@@ -10,3 +10,6 @@ export {
 } from './components.ts';
 export { tempDir } from './files.ts';
 export type { TempDir } from './files.ts';
+export { startNatsServer } from './nats-server.ts';
+export type { NatsServer, NatsServerOptions } from './nats-server.ts';
+export { freePort } from './net.ts';

@@ -1,0 +1,121 @@
+/**
+ * nats.js reports failures as its own error classes, often wrapped (a RequestError whose cause is a
+ * NoRespondersError). The lattice promises Cirrus codes, so every nats.js error is translated here,
+ * once, by walking the cause chain.
+ */
+import type { CirrusError } from '@cirrus/protocol';
+import {
+  KvUnavailableError,
+  LatticeAuthFailedError,
+  LatticeClosedError,
+  LatticePermissionDeniedError,
+  NoRespondersError,
+  RequestTimeoutError,
+} from '@cirrus/protocol';
+import { errors } from '@nats-io/transport-node';
+
+/** The error and its causes, outermost first (bounded: a cycle must not hang us). */
+export function causeChain(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  let current: unknown = err;
+  while (current !== undefined && current !== null && chain.length < 8 && !chain.includes(current)) {
+    chain.push(current);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return chain;
+}
+
+function has(err: unknown, kind: abstract new (...args: never[]) => Error): boolean {
+  return causeChain(err).some((e) => e instanceof kind);
+}
+
+/** The distinct messages of the chain, e.g. `connection refused: connect ECONNREFUSED 127.0.0.1:4222`. */
+export function reasonOf(err: unknown): string {
+  const parts: string[] = [];
+  for (const e of causeChain(err)) {
+    const text = e instanceof Error ? e.message : String(e);
+    if (text !== '' && !parts.some((p) => p.includes(text))) parts.push(text);
+  }
+  return parts.join(': ') || 'unknown error';
+}
+
+export function isTimeout(err: unknown): boolean {
+  return has(err, errors.TimeoutError) || /timeout|timed out/i.test(reasonOf(err));
+}
+
+export function isNoResponders(err: unknown): boolean {
+  return has(err, errors.NoRespondersError);
+}
+
+export function isClosed(err: unknown): boolean {
+  return has(err, errors.ClosedConnectionError) || has(err, errors.DrainingConnectionError);
+}
+
+export function isAuthFailure(err: unknown): boolean {
+  return has(err, errors.AuthorizationError) || has(err, errors.UserAuthenticationExpiredError);
+}
+
+export function isPermissionViolation(err: unknown): boolean {
+  return has(err, errors.PermissionViolationError);
+}
+
+/** A failed request/reply, in the same codes and words as the in-memory lattice. */
+export function requestError(err: unknown, subject: string, timeoutMs: number): CirrusError {
+  if (isNoResponders(err)) {
+    return new NoRespondersError(`no responders for ${subject}`, {
+      hint: 'nothing is subscribed to that subject; check the host, lattice name and subject',
+    });
+  }
+  if (isClosed(err)) {
+    return new LatticeClosedError(`connection closed while waiting for ${subject}`, { cause: err });
+  }
+  if (isPermissionViolation(err)) return permissionError(err);
+  if (isTimeout(err)) {
+    return new RequestTimeoutError(`request to ${subject} timed out after ${timeoutMs} ms`, {
+      hint: 'the responder is slow or gone; retry or raise the timeout',
+    });
+  }
+  // A request cancelled by a disconnect never got an answer: to the caller that is a timeout.
+  return new RequestTimeoutError(`request to ${subject} got no reply: ${reasonOf(err)}`, {
+    hint: 'the NATS connection was interrupted; retry once it is back',
+    cause: err,
+  });
+}
+
+export function permissionError(err: unknown): LatticePermissionDeniedError {
+  return new LatticePermissionDeniedError(`the NATS server refused the operation: ${reasonOf(err)}`, {
+    hint: "grant the NATS user publish/subscribe permission for the subject in the server's authorization",
+    cause: err,
+  });
+}
+
+export function authError(err: unknown, servers: string): LatticeAuthFailedError {
+  return new LatticeAuthFailedError(
+    `the NATS server at ${servers} refused the credentials: ${reasonOf(err)}`,
+    {
+      hint: 'check the token, user and password, nkey seed or creds file the connection uses',
+      cause: err,
+    },
+  );
+}
+
+/** A key-value operation the server could not carry out. */
+export function kvError(err: unknown, operation: string, timeoutMs: number): CirrusError {
+  if (isClosed(err)) {
+    return new LatticeClosedError(`connection closed during key-value ${operation}`, { cause: err });
+  }
+  if (isPermissionViolation(err)) return permissionError(err);
+  if (isNoResponders(err) || /jetstream not enabled/i.test(reasonOf(err))) {
+    return new KvUnavailableError(`key-value ${operation} failed: JetStream does not answer`, {
+      hint: 'enable JetStream on the NATS server (nats-server -js, or a jetstream {} block); right after a server restart, retry',
+      cause: err,
+    });
+  }
+  if (isTimeout(err)) {
+    return new KvUnavailableError(`key-value ${operation} timed out after ${timeoutMs} ms`, {
+      hint: 'the NATS server is unreachable or overloaded; retry, or raise natsKvTimeoutMs',
+      cause: err,
+    });
+  }
+  return new KvUnavailableError(`key-value ${operation} failed: ${reasonOf(err)}`, { cause: err });
+}

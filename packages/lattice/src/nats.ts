@@ -1,0 +1,594 @@
+/**
+ * The NATS adapter of the lattice port (nats.js v3 + JetStream KV), for lattices that span machines.
+ * It keeps the in-memory adapter's semantics and error codes, so the same contract suite runs against
+ * both, and adds what a real network needs: it reconnects forever, pings often enough to notice a dead
+ * server, and reports connection trouble as typed errors and status events.
+ */
+import { readFile } from 'node:fs/promises';
+import type { CirrusError, Limits } from '@cirrus/protocol';
+import {
+  InvalidArgumentError,
+  LatticeClosedError,
+  LatticeConnectFailedError,
+  PayloadTooLargeError,
+  RequestTimeoutError,
+  resolveLimits,
+} from '@cirrus/protocol';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
+import type {
+  Authenticator,
+  Msg as NatsMsg,
+  MsgHdrs,
+  NatsConnection,
+  NodeConnectionOptions,
+  Subscription as NatsSubscription,
+} from '@nats-io/transport-node';
+import {
+  connect,
+  createInbox,
+  credsAuthenticator,
+  headers as natsHeaders,
+  jwtAuthenticator,
+  nkeyAuthenticator,
+} from '@nats-io/transport-node';
+import { AsyncQueue } from './async-queue.ts';
+import { decodeJson, decodeText, EMPTY } from './codec.ts';
+import {
+  authError,
+  isAuthFailure,
+  isPermissionViolation,
+  permissionError,
+  reasonOf,
+  requestError,
+} from './nats-errors.ts';
+import { openNatsBucket } from './nats-kv.ts';
+import type {
+  KvBucket,
+  LatticeConnection,
+  Msg,
+  MsgHeaders,
+  PublishOptions,
+  RequestManyOptions,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+} from './port.ts';
+import { assertBucketName, assertPublishSubject, subscriptionTokens } from './subject.ts';
+
+/** How the connection proves who it is. The server's `authorization`/`accounts` decide what it may do. */
+export type NatsCredentials =
+  | { readonly type: 'token'; readonly token: string }
+  | { readonly type: 'user'; readonly user: string; readonly password: string }
+  /** An nkey user: the seed (`SU…`) signs the server's nonce; the seed never leaves the process. */
+  | { readonly type: 'nkey'; readonly seed: string }
+  /** A decentralised-auth user JWT with the seed that signs for it. */
+  | { readonly type: 'jwt'; readonly jwt: string; readonly seed: string }
+  /** A `.creds` file (user JWT + seed), as `nsc` writes it. */
+  | { readonly type: 'credsFile'; readonly path: string };
+
+/** TLS towards the server. Giving this object at all makes TLS required. */
+export interface NatsTlsOptions {
+  /** CA bundle (PEM file) that signed the server's certificate; default: the system's. */
+  readonly caFile?: string;
+  /** Client certificate and key (PEM files), when the server verifies clients. */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** TLS before the NATS INFO exchange (`handshake_first` on the server). */
+  readonly handshakeFirst?: boolean;
+}
+
+export interface NatsConnectOptions {
+  /** One server URL or several of one cluster, e.g. `nats://127.0.0.1:4222`. */
+  readonly servers: string | readonly string[];
+  /** Client name the server shows in its monitoring (e.g. the host id). */
+  readonly name?: string;
+  readonly credentials?: NatsCredentials;
+  readonly tls?: NatsTlsOptions;
+  /** JetStream domain of the key-value buckets (wasmCloud's `--js-domain`). */
+  readonly jsDomain?: string;
+  /** Overrides of the limits table (validated); the NATS timings and the request/KV limits apply here. */
+  readonly limits?: Partial<Limits>;
+}
+
+/** Connection events, in order; a dashboard and tests consume the same stream. */
+export type NatsStatus =
+  | { readonly type: 'disconnected'; readonly server: string }
+  | { readonly type: 'reconnecting' }
+  | { readonly type: 'reconnected'; readonly server: string }
+  /** Pings went unanswered: the client drops the connection and reconnects. */
+  | { readonly type: 'stale' }
+  | { readonly type: 'error'; readonly error: CirrusError | Error };
+
+export interface NatsLatticeConnection extends LatticeConnection {
+  /** `host:port` of the server currently in use. */
+  readonly server: string;
+  /** Whether the connection to a server is up right now (false while reconnecting). */
+  readonly connected: boolean;
+  /** Events from now on; the iteration ends when the connection closes. */
+  status(): AsyncIterable<NatsStatus>;
+}
+
+function serverList(servers: string | readonly string[]): string[] {
+  const list = (typeof servers === 'string' ? servers.split(',') : [...servers])
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (list.length === 0) {
+    throw new InvalidArgumentError('no NATS server given', {
+      hint: 'pass a URL such as nats://127.0.0.1:4222',
+    });
+  }
+  return list;
+}
+
+async function authOptions(
+  credentials: NatsCredentials | undefined,
+): Promise<Partial<NodeConnectionOptions>> {
+  if (credentials === undefined) return {};
+  const seed = (text: string): Uint8Array => new TextEncoder().encode(text.trim());
+  let authenticator: Authenticator;
+  switch (credentials.type) {
+    case 'token':
+      return { token: credentials.token };
+    case 'user':
+      return { user: credentials.user, pass: credentials.password };
+    case 'nkey':
+      authenticator = nkeyAuthenticator(seed(credentials.seed));
+      break;
+    case 'jwt':
+      authenticator = jwtAuthenticator(credentials.jwt, seed(credentials.seed));
+      break;
+    case 'credsFile': {
+      let creds: Uint8Array;
+      try {
+        creds = await readFile(credentials.path);
+      } catch (err) {
+        throw new InvalidArgumentError(
+          `cannot read the NATS credentials file ${credentials.path}: ${reasonOf(err)}`,
+          {
+            hint: 'check the path and its permissions',
+            cause: err,
+          },
+        );
+      }
+      authenticator = credsAuthenticator(creds);
+      break;
+    }
+  }
+  return { authenticator };
+}
+
+function connectError(err: unknown, servers: string): CirrusError {
+  if (isAuthFailure(err)) return authError(err, servers);
+  const reason = reasonOf(err);
+  const hint = /tls|certificate|ssl/i.test(reason)
+    ? "check the TLS settings: whether the server requires TLS, the CA that signed its certificate, and the client's certificate and key"
+    : 'check that nats-server is running and reachable at that address (start one with `nats-server -js`)';
+  return new LatticeConnectFailedError(`cannot connect to NATS at ${servers}: ${reason}`, {
+    hint,
+    cause: err,
+  });
+}
+
+/** Connects to NATS; rejects with LATTICE_CONNECT_FAILED or LATTICE_AUTH_FAILED saying what failed. */
+export async function connectNats(options: NatsConnectOptions): Promise<NatsLatticeConnection> {
+  const limits = resolveLimits(options.limits ?? {});
+  const servers = serverList(options.servers);
+  const natsOptions: NodeConnectionOptions = {
+    servers,
+    // A host must outlive any server outage: the default gives up after 10 attempts (~20 s).
+    maxReconnectAttempts: -1,
+    // Credentials that stop working (rotated, revoked) are fixed on the server side; keep trying
+    // rather than closing the host's connection for good after two refusals.
+    ignoreAuthErrorAbort: true,
+    reconnectTimeWait: limits.natsReconnectWaitMs,
+    // The default (2 min × 2 pings) leaves a host talking to a dead server for minutes.
+    pingInterval: limits.natsPingIntervalMs,
+    maxPingOut: limits.natsMaxPingsOut,
+    timeout: limits.natsConnectTimeoutMs,
+    ...(await authOptions(options.credentials)),
+  };
+  if (options.name !== undefined) natsOptions.name = options.name;
+  if (options.tls !== undefined) {
+    const tls: NonNullable<NodeConnectionOptions['tls']> = {};
+    if (options.tls.caFile !== undefined) tls.caFile = options.tls.caFile;
+    if (options.tls.certFile !== undefined) tls.certFile = options.tls.certFile;
+    if (options.tls.keyFile !== undefined) tls.keyFile = options.tls.keyFile;
+    if (options.tls.handshakeFirst !== undefined) tls.handshakeFirst = options.tls.handshakeFirst;
+    natsOptions.tls = tls;
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect(natsOptions);
+  } catch (err) {
+    throw connectError(err, servers.join(', '));
+  }
+  const js = jetstream(nc, {
+    timeout: limits.natsKvTimeoutMs,
+    ...(options.jsDomain === undefined ? {} : { domain: options.jsDomain }),
+  });
+  return new NatsLattice(nc, js, limits);
+}
+
+// --- messages -------------------------------------------------------------------------------------
+
+function toNatsHeaders(record: MsgHeaders | undefined): MsgHdrs | undefined {
+  if (record === undefined) return undefined;
+  const out = natsHeaders();
+  for (const [key, value] of Object.entries(record)) {
+    try {
+      out.set(key, value);
+    } catch (err) {
+      throw new InvalidArgumentError(
+        `header ${JSON.stringify(key)} cannot be sent over NATS: ${reasonOf(err)}`,
+        {
+          hint: 'header names are printable ASCII without spaces or colons',
+          cause: err,
+        },
+      );
+    }
+  }
+  return out;
+}
+
+/** NATS headers may repeat a name; the lattice carries one value per name: the first. */
+function fromNatsHeaders(hdrs: MsgHdrs): MsgHeaders {
+  const out: Record<string, string> = {};
+  for (const key of hdrs.keys()) out[key] = hdrs.get(key);
+  return out;
+}
+
+class NatsLatticeMsg implements Msg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly reply: string | undefined;
+  readonly #raw: NatsMsg;
+  readonly #conn: NatsLattice;
+  #headers: MsgHeaders | undefined | null = null;
+
+  constructor(conn: NatsLattice, raw: NatsMsg) {
+    this.#conn = conn;
+    this.#raw = raw;
+    this.subject = raw.subject;
+    this.data = raw.data;
+    this.reply = raw.reply === undefined || raw.reply === '' ? undefined : raw.reply;
+  }
+
+  /** Converted on first use: most handlers never look at headers. */
+  get headers(): MsgHeaders | undefined {
+    if (this.#headers === null) {
+      this.#headers = this.#raw.headers === undefined ? undefined : fromNatsHeaders(this.#raw.headers);
+    }
+    return this.#headers;
+  }
+
+  /** The server's "no responders" status, sent to a request's reply subject when nobody listens. */
+  get isNoRespondersStatus(): boolean {
+    const h = this.#raw.headers;
+    return h !== undefined && h.hasError && h.code === 503;
+  }
+
+  respond(data: Uint8Array = EMPTY, options: { headers?: MsgHeaders } = {}): boolean {
+    if (this.reply === undefined || this.#conn.isClosed) return false;
+    this.#conn.publish(this.reply, data, options);
+    return true;
+  }
+
+  json<T = unknown>(): T {
+    return decodeJson<T>(this.data);
+  }
+
+  string(): string {
+    return decodeText(this.data);
+  }
+}
+
+// --- subscriptions --------------------------------------------------------------------------------
+
+class NatsLatticeSubscription implements Subscription {
+  readonly subject: string;
+  readonly queue: string | undefined;
+  readonly closed: Promise<void>;
+  readonly #sub: NatsSubscription;
+  readonly #messages = new AsyncQueue<Msg>();
+
+  constructor(conn: NatsLattice, nc: NatsConnection, subject: string, options: SubscribeOptions) {
+    this.subject = subject;
+    this.queue = options.queue;
+    const callback = options.callback;
+    const natsOptions: Parameters<NatsConnection['subscribe']>[1] = {
+      // nats.js iterators allow a single reader and hand out messages in batches; the lattice promises
+      // any number of iterations over one queue (like the in-memory adapter), so messages always
+      // arrive through a callback and are queued here.
+      callback: (err, raw) => {
+        if (err !== null) return; // the subscription ends; `closed` below reports it
+        const msg = new NatsLatticeMsg(conn, raw);
+        if (callback === undefined) {
+          this.#messages.push(msg);
+          return;
+        }
+        try {
+          callback(msg);
+        } catch (thrown) {
+          // Thrown inside nats.js's parser it would break the connection; rethrown outside it
+          // surfaces as an uncaught exception, exactly as with the in-memory adapter.
+          queueMicrotask(() => {
+            throw thrown;
+          });
+        }
+      },
+    };
+    if (options.queue !== undefined) natsOptions.queue = options.queue;
+    if (options.max !== undefined) natsOptions.max = options.max;
+    this.#sub = nc.subscribe(subject, natsOptions);
+    this.closed = this.#sub.closed.then((err) => {
+      if (err instanceof Error && isPermissionViolation(err)) this.#messages.fail(permissionError(err));
+      else this.#messages.end();
+    });
+  }
+
+  unsubscribe(): void {
+    this.#messages.end();
+    if (!this.#sub.isClosed()) this.#sub.unsubscribe();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Msg> {
+    return this.#messages[Symbol.asyncIterator]();
+  }
+}
+
+// --- the connection -------------------------------------------------------------------------------
+
+class NatsLattice implements NatsLatticeConnection {
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #limits: Limits;
+  readonly #buckets = new Map<string, Promise<KvBucket>>();
+  readonly #listeners = new Set<AsyncQueue<NatsStatus>>();
+  #closed = false;
+  #connected = true;
+  /** Woken on every reconnect (and on close), for operations that wait out a disconnect. */
+  #reconnected: { promise: Promise<void>; resolve: () => void } = NatsLattice.#signal();
+
+  constructor(nc: NatsConnection, js: JetStreamClient, limits: Limits) {
+    this.#nc = nc;
+    this.#js = js;
+    this.#limits = limits;
+    void this.#watchStatus();
+    void nc.closed().then(() => this.#ended());
+  }
+
+  static #signal(): { promise: Promise<void>; resolve: () => void } {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    return { promise, resolve };
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      let event: NatsStatus | undefined;
+      switch (s.type) {
+        case 'disconnect':
+          this.#connected = false;
+          event = { type: 'disconnected', server: s.server };
+          break;
+        case 'reconnecting':
+          event = { type: 'reconnecting' };
+          break;
+        case 'reconnect': {
+          this.#connected = true;
+          const woken = this.#reconnected;
+          this.#reconnected = NatsLattice.#signal();
+          woken.resolve();
+          event = { type: 'reconnected', server: s.server };
+          break;
+        }
+        case 'staleConnection':
+          // The client is about to drop this connection; nothing sent now would be answered.
+          this.#connected = false;
+          event = { type: 'stale' };
+          break;
+        case 'error':
+          event = {
+            type: 'error',
+            error: isAuthFailure(s.error)
+              ? authError(s.error, this.server)
+              : isPermissionViolation(s.error)
+                ? permissionError(s.error)
+                : s.error,
+          };
+          break;
+        default:
+          break;
+      }
+      if (event === undefined) continue;
+      for (const listener of this.#listeners) {
+        // A reader that stopped iterating ended its queue; forget it instead of buffering for nobody.
+        if (listener.ended) this.#listeners.delete(listener);
+        else listener.push(event);
+      }
+    }
+  }
+
+  #ended(): void {
+    this.#closed = true;
+    this.#connected = false;
+    this.#reconnected.resolve();
+    for (const listener of this.#listeners) listener.end();
+    this.#listeners.clear();
+  }
+
+  get maxPayload(): number {
+    return this.#nc.info?.max_payload ?? this.#limits.latticeMaxPayloadBytes;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed || this.#nc.isClosed();
+  }
+
+  get connected(): boolean {
+    return this.#connected && !this.isClosed;
+  }
+
+  get server(): string {
+    return this.#nc.getServer();
+  }
+
+  status(): AsyncIterable<NatsStatus> {
+    const queue = new AsyncQueue<NatsStatus>();
+    if (this.isClosed) queue.end();
+    else this.#listeners.add(queue);
+    return queue;
+  }
+
+  #assertOpen(): void {
+    if (this.isClosed) {
+      throw new LatticeClosedError('the lattice connection is closed', {
+        hint: 'create a new connection; a closed one cannot be reused',
+      });
+    }
+  }
+
+  #check(subject: string, data: Uint8Array): void {
+    this.#assertOpen();
+    assertPublishSubject(subject);
+    if (data.byteLength > this.maxPayload) {
+      throw new PayloadTooLargeError(
+        `message of ${data.byteLength} bytes to ${subject} exceeds the ${this.maxPayload}-byte limit`,
+        { hint: "split the payload or raise the NATS server's max_payload" },
+      );
+    }
+  }
+
+  publish(subject: string, data: Uint8Array = EMPTY, options: PublishOptions = {}): void {
+    this.#check(subject, data);
+    const headers = toNatsHeaders(options.headers);
+    const natsOptions: { reply?: string; headers?: MsgHdrs } = {};
+    if (options.reply !== undefined) natsOptions.reply = options.reply;
+    if (headers !== undefined) natsOptions.headers = headers;
+    // While disconnected nats.js buffers the message and sends it after the reconnect.
+    this.#nc.publish(subject, data, natsOptions);
+  }
+
+  subscribe(subject: string, options: SubscribeOptions = {}): Subscription {
+    this.#assertOpen();
+    subscriptionTokens(subject);
+    return new NatsLatticeSubscription(this, this.#nc, subject, options);
+  }
+
+  async request(subject: string, data: Uint8Array = EMPTY, options: RequestOptions = {}): Promise<Msg> {
+    this.#check(subject, data);
+    // nats.js refuses a zero timeout; the in-memory lattice times out at once, so use the smallest.
+    const timeoutMs = Math.max(1, options.timeoutMs ?? this.#limits.latticeRequestTimeoutMs);
+    const headers = toNatsHeaders(options.headers);
+    try {
+      const reply = await this.#nc.request(
+        subject,
+        data,
+        headers === undefined ? { timeout: timeoutMs } : { timeout: timeoutMs, headers },
+      );
+      return new NatsLatticeMsg(this, reply);
+    } catch (err) {
+      throw requestError(err, subject, timeoutMs);
+    }
+  }
+
+  async *requestMany(
+    subject: string,
+    data: Uint8Array | undefined,
+    options: RequestManyOptions,
+  ): AsyncIterable<Msg> {
+    this.#assertOpen();
+    const inbox = this.newInbox();
+    // The inbox subscription goes to the server before the request on the same connection, so no
+    // reply can arrive before the server knows where to send it.
+    const sub = this.subscribe(inbox, options.maxMessages === undefined ? {} : { max: options.maxMessages });
+    const timer = setTimeout(() => sub.unsubscribe(), options.maxWaitMs);
+    try {
+      const sendOptions: PublishOptions = { reply: inbox };
+      if (options.headers !== undefined) sendOptions.headers = options.headers;
+      this.publish(subject, data ?? EMPTY, sendOptions);
+      for await (const msg of sub) {
+        // Nobody listens: no reply will come, so there is nothing to wait for.
+        if (msg instanceof NatsLatticeMsg && msg.isNoRespondersStatus) break;
+        yield msg;
+      }
+    } finally {
+      clearTimeout(timer);
+      sub.unsubscribe();
+    }
+  }
+
+  /**
+   * A round trip to the server: once it returns, every earlier subscribe and publish has been seen
+   * by the server. A disconnect in between is waited out (nats.js re-sends subscriptions on reconnect
+   * before anything else), within the request deadline.
+   */
+  async flush(): Promise<void> {
+    const timeoutMs = this.#limits.latticeRequestTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      for (;;) {
+        this.#assertOpen();
+        if (this.#connected) {
+          const flushed = this.#nc.flush().then(
+            () => 'ok' as const,
+            () => 'lost' as const,
+          );
+          const outcome = await Promise.race([flushed, deadline]);
+          if (outcome === 'ok') return;
+          if (outcome === 'timeout') break;
+        }
+        // Disconnected, or the connection dropped under the flush: try again once it is back.
+        if ((await Promise.race([this.#reconnected.promise, deadline])) === 'timeout') break;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#assertOpen();
+    throw new RequestTimeoutError(`flush to the NATS server timed out after ${timeoutMs} ms`, {
+      hint: 'the NATS server is unreachable; the connection keeps reconnecting in the background',
+    });
+  }
+
+  async kv(bucket: string): Promise<KvBucket> {
+    this.#assertOpen();
+    assertBucketName(bucket);
+    let opening = this.#buckets.get(bucket);
+    if (opening === undefined) {
+      opening = openNatsBucket(this.#js, bucket, {
+        maxValueBytes: this.#limits.kvMaxValueBytes,
+        maxPayload: () => this.maxPayload,
+        timeoutMs: this.#limits.natsKvTimeoutMs,
+      });
+      this.#buckets.set(bucket, opening);
+      // A failed open (server down, JetStream off) must not be remembered: the next call tries again.
+      void opening.catch(() => this.#buckets.delete(bucket));
+    }
+    return opening;
+  }
+
+  newInbox(): string {
+    return createInbox();
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.#closed = true;
+    // Messages published just before close (a host's last events) are still in the client's buffer;
+    // a bounded flush sends them before the socket goes.
+    if (this.#connected) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#nc.flush().catch(() => {}),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#limits.latticeRequestTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.#nc.close();
+    this.#ended();
+  }
+}
