@@ -45,7 +45,7 @@ function harness(dir: string): Harness {
     context: {
       print: (line) => out.push(line),
       log: (line) => err.push(line),
-      env: { CIRRUS_CACHE_DIR: join(dir, 'cache') },
+      env: { CIRRUS_CACHE_DIR: join(dir, 'cache'), CIRRUS_STATE_DIR: join(dir, 'state') },
       signals: signals as unknown as CommandContext['signals'],
       exit: (code) => {
         throw new Error(`exit(${code}) called`);
@@ -152,7 +152,11 @@ describe('cirrus CLI', () => {
     const port = await freePort();
     const file = await helloManifest(dir.path, port);
     const child = spawn(process.execPath, [CIRRUS, 'up', '--app', file], {
-      env: { ...process.env, CIRRUS_CACHE_DIR: join(dir.path, 'cache') },
+      env: {
+        ...process.env,
+        CIRRUS_CACHE_DIR: join(dir.path, 'cache'),
+        CIRRUS_STATE_DIR: join(dir.path, 'state'),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -17,3 +17,14 @@ export { createMemoryLattice } from './memory.ts';
 export type { MemoryLattice, MemoryLatticeOptions } from './memory.ts';
 export { subjectMatches } from './subject.ts';
 export { decodeJson, decodeText, encodeJson, encodeText, EMPTY } from './codec.ts';
+export { connectNats } from './nats.ts';
+export type {
+  NatsConnectOptions,
+  NatsCredentials,
+  NatsLatticeConnection,
+  NatsStatus,
+  NatsTlsOptions,
+} from './nats.ts';
+export type { MemoryConnectOptions } from './memory.ts';
+export { serveLattice } from './local-endpoint.ts';
+export type { LocalEndpoint, ServeLatticeOptions } from './local-endpoint.ts';

@@ -22,6 +22,14 @@ import { Sublist } from './sublist.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { decodeJson, decodeText, EMPTY } from './codec.ts';
 
+export interface MemoryConnectOptions {
+  /**
+   * Whether the connection receives its own messages on its own subscriptions (default true). Same
+   * meaning as the NATS CONNECT `echo` flag, which the local endpoint passes through.
+   */
+  echo?: boolean;
+}
+
 export interface MemoryLatticeOptions {
   /** Largest message accepted (bytes); mirrors NATS `max_payload`. */
   maxPayload?: number;
@@ -35,8 +43,14 @@ export interface MemoryLatticeOptions {
  * nats-server do.
  */
 export interface MemoryLattice {
-  connect(): LatticeConnection;
+  connect(options?: MemoryConnectOptions): LatticeConnection;
   readonly maxPayload: number;
+  /**
+   * Whether a message published to `subject` now would reach any subscription, leaving out those of
+   * `except` (for a connection that does not receive its own messages). Lets a bridge answer a
+   * request nobody can receive with no-responders, the way nats-server does.
+   */
+  hasInterest(subject: string, except?: LatticeConnection): boolean;
   /** Subscriptions currently registered, across all connections (for tests and diagnostics). */
   readonly subscriptionCount: number;
   close(): Promise<void>;
@@ -106,6 +120,10 @@ class MemorySubscription implements Subscription {
     return this.#active;
   }
 
+  get connection(): MemoryConnection {
+    return this.#conn;
+  }
+
   deliver(msg: Msg): void {
     if (!this.#active) return;
     if (this.#callback !== undefined) {
@@ -147,8 +165,8 @@ class MemoryLatticeImpl implements MemoryLattice {
     return this.subs.size;
   }
 
-  connect(): LatticeConnection {
-    const conn = new MemoryConnection(this);
+  connect(options: MemoryConnectOptions = {}): LatticeConnection {
+    const conn = new MemoryConnection(this, options.echo ?? true);
     this.#connections.add(conn);
     return conn;
   }
@@ -161,13 +179,19 @@ class MemoryLatticeImpl implements MemoryLattice {
     return `_INBOX.${(++this.#inboxCounter).toString(36)}${Math.random().toString(36).slice(2, 10)}`;
   }
 
+  hasInterest(subject: string, except?: LatticeConnection): boolean {
+    return this.subs.match(subject).some((sub) => sub.connection !== except);
+  }
+
   /** Routes one message; returns how many subscriptions received it. */
-  route(msg: MemoryMsg): number {
+  route(msg: MemoryMsg, origin: MemoryConnection): number {
     const matches = this.subs.match(msg.subject);
     if (matches.length === 0) return 0;
     let delivered = 0;
     let groups: Map<string, MemorySubscription[]> | undefined;
     for (const sub of matches) {
+      // Filtered before queue selection, so a queue group never picks a member that must not receive it.
+      if (!origin.echo && sub.connection === origin) continue;
       if (sub.queue === undefined) {
         sub.deliver(msg);
         delivered++;
@@ -195,12 +219,14 @@ class MemoryLatticeImpl implements MemoryLattice {
 }
 
 class MemoryConnection implements LatticeConnection {
+  readonly echo: boolean;
   readonly #server: MemoryLatticeImpl;
   readonly #subs = new Set<MemorySubscription>();
   #closed = false;
 
-  constructor(server: MemoryLatticeImpl) {
+  constructor(server: MemoryLatticeImpl, echo: boolean) {
     this.#server = server;
+    this.echo = echo;
   }
 
   get maxPayload(): number {
@@ -228,7 +254,7 @@ class MemoryConnection implements LatticeConnection {
         { hint: 'split the payload or raise latticeMaxPayloadBytes' },
       );
     }
-    return this.#server.route(new MemoryMsg(this, subject, data, options.reply, options.headers));
+    return this.#server.route(new MemoryMsg(this, subject, data, options.reply, options.headers), this);
   }
 
   publish(subject: string, data: Uint8Array = EMPTY, options: PublishOptions = {}): void {

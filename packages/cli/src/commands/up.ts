@@ -3,23 +3,27 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseManifest, planDeployment } from '@cirrus/apps';
 import type { DeploymentPlan } from '@cirrus/apps';
-import { createHost, createLogger, DEFAULT_HTTP_ADDRESS } from '@cirrus/host';
+import { createHost, createLogger, DEFAULT_HTTP_ADDRESS, defaultCacheDir } from '@cirrus/host';
 import type { Host, LogFormat, LogLevel } from '@cirrus/host';
-import { createMemoryLattice } from '@cirrus/lattice';
+import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
+import type { LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
 import {
   ArtifactNotFoundError,
   DEFAULT_LATTICE,
   describeError,
   ManifestInvalidError,
   resolveLimits,
+  UsageError,
 } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
 import { keyValues, oneOf, parseCommandArgs } from '../args.ts';
 import { deploy, servedUrls } from '../deploy.ts';
 import type { CommandContext } from '../context.ts';
+import { localEndpointFile, newToken, writeLocalEndpoint } from '../local-endpoint.ts';
+import type { LocalEndpointRemover } from '../local-endpoint.ts';
 
 export const UP_USAGE =
-  'cirrus up [--app FILE] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load]';
+  'cirrus up [--app FILE] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load] [--local-port N | --no-local-endpoint]';
 
 async function readPlan(file: string, limits: Limits): Promise<DeploymentPlan> {
   const path = resolve(file);
@@ -44,6 +48,68 @@ async function readPlan(file: string, limits: Limits): Promise<DeploymentPlan> {
   return planDeployment(manifest);
 }
 
+function localPort(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const port = /^[0-9]{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port >= 0 && port <= 65_535)) {
+    throw new UsageError(`--local-port must be a port number from 0 to 65535, got ${JSON.stringify(value)}`, {
+      hint: 'e.g. --local-port 4222, or leave it out to pick a free port',
+    });
+  }
+  return port;
+}
+
+interface LocalEndpointHandle {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the embedded lattice to other processes on this machine (loopback, token in a user-only
+ * file), so `cirrus get …` in another terminal reaches this host without a NATS server.
+ */
+async function openLocalEndpoint(
+  lattice: MemoryLattice,
+  host: Host,
+  port: number,
+  limits: Limits,
+  context: CommandContext,
+  onError: (err: unknown) => void,
+): Promise<LocalEndpointHandle> {
+  const token = newToken();
+  const endpoint: LocalEndpoint = await serveLattice(lattice, {
+    port,
+    token,
+    maxPayload: limits.latticeMaxPayloadBytes,
+    maxConnections: limits.localEndpointMaxConnections,
+    maxSubscriptionsPerConnection: limits.localEndpointMaxSubscriptions,
+    maxControlLineBytes: limits.localEndpointMaxControlLineBytes,
+    maxPendingBytes: limits.localEndpointMaxPendingBytes,
+    pingIntervalMs: limits.localEndpointPingIntervalMs,
+    maxPingsOut: limits.localEndpointMaxPingsOut,
+    authTimeoutMs: limits.localEndpointAuthTimeoutMs,
+    onError,
+  });
+  let remove: LocalEndpointRemover;
+  try {
+    remove = await writeLocalEndpoint(context.env, {
+      url: endpoint.url,
+      token,
+      lattice: host.latticeName,
+      hostId: host.id,
+      pid: process.pid,
+    });
+  } catch (err) {
+    await endpoint.close();
+    throw err;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    url: endpoint.url,
+    close: () => (closed ??= Promise.all([endpoint.close(), remove()]).then(() => undefined)),
+  };
+}
+
 /** Starts a host on the embedded lattice, deploys the app, and runs until SIGINT/SIGTERM. */
 export async function up(argv: string[], context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs(
@@ -57,9 +123,17 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
       'log-level': { type: 'string' },
       'cache-dir': { type: 'string' },
       'no-file-load': { type: 'boolean' },
+      'local-port': { type: 'string' },
+      'no-local-endpoint': { type: 'boolean' },
     },
     UP_USAGE,
   );
+  if (values['no-local-endpoint'] === true && values['local-port'] !== undefined) {
+    throw new UsageError('--local-port and --no-local-endpoint exclude each other', {
+      hint: `usage: ${UP_USAGE}`,
+    });
+  }
+  const port = localPort(values['local-port']);
   const logger = createLogger({
     format: oneOf<LogFormat>(values['log-format'], ['human', 'json'], '--log-format', 'human'),
     level: oneOf<LogLevel>(values['log-level'], ['debug', 'info', 'warn', 'error'], '--log-level', 'info'),
@@ -80,11 +154,31 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
     labels,
     limits,
     logger,
-    cacheDir: values['cache-dir'],
+    cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
     allowFileLoad: values['no-file-load'] !== true,
   });
 
+  let endpoint: LocalEndpointHandle | undefined;
+  if (values['no-local-endpoint'] !== true) {
+    try {
+      endpoint = await openLocalEndpoint(lattice, host, port, limits, context, (err) =>
+        logger.warn('local lattice endpoint failed a client', { error: describeError(err) }),
+      );
+    } catch (err) {
+      await host.stop();
+      await lattice.close();
+      throw err;
+    }
+    // The URL only: the token stays in the user-only file.
+    logger.info('local lattice endpoint', {
+      url: endpoint.url,
+      file: localEndpointFile(context.env, host.latticeName),
+    });
+  }
+
   const shutdown = async (): Promise<void> => {
+    // Clients go first, so none sees the host half-stopped; the file goes with the endpoint.
+    await endpoint?.close();
     await host.stop();
     await lattice.close();
   };
@@ -123,6 +217,8 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
   }
   context.print('Press Ctrl+C to stop.');
   await host.stopped;
+  // The host may also stop on a control request; the endpoint and its file must not outlive it.
+  await endpoint?.close();
   signals.off('SIGINT', onSignal);
   signals.off('SIGTERM', onSignal);
   return 0;

@@ -1,0 +1,268 @@
+/**
+ * The local lattice endpoint: a memory lattice served over the NATS client protocol on a loopback
+ * port, so that tools in other processes (the `cirrus` CLI through the NATS adapter, nats.js, the
+ * `nats` CLI) reach a host started without NATS exactly as they would reach a nats-server. It serves
+ * the core protocol only: no TLS, no JetStream (so no key-value over it), no clustering.
+ *
+ * Security rests on two things: the socket listens on loopback only, and every client must present
+ * the token in its CONNECT before anything else is accepted.
+ */
+import { randomBytes } from 'node:crypto';
+import { BlockList, createServer, isIP } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import {
+  AddressInUseError,
+  InvalidAddressError,
+  InvalidArgumentError,
+  resolveLimits,
+} from '@cirrus/protocol';
+import type { LimitName } from '@cirrus/protocol';
+import type { MemoryLattice } from './memory.ts';
+import { ClientSession, tokenDigest } from './local-endpoint-session.ts';
+import type { SessionContext, SessionLimits } from './local-endpoint-session.ts';
+import { errLine, infoLine } from './local-endpoint-wire.ts';
+
+export interface ServeLatticeOptions {
+  /** A loopback address: `127.0.0.1` (default), another `127.x.y.z`, `::1` or `localhost`. */
+  host?: string;
+  /** TCP port; `0` (default) picks a free one. */
+  port?: number;
+  /** The secret every client must send as `auth_token`; at least 16 characters. */
+  token: string;
+  /** Largest message a client may publish; default and upper bound: the lattice's own maximum. */
+  maxPayload?: number;
+  /** Default `localEndpointMaxConnections`. */
+  maxConnections?: number;
+  /** Default `localEndpointMaxSubscriptions`. */
+  maxSubscriptionsPerConnection?: number;
+  /** Default `localEndpointMaxControlLineBytes`. */
+  maxControlLineBytes?: number;
+  /** Default `localEndpointMaxPendingBytes`. */
+  maxPendingBytes?: number;
+  /** Default `localEndpointPingIntervalMs`. */
+  pingIntervalMs?: number;
+  /** Default `localEndpointMaxPingsOut`. */
+  maxPingsOut?: number;
+  /** Default `localEndpointAuthTimeoutMs`. */
+  authTimeoutMs?: number;
+  /** Failures that are not a client's fault (the client concerned is dropped); default: ignored. */
+  onError?: (err: unknown) => void;
+}
+
+export interface LocalEndpoint {
+  /** `nats://127.0.0.1:PORT`, for any NATS client. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** Clients connected right now (authenticated or not yet). */
+  readonly connectionCount: number;
+  /** Stops listening and disconnects every client; their lattice subscriptions end. */
+  close(): Promise<void>;
+}
+
+const MIN_TOKEN_LENGTH = 16;
+/** The NATS server version clients gate features on; only JetStream features depend on it. */
+const SERVER_VERSION = '2.10.0';
+
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const family = isIP(host);
+  if (family === 0) return false;
+  return loopback.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+function urlHost(address: string): string {
+  return isIP(address) === 6 ? `[${address}]` : address;
+}
+
+/** Serves `lattice` to NATS clients on a loopback port; resolves once the port is bound. */
+export async function serveLattice(
+  lattice: MemoryLattice,
+  options: ServeLatticeOptions,
+): Promise<LocalEndpoint> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host)) {
+    throw new InvalidAddressError(
+      `the local lattice endpoint must listen on loopback, not ${JSON.stringify(host)}`,
+      {
+        hint: 'use 127.0.0.1 or ::1; to share a lattice between machines run a NATS server instead',
+      },
+    );
+  }
+  if (typeof options.token !== 'string' || options.token.length < MIN_TOKEN_LENGTH) {
+    throw new InvalidArgumentError(
+      `the local lattice endpoint token must have at least ${MIN_TOKEN_LENGTH} characters`,
+      {
+        hint: 'generate one from 32 random bytes',
+      },
+    );
+  }
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new InvalidArgumentError(`port ${port} is not a TCP port`, {
+      hint: 'use 0 (any free port) to 65535',
+    });
+  }
+  const maxPayload = options.maxPayload ?? lattice.maxPayload;
+  if (!Number.isSafeInteger(maxPayload) || maxPayload < 1 || maxPayload > lattice.maxPayload) {
+    throw new InvalidArgumentError(
+      `maxPayload ${maxPayload} must be a whole number from 1 to the lattice's ${lattice.maxPayload} bytes`,
+      { hint: 'raise latticeMaxPayloadBytes to serve larger messages' },
+    );
+  }
+  // resolveLimits checks each given value against the range in the limits table.
+  const given: Partial<Record<LimitName, number>> = {};
+  const pairs: [LimitName, number | undefined][] = [
+    ['localEndpointMaxConnections', options.maxConnections],
+    ['localEndpointMaxSubscriptions', options.maxSubscriptionsPerConnection],
+    ['localEndpointMaxControlLineBytes', options.maxControlLineBytes],
+    ['localEndpointMaxPendingBytes', options.maxPendingBytes],
+    ['localEndpointPingIntervalMs', options.pingIntervalMs],
+    ['localEndpointMaxPingsOut', options.maxPingsOut],
+    ['localEndpointAuthTimeoutMs', options.authTimeoutMs],
+  ];
+  for (const [name, value] of pairs) if (value !== undefined) given[name] = value;
+  const limits = resolveLimits(given);
+  const sessionLimits: SessionLimits = {
+    maxPayload,
+    maxControlLine: limits.localEndpointMaxControlLineBytes,
+    maxSubscriptions: limits.localEndpointMaxSubscriptions,
+    maxPendingBytes: limits.localEndpointMaxPendingBytes,
+    pingIntervalMs: limits.localEndpointPingIntervalMs,
+    maxPingsOut: limits.localEndpointMaxPingsOut,
+    authTimeoutMs: limits.localEndpointAuthTimeoutMs,
+  };
+
+  const endpoint = new LocalEndpointImpl(lattice, {
+    digest: tokenDigest(options.token),
+    limits: sessionLimits,
+    maxConnections: limits.localEndpointMaxConnections,
+    onError: options.onError ?? (() => {}),
+  });
+  await endpoint.listen(host, port);
+  return endpoint;
+}
+
+interface EndpointConfig {
+  readonly digest: Buffer;
+  readonly limits: SessionLimits;
+  readonly maxConnections: number;
+  readonly onError: (err: unknown) => void;
+}
+
+class LocalEndpointImpl implements LocalEndpoint {
+  readonly #lattice: MemoryLattice;
+  readonly #config: EndpointConfig;
+  readonly #server: Server;
+  readonly #sessions = new Set<ClientSession>();
+  /** Every accepted socket, refused ones included, so close() can end them all. */
+  readonly #sockets = new Set<Socket>();
+  readonly #serverId = `CIRRUS${randomBytes(12).toString('hex').toUpperCase()}`;
+  #address: AddressInfo | undefined;
+  #nextClientId = 1;
+  #closed: Promise<void> | undefined;
+
+  constructor(lattice: MemoryLattice, config: EndpointConfig) {
+    this.#lattice = lattice;
+    this.#config = config;
+    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+  }
+
+  get host(): string {
+    return (this.#address as AddressInfo).address;
+  }
+
+  get port(): number {
+    return (this.#address as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `nats://${urlHost(this.host)}:${this.port}`;
+  }
+
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  async listen(host: string, port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        if (err.code === 'EADDRINUSE') {
+          reject(
+            new AddressInUseError(`${host}:${port} is already in use`, {
+              hint: 'stop the other program or pick another port (cirrus up --local-port N, or 0 for any)',
+              cause: err,
+            }),
+          );
+        } else {
+          reject(err);
+        }
+      };
+      this.#server.once('error', onError);
+      this.#server.listen({ host, port, exclusive: true }, () => {
+        this.#server.off('error', onError);
+        resolve();
+      });
+    });
+    this.#address = this.#server.address() as AddressInfo;
+    // Errors on the listening socket after bind are rare (e.g. EMFILE on accept) and not fatal.
+    this.#server.on('error', (err) => this.#config.onError(err));
+  }
+
+  #info(clientId: number, socket: Socket): Record<string, unknown> {
+    return {
+      server_id: this.#serverId,
+      server_name: 'cirrus-local',
+      version: SERVER_VERSION,
+      proto: 1,
+      host: this.host,
+      port: this.port,
+      headers: true,
+      auth_required: true,
+      max_payload: this.#config.limits.maxPayload,
+      client_id: clientId,
+      client_ip: socket.remoteAddress ?? this.host,
+    };
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closed !== undefined) {
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    const clientId = this.#nextClientId++;
+    if (this.#sessions.size >= this.#config.maxConnections) {
+      // As nats-server: INFO first (clients expect it), then the refusal.
+      socket.on('error', () => {});
+      socket.write(infoLine(this.#info(clientId, socket)));
+      socket.end(errLine('maximum connections exceeded'));
+      setTimeout(() => socket.destroy(), this.#config.limits.authTimeoutMs).unref();
+      return;
+    }
+    const context: SessionContext = {
+      lattice: this.#lattice,
+      tokenDigest: this.#config.digest,
+      limits: this.#config.limits,
+      info: this.#info(clientId, socket),
+      onClosed: (session) => this.#sessions.delete(session),
+      onError: this.#config.onError,
+    };
+    this.#sessions.add(new ClientSession(socket, context));
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      for (const session of [...this.#sessions]) session.destroy();
+      for (const socket of this.#sockets) socket.destroy();
+      await stopped;
+    })();
+    return this.#closed;
+  }
+}
