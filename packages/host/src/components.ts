@@ -107,7 +107,22 @@ export class ComponentManager {
     const annotations = command.annotations ?? {};
     const running = this.#running.get(id);
     if (count === 0) {
-      if (running !== undefined) await this.#stop(running);
+      if (running !== undefined) {
+        try {
+          await this.#stop(running);
+        } catch (err) {
+          // Callers such as the control interface have already acknowledged: the event is the answer.
+          events.publish('component_scale_failed', {
+            annotations,
+            component_id: id,
+            host_id: hostId,
+            image_ref: command.componentRef,
+            max_instances: 0,
+            error: describeError(err),
+          });
+          throw err;
+        }
+      }
       events.publish('component_scaled', {
         annotations,
         host_id: hostId,
@@ -209,15 +224,25 @@ export class ComponentManager {
     const id = assertValidId('component_id', command.componentId);
     return this.#serial(id, async () => {
       const running = this.#running.get(id);
+      const { events, hostId } = this.#options;
       if (running === undefined) {
-        throw new ComponentNotRunningError(`component ${id} is not running on this host`, {
+        const err = new ComponentNotRunningError(`component ${id} is not running on this host`, {
           hint: 'scale it up first; update replaces a running component',
         });
+        // It may have stopped after the control interface acknowledged the update: report it there too.
+        events.publish('component_scale_failed', {
+          annotations: command.annotations ?? {},
+          component_id: id,
+          host_id: hostId,
+          image_ref: command.newComponentRef,
+          max_instances: 0,
+          error: describeError(err),
+        });
+        throw err;
       }
       if (running.imageRef === command.newComponentRef) return;
       const oldRef = running.imageRef;
       const annotations = command.annotations ?? running.annotations;
-      const { events, hostId } = this.#options;
       try {
         await this.#replace(
           running,

@@ -4,7 +4,9 @@
  * the same core runs on the embedded lattice and on NATS.
  */
 import {
+  assertCtlTopicPrefix,
   assertValidId,
+  CTL_TOPIC_PREFIX,
   DEFAULT_LATTICE,
   DEFAULT_LIMITS,
   describeError,
@@ -15,11 +17,13 @@ import {
   parseLink,
   silentLogger,
 } from '@cirrus/protocol';
-import type { HostInventory, Limits, Link, Logger, StringMap } from '@cirrus/protocol';
+import type { HostInventory, Limits, Link, Logger, RegistryCredential, StringMap } from '@cirrus/protocol';
 import type { LatticeConnection } from '@cirrus/lattice';
 import { createComponentRuntime } from '@cirrus/runtime';
 import type { ComponentRuntime } from '@cirrus/runtime';
 import { ComponentManager } from './components.ts';
+import { startControlServer } from './control/server.ts';
+import type { ControlServer } from './control/server.ts';
 import type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 import { latticeEventSink } from './events.ts';
 import { generateHostIdentity, hostcoreLabels } from './identity.ts';
@@ -51,6 +55,19 @@ export interface HostOptions {
   /** Interval of `host_heartbeat` events (default 30 s; 0 disables). */
   heartbeatIntervalMs?: number;
   builtinProviders?: Readonly<Record<string, BuiltinProvider>>;
+  /**
+   * First tokens of the control subjects (default `wasmbus.ctl`, giving `wasmbus.ctl.v1.<lattice>.…`);
+   * the 1.x host's `--ctl-topic-prefix`.
+   */
+  ctlTopicPrefix?: string;
+}
+
+export interface HostStopOptions {
+  /**
+   * Milliseconds workloads get to stop gracefully (a `host.stop` request's `timeout`); past it the host
+   * stops waiting for them, closes the runtime and reports `host_stopped`. Default: wait until done.
+   */
+  timeoutMs?: number;
 }
 
 export interface Host {
@@ -65,20 +82,27 @@ export interface Host {
   stopProvider(providerId: string): Promise<void>;
   /** Validates and stores a link (1.x shape); resolves once this host routes by it. */
   putLink(link: unknown): Promise<void>;
-  deleteLink(
-    target: Partial<LinkDeletion> & Pick<LinkDeletion, 'source_id' | 'wit_namespace' | 'wit_package'>,
-  ): Promise<void>;
+  deleteLink(target: LinkDeletionTarget): Promise<void>;
   links(): Link[];
+  /** Claims stored in the lattice (`CLAIMS_*`), flat as `claims.get` replies with them. */
+  claims(): StringMap[];
+  /** Whether a provider with this id runs here or is starting. */
+  hasProvider(providerId: string): boolean;
   putConfig(name: string, values: unknown): Promise<void>;
   getConfig(name: string): Promise<StringMap | undefined>;
   deleteConfig(name: string): Promise<void>;
   putLabel(key: string, value: string): void;
   deleteLabel(key: string): boolean;
-  /** Stops workloads gracefully and publishes `host_stopped`. */
-  stop(): Promise<void>;
+  /** Registry credentials from `registry.put`, merged over earlier ones. Never logged. */
+  putRegistryCredentials(credentials: Readonly<Record<string, RegistryCredential>>): void;
+  /** Stops the control interface, then workloads gracefully, and publishes `host_stopped`. */
+  stop(options?: HostStopOptions): Promise<void>;
   /** Resolves when the host has stopped. */
   readonly stopped: Promise<void>;
 }
+
+export type LinkDeletionTarget = Partial<LinkDeletion> &
+  Pick<LinkDeletion, 'source_id' | 'wit_namespace' | 'wit_package'>;
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
@@ -87,6 +111,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const baseLogger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
   const latticeName = assertValidId('lattice name', options.latticeName ?? DEFAULT_LATTICE);
+  const ctlTopicPrefix = assertCtlTopicPrefix(options.ctlTopicPrefix ?? CTL_TOPIC_PREFIX);
   const identity = generateHostIdentity(options.friendlyName);
   const logger = baseLogger.child({ host: identity.friendlyName });
   const runtime = options.runtime ?? createComponentRuntime({ cacheDir: options.cacheDir, limits, logger });
@@ -135,6 +160,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
     providers: providers.describe(),
   });
 
+  // Kept for fetching from private registries; only the registry names are ever logged.
+  const registryCredentials = new Map<string, RegistryCredential>();
+  let control: ControlServer | undefined;
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -149,6 +177,27 @@ export async function createHost(options: HostOptions): Promise<Host> {
       ? setInterval(() => events.publish('host_heartbeat', inventory()), heartbeatMs)
       : undefined;
   heartbeat?.unref();
+
+  /** Deletes a link; false when its source has no spec at all (then nothing is written or announced). */
+  const removeLink = async (target: LinkDeletionTarget): Promise<boolean> => {
+    assertRunning();
+    const deletion: LinkDeletion = {
+      source_id: assertValidId('source_id', target.source_id),
+      name: target.name ?? 'default',
+      wit_namespace: target.wit_namespace,
+      wit_package: target.wit_package,
+    };
+    const outcome = await state.deleteLink(deletion);
+    if (!outcome.specExisted) return false;
+    const removed = outcome.removed;
+    events.publish(
+      'linkdef_deleted',
+      removed === undefined
+        ? deletion
+        : { ...deletion, target: removed.target, interfaces: removed.interfaces },
+    );
+    return true;
+  };
 
   const host: Host = {
     id: identity.id,
@@ -186,24 +235,11 @@ export async function createHost(options: HostOptions): Promise<Host> {
       await applied;
     },
     async deleteLink(target) {
-      assertRunning();
-      const deletion: LinkDeletion = {
-        source_id: assertValidId('source_id', target.source_id),
-        name: target.name ?? 'default',
-        wit_namespace: target.wit_namespace,
-        wit_package: target.wit_package,
-      };
-      const outcome = await state.deleteLink(deletion);
-      if (!outcome.specExisted) return;
-      const removed = outcome.removed;
-      events.publish(
-        'linkdef_deleted',
-        removed === undefined
-          ? deletion
-          : { ...deletion, target: removed.target, interfaces: removed.interfaces },
-      );
+      await removeLink(target);
     },
     links: () => state.links(),
+    claims: () => state.claims(),
+    hasProvider: (providerId) => providers.has(providerId),
     async putConfig(name, values) {
       assertRunning();
       const configName = assertValidId('config name', name);
@@ -231,12 +267,23 @@ export async function createHost(options: HostOptions): Promise<Host> {
       events.publish('labels_changed', { host_id: identity.id, labels: { ...labels } });
       return true;
     },
-    stop() {
+    putRegistryCredentials(credentials) {
+      for (const [registry, credential] of Object.entries(credentials)) {
+        registryCredentials.set(registry, { ...credential });
+      }
+      logger.info('registry credentials updated', { registries: Object.keys(credentials) });
+    },
+    stop(stopOptions = {}) {
       stopping ??= (async () => {
         clearInterval(heartbeat);
+        // No new control requests once stopping; requests already in flight get HOST_STOPPED.
+        control?.stop();
         logger.info('host stopping');
-        await providers.stopAll();
-        await components.stopAll();
+        const workloads = (async () => {
+          await providers.stopAll();
+          await components.stopAll();
+        })();
+        await withinGrace(workloads, stopOptions.timeoutMs, logger);
         state.close();
         if (ownsRuntime) await runtime.close();
         events.publish('host_stopped', { labels: { ...labels } });
@@ -249,6 +296,21 @@ export async function createHost(options: HostOptions): Promise<Host> {
     stopped,
   };
 
+  try {
+    control = await startControlServer({
+      connection: conn,
+      // The control interface also needs to know whether a deleted link's spec existed.
+      host: { ...host, deleteLink: removeLink },
+      latticeName,
+      topicPrefix: ctlTopicPrefix,
+      maxInstances: limits.maxInstances,
+      logger,
+    });
+  } catch (err) {
+    await host.stop().catch(() => undefined);
+    throw err;
+  }
+
   events.publish('host_started', {
     friendly_name: identity.friendlyName,
     labels: { ...labels },
@@ -257,6 +319,35 @@ export async function createHost(options: HostOptions): Promise<Host> {
   });
   logger.info('host started', { id: identity.id, lattice: latticeName, version: VERSION });
   return host;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Waits for `work`, or only until `timeoutMs` has passed; after that a late failure of `work` is
+ * logged instead of becoming an unhandled rejection.
+ */
+async function withinGrace(
+  work: Promise<void>,
+  timeoutMs: number | undefined,
+  logger: Logger,
+): Promise<void> {
+  // Node fires longer timers at once; a deadline that far away means "wait until done".
+  if (timeoutMs === undefined || timeoutMs > MAX_TIMER_MS) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), timeoutMs);
+  });
+  try {
+    if ((await Promise.race([work.then(() => 'done' as const), expired])) === 'expired') {
+      logger.warn('workloads did not stop in time; stopping without them', { timeout_ms: timeoutMs });
+      void work.catch((err: unknown) =>
+        logger.warn('workload failed to stop after the host stopped', { error: describeError(err) }),
+      );
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,252}$/;

@@ -1,5 +1,5 @@
 export { createHost } from './host.ts';
-export type { Host, HostOptions } from './host.ts';
+export type { Host, HostOptions, HostStopOptions, LinkDeletionTarget } from './host.ts';
 export type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 export type { StartProviderCommand } from './providers/manager.ts';
 export type {

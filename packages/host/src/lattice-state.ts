@@ -5,10 +5,12 @@
  * applied them, so callers read their own writes.
  */
 import {
+  CLAIMS_KEY_PREFIX,
   COMPONENT_SPEC_KEY_PREFIX,
   ConfigNotFoundError,
   componentSpecKey,
   configDataBucket,
+  flattenStoredClaims,
   latticeDataBucket,
   LinkConflictError,
   sameLinkIdentity,
@@ -68,6 +70,8 @@ export class LatticeState {
   readonly #config: KvBucket;
   readonly #logger: Logger;
   readonly #links = new Map<string, Link[]>();
+  /** `CLAIMS_<subject>` entries, already in the flat form `claims.get` replies with. */
+  readonly #claims = new Map<string, StringMap>();
   readonly #linkListeners = new Set<LinkListener>();
   readonly #configListeners = new Set<ConfigListener>();
   readonly #watches: KvWatch[] = [];
@@ -115,6 +119,10 @@ export class LatticeState {
   }
 
   async #onDataEntry(entry: KvEntry): Promise<void> {
+    if (entry.key.startsWith(CLAIMS_KEY_PREFIX)) {
+      this.#onClaimsEntry(entry);
+      return;
+    }
     if (!entry.key.startsWith(COMPONENT_SPEC_KEY_PREFIX)) return;
     const sourceId = entry.key.slice(COMPONENT_SPEC_KEY_PREFIX.length);
     const before = this.#links.get(sourceId) ?? [];
@@ -138,6 +146,31 @@ export class LatticeState {
       }
     }
     if (errors.length > 0) throw errors[0];
+  }
+
+  #onClaimsEntry(entry: KvEntry): void {
+    if (entry.operation === 'DEL') {
+      this.#claims.delete(entry.key);
+      return;
+    }
+    let flat: StringMap | undefined;
+    try {
+      flat = flattenStoredClaims(entry.json());
+    } catch {
+      flat = undefined;
+    }
+    // Another host (or version) wrote something we cannot read: keep serving the rest.
+    if (flat === undefined) {
+      this.#claims.delete(entry.key);
+      this.#logger.warn('ignoring unreadable stored claims', { key: entry.key });
+      return;
+    }
+    this.#claims.set(entry.key, flat);
+  }
+
+  /** Claims stored in the lattice (components and providers), flat as `claims.get` sends them. */
+  claims(): StringMap[] {
+    return [...this.#claims.values()].map((c) => ({ ...c }));
   }
 
   async #onConfigEntry(entry: KvEntry): Promise<void> {

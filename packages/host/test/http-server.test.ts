@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import { createMemoryLattice } from '@cirrus/lattice';
 import type { MemoryLattice } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
 import type { StringMap } from '@cirrus/protocol';
-import { assemble, BUSY_LOOP_WAT, tempDir, TRAP_WAT, waitFor, withDeadline } from '@cirrus/testing';
+import { assemble, BUSY_LOOP_WAT, freePort, tempDir, TRAP_WAT, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost, createLogger } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
@@ -37,16 +37,6 @@ const DRAIN_MS = 5000;
 
 function codeOf(err: unknown): string | undefined {
   return (err as { code?: string }).code;
-}
-
-/** A port nothing listens on right now (bound to 0, read, released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(typeof address === 'object' && address !== null);
-  return address.port;
 }
 
 const HOLDER_SCRIPT = `const s = require('node:net').createServer();

@@ -5,3 +5,4 @@ export * from './wire.ts';
 export * from './events.ts';
 export * from './logger.ts';
 export * from './validate.ts';
+export * from './control.ts';

@@ -246,6 +246,11 @@ export class ProviderManager {
     return this.#running.has(id);
   }
 
+  /** Running or still starting: a second start of the id would be refused. */
+  has(id: string): boolean {
+    return this.#running.has(id) || this.#starting.has(id);
+  }
+
   describe(): ProviderDescription[] {
     return [...this.#running.values()].map((p) => ({
       id: p.id,
