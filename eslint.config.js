@@ -10,7 +10,8 @@ const LAYERS = {
   runtime: ['protocol'],
   host: ['protocol', 'lattice', 'runtime'],
   apps: ['protocol'],
-  cli: ['protocol', 'lattice', 'runtime', 'host', 'apps'],
+  'control-client': ['protocol', 'lattice'],
+  cli: ['protocol', 'lattice', 'runtime', 'host', 'apps', 'control-client'],
   testing: ['protocol', 'lattice'],
 };
 const ALL = Object.keys(LAYERS);

@@ -1,7 +1,16 @@
 import { CirrusError, UsageError } from '@cirrus/protocol';
 import { VERSION } from '@cirrus/host';
 import { BUILD_USAGE, buildCommand } from './commands/build.ts';
+import { CONFIG_USAGE, config } from './commands/config.ts';
+import { GET_USAGE, get } from './commands/get.ts';
+import { LABEL_USAGE, label } from './commands/label.ts';
+import { COMMON_FLAGS } from './commands/lattice.ts';
+import { LINK_USAGE, link } from './commands/link.ts';
+import { SCALE_USAGE, scale } from './commands/scale.ts';
+import { START_USAGE, start } from './commands/start.ts';
+import { STOP_USAGE, stop } from './commands/stop.ts';
 import { UP_USAGE, up } from './commands/up.ts';
+import { UPDATE_USAGE, update } from './commands/update.ts';
 import type { CommandContext } from './context.ts';
 
 type Command = (argv: string[], context: CommandContext) => Promise<number>;
@@ -13,13 +22,37 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
     usage: BUILD_USAGE,
     summary: 'build a TypeScript component project into a component',
   },
+  get: {
+    run: get,
+    usage: GET_USAGE,
+    summary: 'show hosts, inventories, links, config or claims; follow events',
+  },
+  scale: { run: scale, usage: SCALE_USAGE, summary: 'run a number of instances of a component on a host' },
+  start: { run: start, usage: START_USAGE, summary: 'start a capability provider on a host' },
+  stop: { run: stop, usage: STOP_USAGE, summary: 'stop a component, a provider or a host' },
+  update: { run: update, usage: UPDATE_USAGE, summary: 'replace the image of a running component' },
+  link: { run: link, usage: LINK_USAGE, summary: 'put or delete a link between components and providers' },
+  config: { run: config, usage: CONFIG_USAGE, summary: 'put or delete named config' },
+  label: { run: label, usage: LABEL_USAGE, summary: 'put or delete a host label' },
 };
 
+/** Help for the flags every lattice command shares, printed once instead of after each usage line. */
+const LATTICE_FLAGS_HELP = `Lattice commands (get … label) talk to the local host started by \`cirrus up\`, or to --nats URL:
+  --nats URL       NATS server of the lattice (nats://[user:pass@|token@]host:port)
+  --lattice NAME   lattice name (default "default")
+  --timeout MS     reply deadline and host.ping window (default 2000)
+  --output FORMAT  table (default) or json
+HOST is a host id, a unique prefix of one, or a friendly name.`;
+
 function help(): string {
-  const lines = Object.entries(COMMANDS).map(
-    ([name, c]) => `  ${name.padEnd(8)} ${c.summary}\n           ${c.usage}`,
-  );
-  return `cirrus ${VERSION}: a WebAssembly application platform (wasmCloud 1.x compatible)\n\nCommands:\n${lines.join('\n')}`;
+  const lines = Object.entries(COMMANDS).map(([name, c]) => {
+    const usage = c.usage
+      .split('\n')
+      .map((line) => `           ${line.replace(` ${COMMON_FLAGS}`, '')}`)
+      .join('\n');
+    return `  ${name.padEnd(8)} ${c.summary}\n${usage}`;
+  });
+  return `cirrus ${VERSION}: a WebAssembly application platform (wasmCloud 1.x compatible)\n\nCommands:\n${lines.join('\n')}\n\n${LATTICE_FLAGS_HELP}`;
 }
 
 /** Formats any failure for a terminal: typed errors show their code and how to fix them. */

@@ -1,0 +1,209 @@
+/**
+ * What every lattice-management command shares: the connection flags, a control client with the
+ * right timeouts, HOST arguments that may be prefixes or friendly names, and the two output forms
+ * (aligned columns for people, one JSON document for scripts).
+ */
+import { createControlClient } from '@cirrus/control-client';
+import type { ControlAck, ControlClient } from '@cirrus/control-client';
+import { AmbiguousHostError, HostNotFoundError, resolveLimits, UsageError } from '@cirrus/protocol';
+import type { HostInfo, StringMap } from '@cirrus/protocol';
+import { oneOf, parseCommandArgs } from '../args.ts';
+import { connectLattice } from '../connect.ts';
+import type { CommandContext } from '../context.ts';
+
+export const COMMON_FLAGS = '[--nats URL] [--lattice NAME] [--timeout MS] [--output table|json]';
+
+export const COMMON_OPTIONS = {
+  nats: { type: 'string' },
+  lattice: { type: 'string' },
+  timeout: { type: 'string' },
+  output: { type: 'string' },
+} as const;
+
+export type OutputFormat = 'table' | 'json';
+
+interface CommonValues {
+  nats?: string | undefined;
+  lattice?: string | undefined;
+  timeout?: string | undefined;
+  output?: string | undefined;
+}
+
+export interface Positionals {
+  /** Names of the required positionals, in order (for the "missing …" message). */
+  required?: readonly string[];
+  /** How many optional positionals may follow. */
+  optional?: number;
+  /** Any number may follow (`config put NAME k=v…`). */
+  rest?: boolean;
+}
+
+/** A parsed subcommand: its flag values, checked positionals, and the output form. */
+export function parseSubcommand<O extends Parameters<typeof parseCommandArgs>[1]>(
+  argv: string[],
+  options: O,
+  usage: string,
+  { required = [], optional = 0, rest = false }: Positionals = {},
+) {
+  const parsed = parseCommandArgs(argv, { ...COMMON_OPTIONS, ...options }, usage);
+  const { positionals } = parsed;
+  if (positionals.length < required.length) {
+    throw new UsageError(`missing ${required.slice(positionals.length).join(' ')}`, {
+      hint: `usage: ${usage}`,
+    });
+  }
+  const max = required.length + optional;
+  if (!rest && positionals.length > max) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[max])}`, {
+      hint: `usage: ${usage}`,
+    });
+  }
+  const common = parsed.values as CommonValues;
+  const output = oneOf<OutputFormat>(common.output, ['table', 'json'], '--output', 'table');
+  return { values: parsed.values, positionals, output, common };
+}
+
+/** Picks the subcommand (`get hosts`, `link put`) or explains which ones exist. */
+export function subcommand<T extends string>(
+  argv: string[],
+  verb: string,
+  known: readonly T[],
+  usage: string,
+): T {
+  const [name] = argv;
+  if (name === undefined || name.startsWith('-')) {
+    const lines = usage
+      .split('\n')
+      .map((line) => `    ${line}`)
+      .join('\n');
+    throw new UsageError(`cirrus ${verb} needs one of: ${known.join(', ')}`, { hint: `usage:\n${lines}` });
+  }
+  if (!(known as readonly string[]).includes(name)) {
+    throw new UsageError(`unknown subcommand "${verb} ${name}"`, { hint: `one of: ${known.join(', ')}` });
+  }
+  return name as T;
+}
+
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(
+      `--timeout must be a positive whole number of milliseconds, got ${JSON.stringify(text)}`,
+      {
+        hint: 'e.g. --timeout 5000',
+      },
+    );
+  }
+  return Number(text);
+}
+
+/** Runs `body` with a control client on the chosen lattice and always closes the connection. */
+export async function withControlClient<T>(
+  common: CommonValues,
+  context: CommandContext,
+  body: (client: ControlClient) => Promise<T>,
+): Promise<T> {
+  const limits = resolveLimits({}, context.env);
+  // Like wash's --timeout-ms: one flag bounds both single replies and the host.ping window.
+  const timeoutMs = parseTimeout(common.timeout);
+  const session = await connectLattice({ nats: common.nats, lattice: common.lattice }, context, limits);
+  try {
+    const client = createControlClient({
+      connection: session.connection,
+      lattice: session.lattice,
+      timeoutMs: timeoutMs ?? limits.controlRequestTimeoutMs,
+      scatterMs: timeoutMs ?? limits.controlScatterWindowMs,
+      waitTimeoutMs: limits.controlWaitTimeoutMs,
+    });
+    return await body(client);
+  } finally {
+    await session.close();
+  }
+}
+
+/** A full host id: an nkey server public key, `N` and 55 base32 characters. */
+const FULL_HOST_ID = /^N[A-Z2-7]{55}$/;
+
+function describeHost(host: HostInfo): string {
+  return `${host.id} (${host.friendly_name})`;
+}
+
+/**
+ * Turns a HOST argument into a host id: a full id is used as is (no round trip); anything else is
+ * matched against the hosts that answer `host.ping` as an exact id or friendly name, then as an id
+ * prefix.
+ */
+export async function resolveHost(client: ControlClient, arg: string): Promise<string> {
+  if (FULL_HOST_ID.test(arg)) return arg;
+  const hosts = await client.pingHosts();
+  let matches = hosts.filter((h) => h.id === arg || h.friendly_name === arg);
+  if (matches.length === 0) {
+    const prefix = arg.toUpperCase();
+    matches = hosts.filter((h) => h.id.startsWith(prefix));
+  }
+  const [only] = matches;
+  if (only !== undefined && matches.length === 1) return only.id;
+  if (matches.length > 1) {
+    throw new AmbiguousHostError(`"${arg}" matches several hosts: ${matches.map(describeHost).join(', ')}`, {
+      hint: 'give more characters of the host id, the full id, or the friendly name',
+      details: { matches: matches.map((h) => h.id) },
+    });
+  }
+  throw new HostNotFoundError(`no host matches "${arg}" on lattice "${client.lattice}"`, {
+    hint:
+      hosts.length === 0
+        ? `no host answered on lattice "${client.lattice}"; is one running (\`cirrus up\`), and are --lattice and --nats right?`
+        : `hosts: ${hosts.map(describeHost).join(', ')}`,
+  });
+}
+
+// --- output --------------------------------------------------------------------------------------
+
+export function printJson(context: CommandContext, value: unknown): void {
+  context.print(JSON.stringify(value, null, 2));
+}
+
+/** Columns padded to their widest cell, two spaces apart; trailing blanks trimmed. */
+export function printTable(
+  context: CommandContext,
+  headers: readonly string[],
+  rows: readonly string[][],
+): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  context.print(line(headers));
+  for (const row of rows) context.print(line(row));
+}
+
+/** `a=1, b=2`, or `-` for an empty map (an empty cell would shift the eye to the next column). */
+export function formatMap(map: StringMap | null | undefined): string {
+  const entries = Object.entries(map ?? {});
+  return entries.length === 0 ? '-' : entries.map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+export function formatList(list: readonly string[] | undefined): string {
+  return list === undefined || list.length === 0 ? '-' : list.join(', ');
+}
+
+/** Prints an acknowledgement: a summary for people (plus the host's note, if any), or JSON. */
+export function printAck(
+  context: CommandContext,
+  output: OutputFormat,
+  summary: string,
+  ack: ControlAck,
+  extra: Record<string, unknown> = {},
+): void {
+  if (output === 'json') {
+    printJson(context, { success: true, message: ack.message, ...extra });
+    return;
+  }
+  context.print(summary);
+  // 1.x hosts ack with "successfully put label" and the like, which the summary already says; other
+  // messages are warnings worth showing (e.g. a scale that kept a different running image).
+  if (ack.message !== '' && !/^successfully [^()]*$/i.test(ack.message))
+    context.print(`host: ${ack.message}`);
+}
