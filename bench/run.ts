@@ -3,12 +3,13 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { runHttp } from './http.ts';
+import { runControl } from './control.ts';
 import { runInvoke } from './invoke.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
@@ -16,6 +17,7 @@ import type { Part, Settings } from './lib.ts';
 const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   http: runHttp,
   invoke: runInvoke,
+  control: runControl,
 };
 
 async function main(): Promise<number> {
