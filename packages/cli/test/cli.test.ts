@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { connectNats } from '@cirrus/lattice';
+import { freePort, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { buildProject, main } from '../src/index.ts';
 import type { CommandContext } from '../src/index.ts';
@@ -18,14 +18,6 @@ import type { CommandContext } from '../src/index.ts';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HELLO_MANIFEST = join(ROOT, 'examples/hello/app.yaml');
 const CIRRUS = join(ROOT, 'packages/cli/bin/cirrus.js');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 interface Harness {
   context: CommandContext;
@@ -100,6 +92,31 @@ describe('cirrus CLI', () => {
     h.signals.emit('SIGTERM', 'SIGTERM');
     assert.equal(await withDeadline(running, 15_000, 'cirrus up to exit'), 0);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`), 'the listener is closed after shutdown');
+  });
+
+  it('cirrus up --nats joins a NATS lattice, answers the control interface, and leaves on SIGINT', async () => {
+    await using nats = await startNatsServer();
+    const observer = await connectNats({ servers: nats.url });
+    try {
+      const h = harness(dir.path);
+      const running = main(
+        ['up', '--nats', nats.url, '--lattice', 'cli-nats', '--name', 'joined', '--heartbeat-interval', '1'],
+        h.context,
+      );
+      await waitFor(() => h.out.some((l) => l.includes('is up on lattice "cli-nats"')), 30_000, 'the banner');
+      const reply = await observer.request('wasmbus.ctl.v1.cli-nats.host.ping', undefined, {
+        timeoutMs: 2000,
+      });
+      const info = reply.json<{ response: { friendly_name: string; lattice: string } }>().response;
+      assert.deepEqual([info.friendly_name, info.lattice], ['joined', 'cli-nats']);
+      const heartbeats = observer.subscribe('wasmbus.evt.cli-nats.host_heartbeat', { max: 1 });
+      await withDeadline(heartbeats.closed, 5000, 'a heartbeat within the 1 s interval');
+      assert.ok(!h.err.some((l) => l.includes('local lattice endpoint')), 'no local endpoint on NATS');
+      h.signals.emit('SIGINT', 'SIGINT');
+      assert.equal(await withDeadline(running, 15_000, 'cirrus up to exit'), 0);
+    } finally {
+      await observer.close();
+    }
   });
 
   it('refuses an app with a link to a missing component before starting anything, naming the line', async () => {

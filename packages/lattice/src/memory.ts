@@ -35,6 +35,8 @@ export interface MemoryLatticeOptions {
   maxPayload?: number;
   /** Largest value in a key-value bucket (bytes). */
   maxValueBytes?: number;
+  /** Reply deadline of a request that gives none. */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -150,6 +152,7 @@ class MemorySubscription implements Subscription {
 
 class MemoryLatticeImpl implements MemoryLattice {
   readonly maxPayload: number;
+  readonly requestTimeoutMs: number;
   readonly subs = new Sublist<MemorySubscription>();
   readonly kv: MemoryKvStore;
   readonly #connections = new Set<MemoryConnection>();
@@ -158,6 +161,7 @@ class MemoryLatticeImpl implements MemoryLattice {
 
   constructor(options: MemoryLatticeOptions) {
     this.maxPayload = options.maxPayload ?? DEFAULT_LIMITS.latticeMaxPayloadBytes;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_LIMITS.latticeRequestTimeoutMs;
     this.kv = new MemoryKvStore(options.maxValueBytes ?? DEFAULT_LIMITS.kvMaxValueBytes);
   }
 
@@ -277,7 +281,7 @@ class MemoryConnection implements LatticeConnection {
 
   async request(subject: string, data: Uint8Array = EMPTY, options: RequestOptions = {}): Promise<Msg> {
     this.#assertOpen();
-    const timeoutMs = options.timeoutMs ?? DEFAULT_LIMITS.latticeRequestTimeoutMs;
+    const timeoutMs = options.timeoutMs ?? this.#server.requestTimeoutMs;
     const inbox = this.newInbox();
     const sub = this.subscribe(inbox, { max: 1 });
     let timer: NodeJS.Timeout | undefined;

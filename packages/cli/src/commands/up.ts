@@ -5,8 +5,8 @@ import { parseManifest, planDeployment } from '@cirrus/apps';
 import type { DeploymentPlan } from '@cirrus/apps';
 import { createHost, createLogger, DEFAULT_HTTP_ADDRESS, defaultCacheDir } from '@cirrus/host';
 import type { Host, LogFormat, LogLevel } from '@cirrus/host';
-import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
-import type { LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
+import { connectNats, createMemoryLattice, serveLattice } from '@cirrus/lattice';
+import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
 import {
   ArtifactNotFoundError,
   DEFAULT_LATTICE,
@@ -19,11 +19,12 @@ import type { Limits } from '@cirrus/protocol';
 import { keyValues, oneOf, parseCommandArgs } from '../args.ts';
 import { deploy, servedUrls } from '../deploy.ts';
 import type { CommandContext } from '../context.ts';
+import { parseNatsUrl } from '../connect.ts';
 import { localEndpointFile, newToken, writeLocalEndpoint } from '../local-endpoint.ts';
 import type { LocalEndpointRemover } from '../local-endpoint.ts';
 
 export const UP_USAGE =
-  'cirrus up [--app FILE] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load] [--local-port N | --no-local-endpoint]';
+  'cirrus up [--app FILE] [--nats URL] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--heartbeat-interval S] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load] [--local-port N | --no-local-endpoint]';
 
 async function readPlan(file: string, limits: Limits): Promise<DeploymentPlan> {
   const path = resolve(file);
@@ -57,6 +58,50 @@ function localPort(value: string | undefined): number {
     });
   }
   return port;
+}
+
+function heartbeatSeconds(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = /^[0-9]{1,6}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(seconds >= 1 && seconds <= 86_400)) {
+    throw new UsageError(
+      `--heartbeat-interval must be whole seconds from 1 to 86400, got ${JSON.stringify(value)}`,
+      {
+        hint: 'the 1.x default is 30; wadm forgets a host after 70 s without one',
+      },
+    );
+  }
+  return seconds;
+}
+
+/** Where the host lives: a NATS lattice, or the embedded one (which other processes reach locally). */
+interface Backend {
+  connection: LatticeConnection;
+  embedded: MemoryLattice | undefined;
+  close(): Promise<void>;
+}
+
+async function openBackend(
+  natsUrl: string | undefined,
+  limits: Limits,
+  name: string | undefined,
+): Promise<Backend> {
+  if (natsUrl !== undefined) {
+    const { servers, credentials } = parseNatsUrl(natsUrl);
+    const connection = await connectNats({
+      servers,
+      ...(credentials === undefined ? {} : { credentials }),
+      ...(name === undefined ? {} : { name }),
+      limits,
+    });
+    return { connection, embedded: undefined, close: () => connection.close() };
+  }
+  const lattice = createMemoryLattice({
+    maxPayload: limits.latticeMaxPayloadBytes,
+    maxValueBytes: limits.kvMaxValueBytes,
+    requestTimeoutMs: limits.latticeRequestTimeoutMs,
+  });
+  return { connection: lattice.connect(), embedded: lattice, close: () => lattice.close() };
 }
 
 interface LocalEndpointHandle {
@@ -110,13 +155,15 @@ async function openLocalEndpoint(
   };
 }
 
-/** Starts a host on the embedded lattice, deploys the app, and runs until SIGINT/SIGTERM. */
+/** Starts a host (embedded lattice, or NATS with --nats), deploys the app, and runs until SIGINT/SIGTERM. */
 export async function up(argv: string[], context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs(
     argv,
     {
       app: { type: 'string' },
+      nats: { type: 'string' },
       lattice: { type: 'string' },
+      'heartbeat-interval': { type: 'string' },
       label: { type: 'string', multiple: true },
       name: { type: 'string' },
       'log-format': { type: 'string' },
@@ -133,7 +180,13 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
       hint: `usage: ${UP_USAGE}`,
     });
   }
+  if (values.nats !== undefined && values['local-port'] !== undefined) {
+    throw new UsageError('--local-port only applies to the embedded lattice, not with --nats', {
+      hint: 'clients reach a NATS lattice through the NATS server: cirrus get hosts --nats URL',
+    });
+  }
   const port = localPort(values['local-port']);
+  const heartbeat = heartbeatSeconds(values['heartbeat-interval']);
   const logger = createLogger({
     format: oneOf<LogFormat>(values['log-format'], ['human', 'json'], '--log-format', 'human'),
     level: oneOf<LogLevel>(values['log-level'], ['debug', 'info', 'warn', 'error'], '--log-level', 'info'),
@@ -143,30 +196,34 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
   const labels = keyValues(values.label, '--label');
   const plan = values.app === undefined ? undefined : await readPlan(values.app, limits);
 
-  const lattice = createMemoryLattice({
-    maxPayload: limits.latticeMaxPayloadBytes,
-    maxValueBytes: limits.kvMaxValueBytes,
-  });
-  const host: Host = await createHost({
-    lattice: lattice.connect(),
-    latticeName: values.lattice ?? DEFAULT_LATTICE,
-    friendlyName: values.name,
-    labels,
-    limits,
-    logger,
-    cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
-    allowFileLoad: values['no-file-load'] !== true,
-  });
+  const backend = await openBackend(values.nats, limits, values.name);
+  let host: Host;
+  try {
+    host = await createHost({
+      lattice: backend.connection,
+      latticeName: values.lattice ?? DEFAULT_LATTICE,
+      friendlyName: values.name,
+      labels,
+      limits,
+      logger,
+      cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
+      allowFileLoad: values['no-file-load'] !== true,
+      ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat * 1000 }),
+    });
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
 
   let endpoint: LocalEndpointHandle | undefined;
-  if (values['no-local-endpoint'] !== true) {
+  if (backend.embedded !== undefined && values['no-local-endpoint'] !== true) {
     try {
-      endpoint = await openLocalEndpoint(lattice, host, port, limits, context, (err) =>
+      endpoint = await openLocalEndpoint(backend.embedded, host, port, limits, context, (err) =>
         logger.warn('local lattice endpoint failed a client', { error: describeError(err) }),
       );
     } catch (err) {
       await host.stop();
-      await lattice.close();
+      await backend.close();
       throw err;
     }
     // The URL only: the token stays in the user-only file.
@@ -180,7 +237,7 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
     // Clients go first, so none sees the host half-stopped; the file goes with the endpoint.
     await endpoint?.close();
     await host.stop();
-    await lattice.close();
+    await backend.close();
   };
   const signals = context.signals;
   let stopping = false;
@@ -219,6 +276,7 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
   await host.stopped;
   // The host may also stop on a control request; the endpoint and its file must not outlive it.
   await endpoint?.close();
+  await backend.close();
   signals.off('SIGINT', onSignal);
   signals.off('SIGTERM', onSignal);
   return 0;
