@@ -70,6 +70,10 @@ export class LatticeState {
   readonly #config: KvBucket;
   readonly #logger: Logger;
   readonly #links = new Map<string, Link[]>();
+  /** Links (as JSON) that a listener refused when they arrived. */
+  readonly #failedLinks = new Set<string>();
+  /** Failed links put again through this host: their next failure goes back to the caller. */
+  readonly #retryRequested = new Set<string>();
   /** `CLAIMS_<subject>` entries, already in the flat form `claims.get` replies with. */
   readonly #claims = new Map<string, StringMap>();
   readonly #linkListeners = new Set<LinkListener>();
@@ -136,14 +140,24 @@ export class LatticeState {
     else this.#links.set(sourceId, after);
     const removed = before.filter((old) => !after.some((l) => sameLinkFields(l, old)));
     const added = after.filter((l) => !before.some((old) => sameLinkFields(l, old)));
-    if (removed.length === 0 && added.length === 0) return;
+    for (const link of removed) this.#failedLinks.delete(JSON.stringify(link));
+    // Links this host failed to apply earlier (say, their port was taken) are retried with every
+    // change of the spec; their errors only reach the caller who put that same link again.
+    const retried = after.filter((l) => this.#failedLinks.has(JSON.stringify(l)) && !added.includes(l));
     const errors: unknown[] = [];
-    for (const listener of this.#linkListeners) {
-      try {
-        await listener({ added, removed });
-      } catch (err) {
-        errors.push(err);
+    if (removed.length > 0) {
+      for (const error of await this.#notifyLinks({ added: [], removed })) errors.push(error);
+    }
+    for (const link of [...added, ...retried]) {
+      const key = JSON.stringify(link);
+      const linkErrors = await this.#notifyLinks({ added: [link], removed: [] });
+      if (linkErrors.length === 0) {
+        this.#failedLinks.delete(key);
+        continue;
       }
+      this.#failedLinks.add(key);
+      if (added.includes(link) || this.#retryRequested.delete(key)) errors.push(...linkErrors);
+      else this.#logger.warn('link still cannot be applied', { source: link.source_id, target: link.target });
     }
     if (errors.length > 0) throw errors[0];
   }
@@ -171,6 +185,18 @@ export class LatticeState {
   /** Claims stored in the lattice (components and providers), flat as `claims.get` sends them. */
   claims(): StringMap[] {
     return [...this.#claims.values()].map((c) => ({ ...c }));
+  }
+
+  async #notifyLinks(change: LinkChange): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    for (const listener of this.#linkListeners) {
+      try {
+        await listener(change);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    return errors;
   }
 
   async #onConfigEntry(entry: KvEntry): Promise<void> {
@@ -310,6 +336,8 @@ export class LatticeState {
         },
       );
     }
+    const key = JSON.stringify(link);
+    if (this.#failedLinks.has(key)) this.#retryRequested.add(key);
     return this.#withSpec(link.source_id, (current) => {
       const spec = current ?? { url: '', links: [] };
       const clash = spec.links.find(

@@ -477,7 +477,7 @@ describe('http server provider', () => {
     assert.equal(servedBy(await get(port, '/hello')), 'hello', 'the existing listener is untouched');
   });
 
-  it('an address held by another process gives ADDRESS_IN_USE; once freed, the link can be put again', async () => {
+  it('an address held by another process gives ADDRESS_IN_USE; once freed, putting the same link again serves', async () => {
     const holder = await holdPort();
     try {
       await assert.rejects(
@@ -487,8 +487,16 @@ describe('http server provider', () => {
     } finally {
       await holder.release();
     }
-    await unroute(host, 'taken');
-    await route(host, 'taken', 'hello', { address: `127.0.0.1:${holder.port}` });
+    // The same link put again (config untouched, link not deleted first) is retried now that the port is free.
+    await host.putLink({
+      source_id: PROVIDER,
+      target: 'hello',
+      name: 'taken',
+      wit_namespace: 'wasi',
+      wit_package: 'http',
+      interfaces: ['incoming-handler'],
+      source_config: ['route-taken'],
+    });
     assert.equal(servedBy(await get(holder.port, '/')), 'hello');
     await unroute(host, 'taken');
     assert.equal(await refused(holder.port), true);
