@@ -3,7 +3,7 @@ import { AsyncQueue } from './async-queue.ts';
 import { EMPTY } from './codec.ts';
 import { KvEntryImpl as Entry } from './kv-entry.ts';
 import type { KvBucket, KvEntry, KvWatch, KvWatchOptions } from './port.ts';
-import { assertBucketName, assertKvFilter, assertKvKey, subjectMatches } from './subject.ts';
+import { assertBucketName, assertKvFilter, assertKvKey, assertRevision, subjectMatches } from './subject.ts';
 
 interface Watcher {
   filter: string;
@@ -28,6 +28,19 @@ class MemoryBucket implements KvBucket {
   }
 
   async put(key: string, value: Uint8Array): Promise<number> {
+    return this.#store(key, value);
+  }
+
+  async update(key: string, value: Uint8Array, revision: number): Promise<number | null> {
+    assertKvKey(key);
+    assertRevision(revision);
+    // Check and write happen in one synchronous step, so no other call can slip in between.
+    const current = this.#entries.get(key)?.revision ?? 0;
+    if (current !== revision) return null;
+    return this.#store(key, value);
+  }
+
+  #store(key: string, value: Uint8Array): number {
     assertKvKey(key);
     if (value.byteLength > this.#maxValueBytes) {
       throw new PayloadTooLargeError(

@@ -5,15 +5,15 @@
  */
 import { PayloadTooLargeError } from '@cirrus/protocol';
 import type { JetStreamClient, PushConsumer } from '@nats-io/jetstream';
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { AsyncQueue } from './async-queue.ts';
 import { KvEntryImpl } from './kv-entry.ts';
-import { kvError } from './nats-errors.ts';
+import { causeChain, kvError } from './nats-errors.ts';
 import type { KvBucket, KvEntry, KvOperation, KvWatch, KvWatchOptions } from './port.ts';
-import { assertKvFilter, assertKvKey } from './subject.ts';
+import { assertKvFilter, assertKvKey, assertRevision } from './subject.ts';
 
 export interface NatsKvSettings {
   readonly maxValueBytes: number;
@@ -28,6 +28,16 @@ function operationOf(headers: MsgHdrs | undefined): KvOperation {
   const op = headers.get('KV-Operation');
   if (op === 'DEL' || op === 'PURGE' || headers.has('Nats-Marker-Reason')) return 'DEL';
   return 'PUT';
+}
+
+/** JetStream's answer when the expected last revision of a key did not match: a lost race. */
+function isWrongLastSequence(err: unknown): boolean {
+  return causeChain(err).some(
+    (e) =>
+      e instanceof JetStreamApiError &&
+      (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
+        e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown),
+  );
 }
 
 /**
@@ -82,7 +92,7 @@ class NatsBucket implements KvBucket {
     return new KvEntryImpl(this.name, key, entry.value, entry.revision, 'PUT');
   }
 
-  async put(key: string, value: Uint8Array): Promise<number> {
+  #checkValue(key: string, value: Uint8Array): void {
     assertKvKey(key);
     const limit = Math.min(this.#settings.maxValueBytes, this.#settings.maxPayload());
     if (value.byteLength > limit) {
@@ -91,10 +101,26 @@ class NatsBucket implements KvBucket {
         { hint: 'store smaller values or raise kvMaxValueBytes (and the NATS server max_payload)' },
       );
     }
+  }
+
+  async put(key: string, value: Uint8Array): Promise<number> {
+    this.#checkValue(key, value);
     try {
       return await this.#kv.put(key, value);
     } catch (err) {
       throw this.#fail(err, 'put', key);
+    }
+  }
+
+  async update(key: string, value: Uint8Array, revision: number): Promise<number | null> {
+    this.#checkValue(key, value);
+    assertRevision(revision);
+    try {
+      // create() also succeeds over a delete marker, which is what "no value" means to our callers.
+      return revision === 0 ? await this.#kv.create(key, value) : await this.#kv.update(key, value, revision);
+    } catch (err) {
+      if (isWrongLastSequence(err)) return null;
+      throw this.#fail(err, 'update', key);
     }
   }
 

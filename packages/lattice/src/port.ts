@@ -82,6 +82,12 @@ export interface KvBucket {
   get(key: string): Promise<KvEntry | null>;
   /** Stores a value and returns its revision. */
   put(key: string, value: Uint8Array): Promise<number>;
+  /**
+   * Compare-and-swap: stores `value` only when the key's current revision is `revision` (0: the key
+   * has no value now). Returns the new revision, or null when another write came first — the caller
+   * reads again and retries. This is what makes read-modify-write (counters) safe across hosts.
+   */
+  update(key: string, value: Uint8Array, revision: number): Promise<number | null>;
   delete(key: string): Promise<void>;
   keys(filter?: string): Promise<string[]>;
   watch(options?: KvWatchOptions): Promise<KvWatch>;

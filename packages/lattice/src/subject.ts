@@ -1,4 +1,4 @@
-import { InvalidKeyError, InvalidSubjectError } from '@cirrus/protocol';
+import { InvalidArgumentError, InvalidKeyError, InvalidSubjectError } from '@cirrus/protocol';
 
 const WHITESPACE = /\s/;
 
@@ -79,6 +79,15 @@ export function assertBucketName(name: string): void {
   if (typeof name !== 'string' || !BUCKET.test(name)) {
     throw new InvalidKeyError(`bucket name ${JSON.stringify(name)} is not valid`, {
       hint: 'bucket names use letters, digits, - and _ only',
+    });
+  }
+}
+
+/** A revision a compare-and-swap may expect: 0 (no value) or one a get or put returned. */
+export function assertRevision(revision: number): void {
+  if (!Number.isSafeInteger(revision) || revision < 0) {
+    throw new InvalidArgumentError(`revision ${String(revision)} is not valid`, {
+      hint: 'pass the revision of the entry that was read, or 0 when the key had no value',
     });
   }
 }

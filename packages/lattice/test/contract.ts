@@ -271,6 +271,25 @@ export function latticeContract(adapter: string, setup: () => Promise<ContractTa
         watch.stop();
       });
 
+      it('updates a key only at the revision the caller read, and tells a lost race by null', async () => {
+        const kv = await a.kv(`C_${unique()}`);
+        const created = await kv.update('n', text('1'), 0);
+        assert.ok(created !== null && created > 0);
+        assert.equal(await kv.update('n', text('x'), 0), null, 'creating an existing key loses');
+        const next = await kv.update('n', text('2'), created);
+        assert.ok(next !== null && next > created);
+        assert.equal(await kv.update('n', text('stale'), created), null, 'a stale revision loses');
+        assert.equal((await kv.get('n'))?.string(), '2');
+        // A deleted key has no value again: revision 0 creates it (NATS keeps a delete marker).
+        await kv.delete('n');
+        assert.ok((await kv.update('n', text('3'), 0)) !== null);
+        assert.equal((await (await b.kv(kv.name)).get('n'))?.string(), '3');
+        const racers = await Promise.all(
+          [a, b].map(async (conn) => (await conn.kv(kv.name)).update('race', text('r'), 0)),
+        );
+        assert.equal(racers.filter((r) => r !== null).length, 1, 'exactly one of two creators wins');
+      });
+
       it('lists only the keys that match a whole-token filter', async () => {
         const kv = await a.kv(`L_${unique()}`);
         await kv.put('claims.M1', text('1'));
