@@ -1,7 +1,8 @@
 /**
- * Installs the system programs the tests start for real (a NATS server today; Redis and Chromium
- * later) when they are missing. Every machine of the project is a fresh Debian, so the project's own
- * files must install what its tests need: `npm test` runs this first, and it can be run alone:
+ * Installs the system programs the tests start for real (a NATS server and a Redis server today;
+ * Chromium later) when they are missing. Every machine of the project is a fresh Debian, so the
+ * project's own files must install what its tests need: `npm test` runs this first, and it can be run
+ * alone:
  *
  *   node scripts/ensure-deps.ts           install what is missing
  *   node scripts/ensure-deps.ts --check   only report; exit 1 when something is missing
@@ -27,6 +28,11 @@ const DEPENDENCIES: readonly SystemDependency[] = [
     debianPackage: 'nats-server',
     binary: 'nats-server',
     neededBy: 'NATS lattice tests (@cirrus/testing startNatsServer)',
+  },
+  {
+    debianPackage: 'redis-server',
+    binary: 'redis-server',
+    neededBy: 'Redis key-value backend tests (@cirrus/testing startRedisServer)',
   },
 ];
 

@@ -89,6 +89,8 @@ export class ProviderAlreadyRunningError extends kind('PROVIDER_ALREADY_RUNNING'
 export class ProviderNotRunningError extends kind('PROVIDER_NOT_RUNNING') {}
 export class UnknownProviderError extends kind('UNKNOWN_PROVIDER') {}
 export class LinkConflictError extends kind('LINK_CONFLICT') {}
+export class LinkNotFoundError extends kind('LINK_NOT_FOUND') {}
+export class ImportFailedError extends kind('IMPORT_FAILED') {}
 export class ConfigNotFoundError extends kind('CONFIG_NOT_FOUND') {}
 export class InvalidLabelError extends kind('INVALID_LABEL') {}
 export class HostStoppedError extends kind('HOST_STOPPED') {}
@@ -104,6 +106,18 @@ export class LatticeConnectFailedError extends kind('LATTICE_CONNECT_FAILED') {}
 export class LatticeAuthFailedError extends kind('LATTICE_AUTH_FAILED') {}
 export class LatticePermissionDeniedError extends kind('LATTICE_PERMISSION_DENIED') {}
 export class KvUnavailableError extends kind('KV_UNAVAILABLE') {}
+
+// --- key-value capability provider (wasi:keyvalue) -----------------------------------------------
+export class KvNoSuchStoreError extends kind('KV_NO_SUCH_STORE') {}
+export class KvAccessDeniedError extends kind('KV_ACCESS_DENIED') {}
+export class KvNotAnIntegerError extends kind('KV_NOT_AN_INTEGER') {}
+export class KvStoreFullError extends kind('KV_STORE_FULL') {}
+export class KvConflictError extends kind('KV_CONFLICT') {}
+
+// --- wRPC values and WIT types ------------------------------------------------------------------
+export class WitInvalidError extends kind('WIT_INVALID') {}
+export class WrpcEncodeError extends kind('WRPC_ENCODE_FAILED') {}
+export class WrpcDecodeError extends kind('WRPC_DECODE_FAILED') {}
 
 // --- control clients (cirrus CLI, @cirrus/control-client) ----------------------------------------
 export class ControlRequestFailedError extends kind('CONTROL_REQUEST_FAILED') {}
@@ -151,6 +165,8 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   ProviderNotRunningError,
   UnknownProviderError,
   LinkConflictError,
+  LinkNotFoundError,
+  ImportFailedError,
   ConfigNotFoundError,
   InvalidLabelError,
   HostStoppedError,
@@ -164,6 +180,14 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   LatticeAuthFailedError,
   LatticePermissionDeniedError,
   KvUnavailableError,
+  KvNoSuchStoreError,
+  KvAccessDeniedError,
+  KvNotAnIntegerError,
+  KvStoreFullError,
+  KvConflictError,
+  WitInvalidError,
+  WrpcEncodeError,
+  WrpcDecodeError,
   ControlRequestFailedError,
   ComponentScaleFailedError,
   HostNotFoundError,
@@ -191,6 +215,12 @@ export function errorFromJSON(json: ErrorJSON): CirrusError {
 
 export function isCirrusError(err: unknown): err is CirrusError {
   return err instanceof CirrusError;
+}
+
+/** The serialisable form of any thrown value; errors without a code become `fallback`. */
+export function toErrorJSON(err: unknown, fallback: string): ErrorJSON {
+  if (err instanceof CirrusError) return err.toJSON();
+  return { code: fallback, message: err instanceof Error ? err.message : String(err) };
 }
 
 /** A short, safe description of any thrown value, for logs and error messages. */

@@ -151,6 +151,22 @@ export const LIMIT_SPECS = {
     unit: 'bytes',
     description: 'Largest message on the embedded lattice (the NATS default max_payload).',
   },
+  wrpcMaxValueBytes: {
+    default: 16 * MiB,
+    min: 1 * KiB,
+    max: 1024 * MiB,
+    unit: 'bytes',
+    description:
+      'Largest wRPC byte stream (the parameters or results of one call, or one nested value) reassembled and decoded.',
+  },
+  wrpcMaxListLength: {
+    default: 1_048_576,
+    min: 1,
+    max: 4_294_967_295,
+    unit: 'count',
+    description:
+      'Most elements of one decoded wRPC list or stream chunk (lists of numbers are bounded by wrpcMaxValueBytes).',
+  },
   natsConnectTimeoutMs: {
     default: 5_000,
     min: 100,
@@ -212,7 +228,73 @@ export const LIMIT_SPECS = {
     min: 1,
     max: 64 * MiB,
     unit: 'bytes',
-    description: 'Largest value in a lattice key-value bucket.',
+    description:
+      'Largest value in a key-value bucket: the lattice’s own, and those of the key-value provider.',
+  },
+  kvMaxKeyBytes: {
+    default: 1 * KiB,
+    min: 1,
+    max: 64 * KiB,
+    unit: 'bytes',
+    description: 'Longest key (and bucket identifier) of the key-value provider, in UTF-8 bytes.',
+  },
+  kvListPageSize: {
+    default: 1_000,
+    min: 1,
+    max: 100_000,
+    unit: 'count',
+    description: 'Keys one list-keys call of the key-value provider returns before handing out a cursor.',
+  },
+  kvBatchMaxKeys: {
+    default: 1_000,
+    min: 1,
+    max: 100_000,
+    unit: 'count',
+    description: 'Keys one get-many, set-many or delete-many call of the key-value provider may name.',
+  },
+  kvMemoryMaxKeysPerBucket: {
+    default: 100_000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'count',
+    description: 'Keys one bucket of the in-memory key-value backend may hold.',
+  },
+  kvMemoryMaxBytes: {
+    default: 64 * MiB,
+    min: 1 * KiB,
+    max: 8192 * MiB,
+    unit: 'bytes',
+    description: 'Keys plus values the in-memory key-value backend may hold, across all its buckets.',
+  },
+  kvIncrementMaxAttempts: {
+    default: 100,
+    min: 1,
+    max: 10_000,
+    unit: 'count',
+    description:
+      'Compare-and-swap attempts of one increment on the NATS key-value backend before KV_CONFLICT.',
+  },
+  kvRedisConnectTimeoutMs: {
+    default: 5_000,
+    min: 100,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'Time allowed to connect to the Redis server of a key-value link (first and every reconnect).',
+  },
+  kvRedisCommandTimeoutMs: {
+    default: 5_000,
+    min: 100,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Deadline of one command to the Redis server of a key-value link.',
+  },
+  kvRedisReconnectWaitMs: {
+    default: 1_000,
+    min: 10,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Longest pause between reconnect attempts to a lost Redis server (attempts never stop).',
   },
   localEndpointMaxConnections: {
     default: 128,
