@@ -15,6 +15,7 @@ import type {
   HttpBody,
   HttpRequestHead,
   HttpResponseSink,
+  ImportHandler,
 } from '@cirrus/runtime';
 import type { LatticeState } from './lattice-state.ts';
 import type { EventSink } from './ports.ts';
@@ -53,6 +54,8 @@ export interface ComponentManagerOptions {
   limits: Limits;
   logger: Logger;
   allowFileLoad: boolean;
+  /** Serves each component's linked imports. */
+  imports: (componentId: string) => ImportHandler;
 }
 
 function checkCount(count: unknown, max: number): number {
@@ -170,7 +173,13 @@ export class ComponentManager {
     const { runtime, state, logger, allowFileLoad } = this.#options;
     const environment = await state.resolveConfig(config);
     const prepared = await runtime.load(ref, { allowFileLoad });
-    const pool = runtime.createPool(prepared, { componentId: id, maxInstances: count, environment, logger });
+    const pool = runtime.createPool(prepared, {
+      componentId: id,
+      maxInstances: count,
+      environment,
+      logger,
+      imports: this.#options.imports(id),
+    });
     try {
       await pool.warm();
     } catch (err) {

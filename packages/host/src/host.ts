@@ -20,8 +20,9 @@ import {
 import type { HostInventory, Limits, Link, Logger, RegistryCredential, StringMap } from '@cirrus/protocol';
 import type { LatticeConnection } from '@cirrus/lattice';
 import { createComponentRuntime } from '@cirrus/runtime';
-import type { ComponentRuntime } from '@cirrus/runtime';
+import type { ComponentRuntime, ImportHandler } from '@cirrus/runtime';
 import { ComponentManager } from './components.ts';
+import { ImportRouter } from './imports.ts';
 import { startControlServer } from './control/server.ts';
 import type { ControlServer } from './control/server.ts';
 import type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
@@ -124,7 +125,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
 
   const events = latticeEventSink(conn, latticeName, identity.id, clock, logger);
   const state = await LatticeState.open(conn, latticeName, logger);
-  const components = new ComponentManager({
+  const components: ComponentManager = new ComponentManager({
     hostId: identity.id,
     runtime,
     state,
@@ -132,10 +133,13 @@ export async function createHost(options: HostOptions): Promise<Host> {
     limits,
     logger,
     allowFileLoad: options.allowFileLoad ?? false,
+    // Called when a component starts, after the router below exists.
+    imports: (id): ImportHandler => imports.handlerFor(id),
   });
-  const providers = new ProviderManager({
+  const providers: ProviderManager = new ProviderManager({
     hostId: identity.id,
     lattice: latticeName,
+    connection: conn,
     state,
     events,
     limits,
@@ -143,6 +147,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     components: { handleHttp: (id, head, body, sink) => components.handleHttp(id, head, body, sink) },
     builtins: options.builtinProviders ?? BUILTIN_PROVIDERS,
   });
+  const imports: ImportRouter = new ImportRouter({ state, logger, targets: providers });
   state.onLinksChanged((change) => providers.onLinksChanged(change));
   state.onConfigChanged((name) => providers.onConfigChanged(name));
 

@@ -12,3 +12,5 @@ export type { PoolStats } from './pool.ts';
 export type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
 export { inspectWasm } from './wasm-binary.ts';
 export type { WasmKind } from './wasm-binary.ts';
+export { HostResource } from './import-calls.ts';
+export type { ImportCall, ImportHandler } from './import-calls.ts';

@@ -2,16 +2,28 @@
  * The host-thread side of one instance worker: starts it, runs calls through it with a deadline, and
  * terminates it when a call overruns or the guest traps.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import {
   DeadlineExceededError,
   errorFromJSON,
+  LinkNotFoundError,
+  toErrorJSON,
   InstanceCrashedError,
   InstantiationFailedError,
 } from '@cirrus/protocol';
 import type { CirrusError, Logger } from '@cirrus/protocol';
 import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
-import type { FromWorker, ResponseHead, ToWorker, WorkerInit } from './worker-protocol.ts';
+import { ResourceTable } from './import-calls.ts';
+import type { ImportHandler } from './import-calls.ts';
+import type {
+  FromWorker,
+  ImportCallMessage,
+  ImportReply,
+  ResponseHead,
+  ToWorker,
+  WorkerInit,
+} from './worker-protocol.ts';
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 /** A small young generation makes guests' glue code scavenge constantly (measured: +30% per call). */
@@ -20,7 +32,9 @@ const ACKED = 0;
 const CLIENT_GONE = 1;
 
 export interface InstanceOptions {
-  init: Omit<WorkerInit, 'flow'>;
+  init: Omit<WorkerInit, 'flow' | 'importSignal' | 'importReplies'>;
+  /** Serves the component's linked imports; without it every such call fails with LINK_NOT_FOUND. */
+  imports?: ImportHandler | undefined;
   startTimeoutMs: number;
   heapMaxBytes: number;
   logger: Logger;
@@ -46,13 +60,26 @@ export class WorkerInstance {
   readonly #logger: Logger;
   readonly #windowBytes: number;
   readonly #flow: Int32Array;
+  readonly #imports: ImportHandler;
+  readonly #importSignal: Int32Array;
+  readonly #importReplies: MessagePort;
+  readonly #resources = new ResourceTable();
   #call: ActiveCall | undefined;
   #alive = true;
   #onExit: (() => void) | undefined;
 
-  private constructor(worker: Worker, logger: Logger, windowBytes: number, flow: SharedArrayBuffer) {
+  private constructor(
+    worker: Worker,
+    logger: Logger,
+    windowBytes: number,
+    flow: SharedArrayBuffer,
+    imports: { handler: ImportHandler; signal: SharedArrayBuffer; replies: MessagePort },
+  ) {
     this.#worker = worker;
     this.#flow = new Int32Array(flow);
+    this.#imports = imports.handler;
+    this.#importSignal = new Int32Array(imports.signal);
+    this.#importReplies = imports.replies;
     this.#logger = logger;
     this.#windowBytes = windowBytes;
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
@@ -66,13 +93,23 @@ export class WorkerInstance {
   static async start(options: InstanceOptions): Promise<WorkerInstance> {
     const heapMb = Math.max(16, Math.floor(options.heapMaxBytes / (1024 * 1024)));
     const flow = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+    const importSignal = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+    const { port1: importReplies, port2: replyPort } = new MessageChannel();
+    // The worker reads this port synchronously; it must never keep the host's event loop alive.
+    replyPort.unref();
     const worker = new Worker(WORKER_URL, {
-      workerData: { ...options.init, flow } satisfies WorkerInit,
+      workerData: { ...options.init, flow, importSignal, importReplies } satisfies WorkerInit,
+      transferList: [importReplies],
       resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       stdout: false,
       stderr: false,
     });
-    const instance = new WorkerInstance(worker, options.logger, options.init.responseWindowBytes, flow);
+    const handler = options.imports ?? noLinkedImports(options.init.componentId);
+    const instance = new WorkerInstance(worker, options.logger, options.init.responseWindowBytes, flow, {
+      handler,
+      signal: importSignal,
+      replies: replyPort,
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
@@ -166,6 +203,14 @@ export class WorkerInstance {
   }
 
   #onMessage(message: FromWorker): void {
+    if (message.t === 'import') {
+      void this.#serveImport(message);
+      return;
+    }
+    if (message.t === 'drop') {
+      this.#resources.drop(message.handle);
+      return;
+    }
     if (message.t === 'log') {
       if (message.stream === 'stderr') this.#logger.warn(message.line, { stream: message.stream });
       else this.#logger.info(message.line, { stream: message.stream });
@@ -227,6 +272,38 @@ export class WorkerInstance {
       );
   }
 
+  /** Runs a linked import on the host thread and wakes the blocked worker with the reply. */
+  async #serveImport(message: ImportCallMessage): Promise<void> {
+    let reply: ImportReply;
+    try {
+      const value = await this.#imports({
+        interface: message.interface,
+        fn: message.fn,
+        ...(message.resource === undefined ? {} : { resource: message.resource }),
+        ...(message.handle === undefined ? {} : { self: this.#resources.get(message.handle) }),
+        args: message.args.map((a) => this.#resources.fromWorker(a)),
+      });
+      reply = { ok: true, value: this.#resources.toWorker(value) };
+    } catch (err) {
+      reply = { ok: false, error: toErrorJSON(err, 'IMPORT_FAILED') };
+    }
+    if (!this.#alive) return;
+    try {
+      this.#importReplies.postMessage(reply);
+    } catch (err) {
+      // A value that cannot cross threads (a function, a class instance) is the provider's bug.
+      this.#importReplies.postMessage({
+        ok: false,
+        error: toErrorJSON(
+          new Error(`import result could not be sent to the instance: ${String(err)}`),
+          'IMPORT_FAILED',
+        ),
+      } satisfies ImportReply);
+    }
+    Atomics.store(this.#importSignal, 0, 1);
+    Atomics.notify(this.#importSignal, 0);
+  }
+
   #settle(call: ActiveCall): void {
     call.settled = true;
     clearTimeout(call.timer);
@@ -247,6 +324,8 @@ export class WorkerInstance {
   #die(err: CirrusError): void {
     if (!this.#alive) return;
     this.#alive = false;
+    this.#resources.clear();
+    this.#importReplies.close();
     const call = this.#call;
     if (call !== undefined) this.#fail(call, err);
     this.#onExit?.();
@@ -256,4 +335,13 @@ export class WorkerInstance {
     this.#die(new InstanceCrashedError('instance was stopped'));
     await this.#worker.terminate();
   }
+}
+
+function noLinkedImports(componentId: string): ImportHandler {
+  return (call) =>
+    Promise.reject(
+      new LinkNotFoundError(`${componentId} has no link for ${call.interface}`, {
+        hint: 'this runtime was created without an import handler; run the component on a host',
+      }),
+    );
 }

@@ -9,6 +9,7 @@ import type { Limits, Logger } from '@cirrus/protocol';
 import { silentLogger } from '@cirrus/protocol';
 import { loadArtifact } from './artifact.ts';
 import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
+import type { ImportHandler } from './import-calls.ts';
 import { WorkerInstance } from './instance.ts';
 import { InstancePool } from './pool.ts';
 import type { PoolStats } from './pool.ts';
@@ -34,6 +35,8 @@ export interface PreparedComponent {
   readonly sizeBytes: number;
   /** Unversioned interfaces the component imports. */
   readonly imports: readonly string[];
+  /** The imports the host serves through links rather than the worker's WASI. */
+  readonly linkedImports: readonly string[];
   readonly exports: readonly string[];
   /** The wasi:http incoming-handler export (e.g. `wasi:http/incoming-handler@0.2.12`), if any. */
   readonly httpExport: string | undefined;
@@ -48,6 +51,8 @@ export interface PoolConfig {
   logger?: Logger;
   /** Overrides the runtime's invocation deadline for this component. */
   invocationTimeoutMs?: number;
+  /** Serves the component's linked imports (see `PreparedComponent.linkedImports`). */
+  imports?: ImportHandler;
 }
 
 export interface CallOptions {
@@ -129,12 +134,16 @@ class Runtime implements ComponentRuntime {
   async #compile(ref: string, bytes: Uint8Array, digest: string): Promise<Compiled> {
     const started = performance.now();
     const transpiled = await transpileCached(bytes, digest, this.#cacheDir);
-    const unsupported = transpiled.imports.filter((name) => !SUPPORTED_IMPORTS.has(name));
+    // Interfaces the worker's WASI does not implement are served by the host through links; a bare
+    // function imported at the top level of the world has no interface to link, so nothing can serve it.
+    const unsupported = transpiled.imports.filter(
+      (name) => !SUPPORTED_IMPORTS.has(name) && !isInterface(name),
+    );
     if (unsupported.length > 0) {
       throw new UnsupportedImportError(
         `${ref} imports ${unsupported.join(', ')}, which this host cannot provide`,
         {
-          hint: 'remove the import from the component, or run it on a host with a provider for that interface',
+          hint: 'import functions through an interface (ns:package/interface) that a link can serve',
           details: { imports: unsupported },
         },
       );
@@ -160,6 +169,7 @@ class Runtime implements ComponentRuntime {
         digest,
         sizeBytes: bytes.byteLength,
         imports: transpiled.imports,
+        linkedImports: transpiled.imports.filter((name) => !SUPPORTED_IMPORTS.has(name)),
         exports: transpiled.exports,
         httpExport,
         fromCache: transpiled.fromCache,
@@ -184,6 +194,7 @@ class Runtime implements ComponentRuntime {
       logLineMaxBytes: limits.guestLogLineMaxBytes,
       responseWindowBytes: limits.httpResponseWindowBytes,
       compileCacheDir: join(this.#cacheDir, 'v8'),
+      linkedImports: [...component.linkedImports],
     };
     const instances = new InstancePool<WorkerInstance>({
       name: `component ${config.componentId}`,
@@ -193,6 +204,7 @@ class Runtime implements ComponentRuntime {
           startTimeoutMs: limits.instanceStartTimeoutMs,
           heapMaxBytes: limits.instanceHeapMaxBytes,
           logger,
+          imports: config.imports,
         }),
       maxInstances: config.maxInstances,
       minWarm: 1,
@@ -230,4 +242,9 @@ class Runtime implements ComponentRuntime {
   async close(): Promise<void> {
     await Promise.all([...this.#pools].map((p) => p.close()));
   }
+}
+
+/** `ns:package/interface`, as opposed to a function imported at the top level of a world. */
+function isInterface(name: string): boolean {
+  return /^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*$/.test(name);
 }

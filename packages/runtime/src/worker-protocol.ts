@@ -2,6 +2,7 @@
  * Messages between the host thread and an instance worker. One worker runs one component instance
  * and one call at a time; `id` identifies the call.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { ErrorJSON } from '@cirrus/protocol';
 import type { HttpRequestHead } from './http-types.ts';
 
@@ -16,7 +17,35 @@ export interface WorkerInit {
   compileCacheDir: string | undefined;
   /** Two Int32 slots: bytes the client has taken, and a client-gone flag (see worker.ts). */
   flow: SharedArrayBuffer;
+  /** Unversioned interfaces served through the host (links), not by the worker's WASI. */
+  linkedImports: string[];
+  /** One Int32 slot the host sets when the reply to a linked import call waits on `importReplies`. */
+  importSignal: SharedArrayBuffer;
+  /** Where the host posts replies to linked import calls; the worker reads it synchronously. */
+  importReplies: MessagePort;
 }
+
+/** A host resource crossing the thread boundary: the worker holds only its handle. */
+export interface ResourceRef {
+  $resource: string;
+  $interface: string;
+  $handle: number;
+}
+
+/** One call of a linked import: a function, a resource constructor, static or method. */
+export interface ImportCallMessage {
+  t: 'import';
+  interface: string;
+  /** The resource type (kebab-case WIT name) for constructors, static functions and methods. */
+  resource?: string;
+  /** The receiver of a method. */
+  handle?: number;
+  /** The WIT function name (kebab-case); `[constructor]` for constructors. */
+  fn: string;
+  args: unknown[];
+}
+
+export type ImportReply = { ok: true; value: unknown } | { ok: false; error: ErrorJSON };
 
 export interface ResponseHead {
   status: number;
@@ -36,4 +65,6 @@ export type FromWorker =
   | { t: 'done'; id: number; head?: ResponseHead; chunks: Uint8Array[]; trailers?: string[] }
   | { t: 'failed'; id: number; error: ErrorJSON; fatal: boolean }
   | { t: 'consumed'; id: number; bytes: number }
-  | { t: 'log'; stream: 'stdout' | 'stderr'; line: string };
+  | { t: 'log'; stream: 'stdout' | 'stderr'; line: string }
+  | ImportCallMessage
+  | { t: 'drop'; handle: number };

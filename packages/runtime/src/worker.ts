@@ -16,6 +16,7 @@ import { IncomingRequest, ResponseOutparam } from './wasi/http.ts';
 import type { HttpErrorCode, ResponseChannel } from './wasi/http.ts';
 import { ComponentExit } from './wasi/cli.ts';
 import { createWasiImports } from './wasi/imports.ts';
+import { LinkedImportFailure, LinkedImports } from './linked-imports.ts';
 
 type Instantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
@@ -56,6 +57,8 @@ function errorJson(code: string, message: string, hint?: string): ErrorJSON {
 }
 
 function describeGuestFailure(err: unknown): ErrorJSON {
+  // The host's own error (a missing link, a provider failure) is more useful than "the guest trapped".
+  if (err instanceof LinkedImportFailure) return err.error;
   if (err instanceof ComponentExit) return errorJson('GUEST_TRAP', err.message);
   if (err instanceof WebAssembly.RuntimeError) {
     const message = err.message.startsWith('wasm trap') ? err.message : `wasm trap: ${err.message}`;
@@ -289,11 +292,17 @@ async function start(): Promise<void> {
     });
     return;
   }
-  const imports = createWasiImports({
+  const imports: Record<string, unknown> = createWasiImports({
     environment: init.environment,
     stdout: new OutputStream(stdout),
     stderr: new OutputStream(stderr),
   });
+  const linked = new LinkedImports({
+    post: (message) => post(message),
+    signal: new Int32Array(init.importSignal),
+    replies: init.importReplies,
+  });
+  for (const name of init.linkedImports) imports[name] = linked.interfaceObject(name);
   try {
     const exports = await instantiate((name) => {
       const module = init.coreModules[name];

@@ -16,12 +16,13 @@ import {
   MEMORY_GROWER_WAT,
   tempDir,
   TRAP_WAT,
+  TOP_LEVEL_IMPORT_WAT,
   UNKNOWN_IMPORT_WAT,
   withDeadline,
 } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createComponentRuntime } from '../src/index.ts';
-import type { ComponentRuntime, HttpResponseSink } from '../src/index.ts';
+import type { ComponentRuntime, HttpResponseSink, ImportCall } from '../src/index.ts';
 import { HELLO_WASM } from './hello.ts';
 
 const GET = { method: 'GET', pathWithQuery: '/x', scheme: 'http' as const, authority: 'test', headers: [] };
@@ -77,6 +78,7 @@ describe('component runtime', () => {
       grower: MEMORY_GROWER_WAT,
       huge: HUGE_MEMORY_WAT,
       unknown: UNKNOWN_IMPORT_WAT,
+      topLevel: TOP_LEVEL_IMPORT_WAT,
       core: CORE_MODULE_WAT,
     };
     for (const [name, wat] of Object.entries(wats)) {
@@ -193,6 +195,41 @@ describe('component runtime', () => {
     assert.equal(codeOf(await stuck), 'INSTANCE_CRASHED');
   });
 
+  it("serves an import of another interface through the pool's import handler", async () => {
+    const component = await runtime.load(files['unknown'] as string, { allowFileLoad: true });
+    assert.deepEqual(component.linkedImports, ['acme:unknown/thing']);
+    const calls: ImportCall[] = [];
+    const pool = runtime.createPool(component, {
+      componentId: 'poker',
+      maxInstances: 1,
+      imports: async (call) => {
+        calls.push(call);
+        return undefined;
+      },
+    });
+    // The guest pokes, then returns without a response.
+    await assert.rejects(
+      pool.handleHttp(GET, null, collector().sink),
+      (err) => codeOf(err) === 'NO_RESPONSE',
+    );
+    assert.deepEqual(calls, [{ interface: 'acme:unknown/thing', fn: 'poke', args: [] }]);
+    await pool.close();
+  });
+
+  it('fails an import nobody serves at once with LINK_NOT_FOUND', async () => {
+    const component = await runtime.load(files['unknown'] as string, { allowFileLoad: true });
+    const pool = runtime.createPool(component, { componentId: 'unserved', maxInstances: 1 });
+    await pool.warm();
+    const began = performance.now();
+    await assert.rejects(pool.handleHttp(GET, null, collector().sink), (err) => {
+      assert.equal(codeOf(err), 'LINK_NOT_FOUND');
+      assert.match((err as Error).message, /unserved has no link for acme:unknown\/thing/);
+      return true;
+    });
+    assert.ok(performance.now() - began < 50, `failed after ${Math.round(performance.now() - began)} ms`);
+    await pool.close();
+  });
+
   it('rejects bad binaries with stable codes', async () => {
     const notWasm = join(dir.path, 'readme.wasm');
     await writeFile(notWasm, 'this is not wasm');
@@ -203,7 +240,7 @@ describe('component runtime', () => {
       [notWasm, 'NOT_WASM'],
       [truncated, 'TRUNCATED_WASM'],
       [files['core'] as string, 'NOT_A_COMPONENT'],
-      [files['unknown'] as string, 'UNSUPPORTED_IMPORT'],
+      [files['topLevel'] as string, 'UNSUPPORTED_IMPORT'],
       [join(dir.path, 'missing.wasm'), 'ARTIFACT_NOT_FOUND'],
     ];
     for (const [file, code] of cases) {

@@ -61,6 +61,22 @@ export const UNKNOWN_IMPORT_WAT = `(component
   (export "wasi:http/incoming-handler@0.2.0" (instance $ih))
 )`;
 
+/** Imports a bare function at the top level of its world: no interface a link could serve. */
+export const TOP_LEVEL_IMPORT_WAT = `(component
+  ${HTTP_TYPES}
+  (import "poke" (func $poke))
+  (core func $poke_lowered (canon lower (func $poke)))
+  (core module $m
+    (import "acme" "poke" (func $poke))
+    (func (export "handle") (param i32 i32) call $poke))
+  (core instance $acme (export "poke" (func $poke_lowered)))
+  (core instance $i (instantiate $m (with "acme" (instance $acme))))
+  (func $handle (param "request" (own $req)) (param "response-out" (own $out))
+    (canon lift (core func $i "handle")))
+  (instance $ih (export "handle" (func $handle)))
+  (export "wasi:http/incoming-handler@0.2.0" (instance $ih))
+)`;
+
 /** A core module, which is not a component. */
 export const CORE_MODULE_WAT = `(module (func (export "run")))`;
 

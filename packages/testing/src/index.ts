@@ -5,6 +5,7 @@ export {
   CORE_MODULE_WAT,
   HUGE_MEMORY_WAT,
   MEMORY_GROWER_WAT,
+  TOP_LEVEL_IMPORT_WAT,
   TRAP_WAT,
   UNKNOWN_IMPORT_WAT,
 } from './components.ts';
@@ -13,3 +14,5 @@ export type { TempDir } from './files.ts';
 export { startNatsServer } from './nats-server.ts';
 export type { NatsServer, NatsServerOptions } from './nats-server.ts';
 export { freePort } from './net.ts';
+export { startRedisServer } from './redis-server.ts';
+export type { RedisServer, RedisServerOptions } from './redis-server.ts';

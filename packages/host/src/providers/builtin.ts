@@ -1,11 +1,13 @@
 import type { BuiltinProvider } from './types.ts';
 import { httpServerProvider } from './http-server/index.ts';
+import { keyValueProvider } from './keyvalue-provider.ts';
 
 export const BUILTIN_SCHEME = 'wasmcloud+builtin://';
 
 /** Providers that ship inside the host, by the name in `wasmcloud+builtin://<name>`. */
 export const BUILTIN_PROVIDERS: Readonly<Record<string, BuiltinProvider>> = {
   'http-server': httpServerProvider,
+  keyvalue: keyValueProvider,
 };
 
 /**

@@ -14,7 +14,15 @@ import type { Limits, Link, Logger, ProviderDescription, StringMap } from '@cirr
 import type { LatticeState, LinkChange } from '../lattice-state.ts';
 import type { EventSink } from '../ports.ts';
 import { BUILTIN_SCHEME, builtinName } from './builtin.ts';
-import type { BuiltinProvider, CapabilityProvider, ComponentCalls, ResolvedLink } from './types.ts';
+import type { LatticeConnection } from '@cirrus/lattice';
+import type { ImportCall } from '@cirrus/runtime';
+import type {
+  BuiltinProvider,
+  CapabilityProvider,
+  ComponentCalls,
+  ImportSource,
+  ResolvedLink,
+} from './types.ts';
 
 export interface StartProviderCommand {
   providerRef: string;
@@ -35,6 +43,8 @@ interface RunningProvider {
 export interface ProviderManagerOptions {
   hostId: string;
   lattice: string;
+  /** The host's lattice connection, for providers that keep state in the lattice (NATS KV). */
+  connection: LatticeConnection;
   state: LatticeState;
   events: EventSink;
   limits: Limits;
@@ -92,6 +102,7 @@ export class ProviderManager {
         providerId: id,
         hostId,
         lattice: this.#options.lattice,
+        connection: this.#options.connection,
         config: await state.resolveConfig(config),
         logger: logger.child({ provider: id }),
         limits: this.#options.limits,
@@ -164,6 +175,13 @@ export class ProviderManager {
       public_key: running.id,
       link_name: 'default',
     });
+  }
+
+  /** Serves a linked import when `id` is a provider running here that serves imports. */
+  serveImport(id: string, call: ImportCall, source: ImportSource): Promise<unknown> | undefined {
+    const provider = this.#running.get(id)?.provider;
+    if (provider?.handleImport === undefined) return undefined;
+    return provider.handleImport(call, source);
   }
 
   async stopAll(): Promise<void> {

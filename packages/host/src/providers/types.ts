@@ -1,5 +1,6 @@
+import type { LatticeConnection } from '@cirrus/lattice';
 import type { Limits, Link, Logger, StringMap } from '@cirrus/protocol';
-import type { HttpBody, HttpRequestHead, HttpResponseSink } from '@cirrus/runtime';
+import type { HttpBody, HttpRequestHead, HttpResponseSink, ImportCall } from '@cirrus/runtime';
 
 /** A link as a provider receives it: named config resolved into merged maps. */
 export interface ResolvedLink extends Omit<Link, 'source_config' | 'target_config'> {
@@ -20,7 +21,10 @@ export interface ComponentCalls {
 export interface ProviderContext {
   providerId: string;
   hostId: string;
+  /** The lattice name. */
   lattice: string;
+  /** The host's lattice connection. */
+  connection: LatticeConnection;
   /** The provider's merged named config. */
   config: StringMap;
   logger: Logger;
@@ -32,7 +36,18 @@ export interface ProviderContext {
  * A capability provider, the same contract as the 1.x provider SDK: links arrive (and leave) with the
  * provider as their source or target, config may change, and shutdown drains.
  */
+/** Who makes a linked import call: the calling component and the link it resolved through. */
+export interface ImportSource {
+  sourceId: string;
+  linkName: string;
+}
+
 export interface CapabilityProvider {
+  /**
+   * Serves a component's call on an interface this provider is the link target for (wasi:keyvalue,
+   * …). Values follow jco's conventions; return `HostResource`s for resources.
+   */
+  handleImport?(call: ImportCall, source: ImportSource): Promise<unknown>;
   receiveLinkAsSource?(link: ResolvedLink): Promise<void>;
   receiveLinkAsTarget?(link: ResolvedLink): Promise<void>;
   deleteLinkAsSource?(link: ResolvedLink): Promise<void>;

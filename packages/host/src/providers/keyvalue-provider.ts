@@ -1,0 +1,197 @@
+/**
+ * The built-in key-value provider: serves `wasi:keyvalue` 0.2.0-draft (store, atomics, batch) to the
+ * components linked to it. Each link picks its backend through its target config (`backend` =
+ * `memory`, `redis` with `url`, or `nats`); links without one use the provider's own config, then
+ * the in-memory store. Links that choose the same backend settings share one backend.
+ */
+import { CirrusError, describeError } from '@cirrus/protocol';
+import type { StringMap } from '@cirrus/protocol';
+import { HostResource } from '@cirrus/runtime';
+import type { ImportCall } from '@cirrus/runtime';
+import type { LatticeConnection } from '@cirrus/lattice';
+import { createKeyValueBackend } from './keyvalue/index.ts';
+import type { KeyValueBackend } from './keyvalue/index.ts';
+import type {
+  BuiltinProvider,
+  CapabilityProvider,
+  ImportSource,
+  ProviderContext,
+  ResolvedLink,
+} from './types.ts';
+
+const STORE = 'wasi:keyvalue/store';
+const ATOMICS = 'wasi:keyvalue/atomics';
+const BATCH = 'wasi:keyvalue/batch';
+
+/** What a guest's `bucket` resource stands for. */
+interface Bucket {
+  backend: KeyValueBackend;
+  name: string;
+}
+
+/** `store.error` of wasi:keyvalue 0.2.0-draft, as jco represents the variant. */
+type StoreError = { tag: 'no-such-store' } | { tag: 'access-denied' } | { tag: 'other'; val: string };
+
+type Result<T> = { tag: 'ok'; val: T } | { tag: 'err'; val: StoreError };
+
+const ok = <T>(val: T): Result<T> => ({ tag: 'ok', val });
+
+function storeError(err: unknown): StoreError {
+  const code = err instanceof CirrusError ? err.code : undefined;
+  if (code === 'KV_NO_SUCH_STORE') return { tag: 'no-such-store' };
+  if (code === 'KV_ACCESS_DENIED') return { tag: 'access-denied' };
+  return { tag: 'other', val: describeError(err) };
+}
+
+/** Runs a backend operation, turning its failure into the interface's error type. */
+async function guarded<T>(work: () => Promise<T>): Promise<Result<T>> {
+  try {
+    return ok(await work());
+  } catch (err) {
+    return { tag: 'err', val: storeError(err) };
+  }
+}
+
+function asBucket(value: unknown): Bucket {
+  return value as Bucket;
+}
+
+class KeyValueProvider implements CapabilityProvider {
+  readonly #context: ProviderContext;
+  readonly #lattice: LatticeConnection;
+  /** Backends by their settings, shared by the links that choose the same ones. */
+  readonly #backends = new Map<string, Promise<KeyValueBackend>>();
+  /** The settings each link (`source|link name`) chose. */
+  readonly #links = new Map<string, StringMap>();
+  #config: StringMap;
+
+  constructor(context: ProviderContext) {
+    this.#context = context;
+    this.#lattice = context.connection;
+    this.#config = context.config;
+  }
+
+  async receiveLinkAsTarget(link: ResolvedLink): Promise<void> {
+    const settings = this.#settings(link.target_config);
+    this.#links.set(`${link.source_id}|${link.name}`, settings);
+    // Open the backend now, so a wrong URL fails the link rather than the first call.
+    await this.#backend(settings);
+  }
+
+  async deleteLinkAsTarget(link: ResolvedLink): Promise<void> {
+    this.#links.delete(`${link.source_id}|${link.name}`);
+  }
+
+  async updateConfig(config: StringMap): Promise<void> {
+    this.#config = config;
+  }
+
+  async handleImport(call: ImportCall, source: ImportSource): Promise<unknown> {
+    const settings = this.#links.get(`${source.sourceId}|${source.linkName}`) ?? this.#settings({});
+    switch (call.interface) {
+      case STORE:
+        return this.#store(call, settings);
+      case ATOMICS:
+        return this.#atomics(call);
+      case BATCH:
+        return this.#batch(call);
+      default:
+        throw new Error(`the key-value provider does not serve ${call.interface}`);
+    }
+  }
+
+  async #store(call: ImportCall, settings: StringMap): Promise<unknown> {
+    if (call.resource === undefined) {
+      if (call.fn !== 'open') throw new Error(`wasi:keyvalue/store has no function ${call.fn}`);
+      const name = call.args[0];
+      if (typeof name !== 'string')
+        return { tag: 'err', val: { tag: 'other', val: 'bucket name must be a string' } };
+      return guarded(async () => {
+        const backend = await this.#backend(settings);
+        await backend.open(name);
+        return new HostResource(STORE, 'bucket', { backend, name } satisfies Bucket);
+      });
+    }
+    const { backend, name } = asBucket(call.self);
+    const [first, second] = call.args;
+    switch (call.fn) {
+      case 'get':
+        return guarded(() => backend.get(name, first as string));
+      case 'set':
+        return guarded(() => backend.set(name, first as string, second as Uint8Array));
+      case 'delete':
+        return guarded(() => backend.delete(name, first as string));
+      case 'exists':
+        return guarded(() => backend.exists(name, first as string));
+      case 'list-keys':
+        return guarded(async () => {
+          const cursor =
+            typeof first === 'bigint' || typeof first === 'number' ? first.toString() : undefined;
+          const page = await backend.listKeys(name, cursor);
+          return { keys: page.keys, cursor: page.cursor === undefined ? undefined : BigInt(page.cursor) };
+        });
+      default:
+        throw new Error(`the bucket resource has no method ${call.fn}`);
+    }
+  }
+
+  async #atomics(call: ImportCall): Promise<unknown> {
+    if (call.fn !== 'increment') throw new Error(`wasi:keyvalue/atomics has no function ${call.fn}`);
+    const [bucket, key, delta] = call.args;
+    const { backend, name } = asBucket(bucket);
+    return guarded(() => backend.increment(name, key as string, BigInt(delta as bigint | number)));
+  }
+
+  async #batch(call: ImportCall): Promise<unknown> {
+    const [bucket, second] = call.args;
+    const { backend, name } = asBucket(bucket);
+    switch (call.fn) {
+      case 'get-many':
+        return guarded(async () => {
+          const keys = second as string[];
+          const values = await backend.getMany(name, keys);
+          return values.map((value, i): [string, Uint8Array] | undefined =>
+            value === undefined ? undefined : [keys[i] as string, value],
+          );
+        });
+      case 'set-many':
+        return guarded(() => backend.setMany(name, second as [string, Uint8Array][]));
+      case 'delete-many':
+        return guarded(() => backend.deleteMany(name, second as string[]));
+      default:
+        throw new Error(`wasi:keyvalue/batch has no function ${call.fn}`);
+    }
+  }
+
+  /** The backend settings of a link: its own target config, else the provider's config. */
+  #settings(linkConfig: StringMap): StringMap {
+    return linkConfig['backend'] !== undefined ? linkConfig : { ...this.#config, ...linkConfig };
+  }
+
+  #backend(settings: StringMap): Promise<KeyValueBackend> {
+    const key = JSON.stringify(Object.entries(settings).sort(([a], [b]) => a.localeCompare(b)));
+    const existing = this.#backends.get(key);
+    if (existing !== undefined) return existing;
+    const created = createKeyValueBackend(settings, {
+      lattice: this.#lattice,
+      limits: this.#context.limits,
+      logger: this.#context.logger,
+    });
+    this.#backends.set(key, created);
+    created.catch(() => this.#backends.delete(key));
+    return created;
+  }
+
+  async shutdown(): Promise<void> {
+    const backends = [...this.#backends.values()];
+    this.#backends.clear();
+    await Promise.all(backends.map(async (b) => (await b.catch(() => undefined))?.close()));
+  }
+}
+
+export const keyValueProvider: BuiltinProvider = {
+  name: 'Key-Value',
+  async start(context) {
+    return new KeyValueProvider(context);
+  },
+};

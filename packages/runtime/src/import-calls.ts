@@ -1,0 +1,102 @@
+/**
+ * Host side of linked imports: the call a component makes on an interface the host routes (through
+ * links, to a provider or another component), and the table of host resources an instance holds.
+ */
+import type { ResourceRef } from './worker-protocol.ts';
+
+/** A resource a linked import hands to the guest; the guest only ever sees a handle to it. */
+export class HostResource {
+  /** Unversioned interface that defines the resource type, e.g. `wasi:keyvalue/store`. */
+  readonly iface: string;
+  /** The resource type's WIT name, e.g. `bucket`. */
+  readonly resource: string;
+  readonly value: unknown;
+
+  constructor(iface: string, resource: string, value: unknown) {
+    this.iface = iface;
+    this.resource = resource;
+    this.value = value;
+  }
+}
+
+export interface ImportCall {
+  /** Unversioned interface, e.g. `wasi:keyvalue/store`. */
+  interface: string;
+  /** WIT function name (`list-keys`), `[constructor]` for a resource constructor. */
+  fn: string;
+  /** The resource type for constructors, static functions and methods. */
+  resource?: string;
+  /** The receiver of a method (the `value` of its HostResource). */
+  self?: unknown;
+  /** Arguments as jco lifted them; resources are replaced by their `value`. */
+  args: unknown[];
+}
+
+/**
+ * Serves a component's linked imports. Return values follow jco's conventions (a `result` may be
+ * returned as `{ tag: 'ok' | 'err', val }`); a thrown error fails the guest's call.
+ */
+export type ImportHandler = (call: ImportCall) => Promise<unknown>;
+
+/** Handles of the host resources one instance holds; dropped with the instance. */
+export class ResourceTable {
+  #next = 1;
+  readonly #entries = new Map<number, HostResource>();
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Replaces HostResources by references for the worker, keeping them here. */
+  toWorker(value: unknown): unknown {
+    if (value instanceof HostResource) {
+      const handle = this.#next++;
+      this.#entries.set(handle, value);
+      return { $interface: value.iface, $resource: value.resource, $handle: handle } satisfies ResourceRef;
+    }
+    if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+    if (Array.isArray(value)) return value.map((v) => this.toWorker(v));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = this.toWorker(v);
+    return out;
+  }
+
+  /** Resolves the worker's `{ $handle }` references to the resources' values. */
+  fromWorker(value: unknown): unknown {
+    if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+    if (Array.isArray(value)) return value.map((v) => this.fromWorker(v));
+    const handle = (value as { $handle?: unknown }).$handle;
+    if (typeof handle === 'number' && Object.keys(value).length === 1) return this.get(handle);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = this.fromWorker(v);
+    return out;
+  }
+
+  get(handle: number): unknown {
+    const entry = this.#entries.get(handle);
+    if (entry === undefined) throw new Error(`resource handle ${handle} is not known to this instance`);
+    return entry.value;
+  }
+
+  drop(handle: number): void {
+    const entry = this.#entries.get(handle);
+    if (entry === undefined) return;
+    this.#entries.delete(handle);
+    disposeValue(entry.value);
+  }
+
+  clear(): void {
+    for (const entry of this.#entries.values()) disposeValue(entry.value);
+    this.#entries.clear();
+  }
+}
+
+function disposeValue(value: unknown): void {
+  if (value !== null && typeof value === 'object' && Symbol.dispose in value) {
+    try {
+      (value as Disposable)[Symbol.dispose]();
+    } catch {
+      // A provider's cleanup failing must not take the instance's other resources with it.
+    }
+  }
+}
