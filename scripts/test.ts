@@ -19,9 +19,11 @@ const steps: Step[] = [
   // Tests start real servers (nats-server); a fresh machine has none until this installs them.
   { name: 'system dependencies', command: 'node', args: ['scripts/ensure-deps.ts'] },
   { name: 'build demo component', command: 'cirrus', args: ['build', 'examples/hello'] },
+  { name: 'build counter component', command: 'cirrus', args: ['build', 'examples/counter'] },
   { name: 'build probe component', command: 'cirrus', args: ['build', 'packages/testing/fixtures/probe'] },
   { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },
   { name: 'typecheck example', command: 'tsc', args: ['-p', 'examples/hello'] },
+  { name: 'typecheck counter', command: 'tsc', args: ['-p', 'examples/counter'] },
   { name: 'typecheck probe', command: 'tsc', args: ['-p', 'packages/testing/fixtures/probe'] },
   { name: 'lint', command: 'eslint', args: ['.'] },
   { name: 'format', command: 'prettier', args: ['--check', '--log-level', 'warn', '.'] },

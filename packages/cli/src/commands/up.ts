@@ -24,7 +24,7 @@ import { localEndpointFile, newToken, writeLocalEndpoint } from '../local-endpoi
 import type { LocalEndpointRemover } from '../local-endpoint.ts';
 
 export const UP_USAGE =
-  'cirrus up [--app FILE] [--nats URL] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--heartbeat-interval S] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load] [--local-port N | --no-local-endpoint]';
+  'cirrus up [--app FILE]… [--nats URL] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--heartbeat-interval S] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load] [--local-port N | --no-local-endpoint]';
 
 async function readPlan(file: string, limits: Limits): Promise<DeploymentPlan> {
   const path = resolve(file);
@@ -160,7 +160,7 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
   const { values } = parseCommandArgs(
     argv,
     {
-      app: { type: 'string' },
+      app: { type: 'string', multiple: true },
       nats: { type: 'string' },
       lattice: { type: 'string' },
       'heartbeat-interval': { type: 'string' },
@@ -194,7 +194,9 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
   });
   const limits = resolveLimits({}, context.env);
   const labels = keyValues(values.label, '--label');
-  const plan = values.app === undefined ? undefined : await readPlan(values.app, limits);
+  // Every manifest is validated before anything starts, so one broken file deploys nothing.
+  const plans: DeploymentPlan[] = [];
+  for (const file of values.app ?? []) plans.push(await readPlan(file, limits));
 
   const backend = await openBackend(values.nats, limits, values.name);
   let host: Host;
@@ -254,9 +256,9 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
   signals.on('SIGINT', onSignal);
   signals.on('SIGTERM', onSignal);
 
-  if (plan !== undefined) {
+  if (plans.length > 0) {
     try {
-      await deploy(host, plan);
+      for (const plan of plans) await deploy(host, plan);
     } catch (err) {
       logger.error('deployment failed', { error: describeError(err) });
       signals.off('SIGINT', onSignal);
@@ -264,7 +266,7 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
       await shutdown();
       throw err;
     }
-    const urls = servedUrls(plan, DEFAULT_HTTP_ADDRESS);
+    const urls = plans.flatMap((plan) => servedUrls(plan, DEFAULT_HTTP_ADDRESS));
     context.print(`Cirrus host ${host.friendlyName} is up on lattice "${host.latticeName}".`);
     for (const url of urls) context.print(`Serving ${url}  (try: curl ${url})`);
   } else {
