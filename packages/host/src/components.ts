@@ -285,6 +285,12 @@ export class ComponentManager {
     return this.#running.has(id);
   }
 
+  /** The merged named config a running component was started with (empty when not running). */
+  async config(id: string): Promise<StringMap> {
+    const running = this.#running.get(id);
+    return running === undefined ? {} : this.#options.state.resolveConfig(running.config);
+  }
+
   imageRef(id: string): string | undefined {
     return this.#running.get(id)?.imageRef;
   }

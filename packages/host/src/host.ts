@@ -147,7 +147,12 @@ export async function createHost(options: HostOptions): Promise<Host> {
     components: { handleHttp: (id, head, body, sink) => components.handleHttp(id, head, body, sink) },
     builtins: options.builtinProviders ?? BUILTIN_PROVIDERS,
   });
-  const imports: ImportRouter = new ImportRouter({ state, logger, targets: providers });
+  const imports: ImportRouter = new ImportRouter({
+    state,
+    logger,
+    targets: providers,
+    componentConfig: (id) => components.config(id),
+  });
   state.onLinksChanged((change) => providers.onLinksChanged(change));
   state.onConfigChanged((name) => providers.onConfigChanged(name));
 

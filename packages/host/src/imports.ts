@@ -5,7 +5,7 @@
  * with LINK_NOT_FOUND and nothing goes out on the lattice.
  */
 import { ImportFailedError, LinkNotFoundError } from '@cirrus/protocol';
-import type { Link, Logger } from '@cirrus/protocol';
+import type { Link, Logger, StringMap } from '@cirrus/protocol';
 import type { ImportCall, ImportHandler } from '@cirrus/runtime';
 import type { LatticeState } from './lattice-state.ts';
 import type { ImportSource } from './providers/types.ts';
@@ -20,6 +20,8 @@ export interface ImportRouterOptions {
   state: LatticeState;
   targets: ImportTargets;
   logger: Logger;
+  /** The merged named config of a component running on this host. */
+  componentConfig(componentId: string): Promise<StringMap>;
 }
 
 const DEFAULT_LINK_NAME = 'default';
@@ -64,6 +66,7 @@ export class ImportRouter {
     const served = this.#options.targets.serveImport(link.target, call, {
       sourceId: componentId,
       linkName: link.name,
+      componentConfig: () => this.#options.componentConfig(componentId),
     });
     if (served === undefined) {
       throw new ImportFailedError(

@@ -40,6 +40,8 @@ export interface ProviderContext {
 export interface ImportSource {
   sourceId: string;
   linkName: string;
+  /** The calling component's merged named config (what wasi:config serves). */
+  componentConfig(): Promise<StringMap>;
 }
 
 export interface CapabilityProvider {
