@@ -6,3 +6,7 @@ export * from './events.ts';
 export * from './logger.ts';
 export * from './validate.ts';
 export * from './control.ts';
+export * from './wit-types.ts';
+export * from './wit-parser.ts';
+export * from './wrpc-codec.ts';
+export * from './wrpc.ts';
