@@ -15,16 +15,21 @@ interface Step {
 const extra = process.argv.slice(2);
 const testFiles = extra.some((a) => !a.startsWith('-')) ? [] : ['packages/*/test/**/*.test.ts'];
 
+/** Component projects the tests run, built first (each is skipped when its sources are unchanged). */
+const COMPONENTS = [
+  'examples/hello',
+  'examples/counter',
+  'packages/testing/fixtures/probe',
+  'packages/testing/fixtures/greeter',
+  'packages/testing/fixtures/greet-client',
+];
+
 const steps: Step[] = [
-  // Tests start real servers (nats-server); a fresh machine has none until this installs them.
+  // Tests start real servers (nats-server, redis-server); a fresh machine has none until this installs them.
   { name: 'system dependencies', command: 'node', args: ['scripts/ensure-deps.ts'] },
-  { name: 'build demo component', command: 'cirrus', args: ['build', 'examples/hello'] },
-  { name: 'build counter component', command: 'cirrus', args: ['build', 'examples/counter'] },
-  { name: 'build probe component', command: 'cirrus', args: ['build', 'packages/testing/fixtures/probe'] },
+  ...COMPONENTS.map((dir) => ({ name: `build ${dir}`, command: 'cirrus', args: ['build', dir] })),
   { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },
-  { name: 'typecheck example', command: 'tsc', args: ['-p', 'examples/hello'] },
-  { name: 'typecheck counter', command: 'tsc', args: ['-p', 'examples/counter'] },
-  { name: 'typecheck probe', command: 'tsc', args: ['-p', 'packages/testing/fixtures/probe'] },
+  ...COMPONENTS.map((dir) => ({ name: `typecheck ${dir}`, command: 'tsc', args: ['-p', dir] })),
   { name: 'lint', command: 'eslint', args: ['.'] },
   { name: 'format', command: 'prettier', args: ['--check', '--log-level', 'warn', '.'] },
   {

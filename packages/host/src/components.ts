@@ -6,6 +6,7 @@ import {
   assertValidId,
   ComponentNotRunningError,
   describeError,
+  ImportFailedError,
   InvalidArgumentError,
 } from '@cirrus/protocol';
 import type { ComponentDescription, Limits, Logger, StringMap } from '@cirrus/protocol';
@@ -15,6 +16,7 @@ import type {
   HttpBody,
   HttpRequestHead,
   HttpResponseSink,
+  ImportCall,
   ImportHandler,
 } from '@cirrus/runtime';
 import type { LatticeState } from './lattice-state.ts';
@@ -283,6 +285,20 @@ export class ComponentManager {
 
   isRunning(id: string): boolean {
     return this.#running.has(id);
+  }
+
+  /** Serves another component's linked import with an export of `id`, if `id` runs here. */
+  serveImport(id: string, call: ImportCall): Promise<unknown> | undefined {
+    const running = this.#running.get(id);
+    if (running === undefined) return undefined;
+    if (call.resource !== undefined) {
+      return Promise.reject(
+        new ImportFailedError(
+          `${call.interface} passes resources between components, which is not supported yet`,
+        ),
+      );
+    }
+    return running.pool.invoke(call.interface, call.fn, call.args);
   }
 
   /** The merged named config a running component was started with (empty when not running). */

@@ -150,7 +150,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const imports: ImportRouter = new ImportRouter({
     state,
     logger,
-    targets: providers,
+    targets: {
+      serveImport: (id, call, source) =>
+        providers.serveImport(id, call, source) ?? components.serveImport(id, call),
+    },
     componentConfig: (id) => components.config(id),
   });
   state.onLinksChanged((change) => providers.onLinksChanged(change));

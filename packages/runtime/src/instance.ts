@@ -44,7 +44,7 @@ interface ActiveCall {
   id: number;
   sink: HttpResponseSink;
   headSent: boolean;
-  resolve: () => void;
+  resolve: (value?: unknown) => void;
   reject: (err: CirrusError) => void;
   timer: NodeJS.Timeout;
   bodyCredit: (() => void) | undefined;
@@ -54,6 +54,13 @@ interface ActiveCall {
 }
 
 let nextCallId = 1;
+
+/** The sink of an export call, which produces a value rather than an HTTP response. */
+const NO_OUTPUT: HttpResponseSink = {
+  head: () => undefined,
+  write: () => Promise.resolve(),
+  end: () => undefined,
+};
 
 export class WorkerInstance {
   readonly #worker: Worker;
@@ -158,32 +165,54 @@ export class WorkerInstance {
     if (this.#call !== undefined) return Promise.reject(new Error('instance is already serving a call'));
     const id = nextCallId++;
     return new Promise<void>((resolve, reject) => {
-      const call: ActiveCall = {
-        id,
-        sink,
-        headSent: false,
-        resolve,
-        reject,
-        bodyCredit: undefined,
-        bodyInFlight: 0,
-        writes: Promise.resolve(),
-        settled: false,
-        timer: setTimeout(() => {
-          this.#fail(
-            call,
-            new DeadlineExceededError(`call did not finish within its ${deadlineMs} ms deadline`, {
-              hint: 'the component is stuck or slow; the instance was discarded. Raise invocationTimeoutMs if the work is legitimately long',
-            }),
-          );
-          void this.terminate();
-        }, deadlineMs),
-      };
-      this.#call = call;
+      const call = this.#begin(id, sink, () => resolve(), reject, deadlineMs);
       Atomics.store(this.#flow, ACKED, 0);
       Atomics.store(this.#flow, CLIENT_GONE, 0);
       this.#post({ t: 'http', id, head, hasBody: body !== null });
       if (body !== null) void this.#pumpBody(call, body);
     });
+  }
+
+  /** Calls a function of an exported interface with jco-shaped values and returns its result. */
+  invoke(exportName: string, fn: string, args: unknown[], deadlineMs: number): Promise<unknown> {
+    if (!this.#alive) return Promise.reject(new InstanceCrashedError('instance is no longer running'));
+    if (this.#call !== undefined) return Promise.reject(new Error('instance is already serving a call'));
+    const id = nextCallId++;
+    return new Promise<unknown>((resolve, reject) => {
+      this.#begin(id, NO_OUTPUT, resolve, reject, deadlineMs);
+      this.#post({ t: 'invoke', id, exportName, fn, args });
+    });
+  }
+
+  #begin(
+    id: number,
+    sink: HttpResponseSink,
+    resolve: (value?: unknown) => void,
+    reject: (err: CirrusError) => void,
+    deadlineMs: number,
+  ): ActiveCall {
+    const call: ActiveCall = {
+      id,
+      sink,
+      headSent: false,
+      resolve,
+      reject,
+      bodyCredit: undefined,
+      bodyInFlight: 0,
+      writes: Promise.resolve(),
+      settled: false,
+      timer: setTimeout(() => {
+        this.#fail(
+          call,
+          new DeadlineExceededError(`call did not finish within its ${deadlineMs} ms deadline`, {
+            hint: 'the component is stuck or slow; the instance was discarded. Raise invocationTimeoutMs if the work is legitimately long',
+          }),
+        );
+        void this.terminate();
+      }, deadlineMs),
+    };
+    this.#call = call;
+    return call;
   }
 
   async #pumpBody(call: ActiveCall, body: AsyncIterable<Uint8Array>): Promise<void> {
@@ -230,6 +259,10 @@ export class WorkerInstance {
           call.sink.end(message.chunks, message.trailers);
           call.resolve();
         });
+        return;
+      case 'returned':
+        this.#settle(call);
+        call.resolve(message.value);
         return;
       case 'failed':
         this.#fail(call, errorFromJSON(message.error));

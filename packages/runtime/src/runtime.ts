@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import { DEFAULT_LIMITS, UnsupportedImportError } from '@cirrus/protocol';
+import { DEFAULT_LIMITS, ExportNotFoundError, UnsupportedImportError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
 import { silentLogger } from '@cirrus/protocol';
 import { loadArtifact } from './artifact.ts';
@@ -15,7 +15,7 @@ import { InstancePool } from './pool.ts';
 import type { PoolStats } from './pool.ts';
 import { readCoreModule, transpileCached } from './transpile.ts';
 import { assertComponent, capModuleMemory } from './wasm-binary.ts';
-import { SUPPORTED_IMPORTS } from './wasi/supported.ts';
+import { SUPPORTED_IMPORTS, unversioned } from './wasi/supported.ts';
 
 export interface RuntimeOptions {
   /** Where transpiled components and compile caches live (default `~/.cache/cirrus`). */
@@ -70,6 +70,12 @@ export interface ComponentPool {
     sink: HttpResponseSink,
     options?: CallOptions,
   ): Promise<void>;
+  /**
+   * Calls `fn` (kebab-case) of an exported interface (unversioned, e.g. `example:greeter/greet`) on
+   * a warm instance, with values as jco represents them; the `err` of a `result` comes back as
+   * `{ tag: 'err', val }`.
+   */
+  invoke(exportInterface: string, fn: string, args: unknown[], options?: CallOptions): Promise<unknown>;
   setMaxInstances(max: number): void;
   readonly stats: PoolStats;
   /** Stops the component; calls in flight may finish for up to `drainMs`. */
@@ -222,6 +228,20 @@ class Runtime implements ComponentRuntime {
         const instance = await instances.acquire();
         try {
           await instance.handleHttp(head, body, sink, options.deadlineMs ?? deadlineMs);
+        } finally {
+          instances.release(instance);
+        }
+      },
+      async invoke(exportInterface, fn, args, options = {}) {
+        const exportName = component.exports.find((name) => unversioned(name) === exportInterface);
+        if (exportName === undefined) {
+          throw new ExportNotFoundError(`${config.componentId} does not export ${exportInterface}`, {
+            hint: `it exports: ${component.exports.join(', ') || 'nothing'}`,
+          });
+        }
+        const instance = await instances.acquire();
+        try {
+          return await instance.invoke(exportName, fn, args, options.deadlineMs ?? deadlineMs);
         } finally {
           instances.release(instance);
         }

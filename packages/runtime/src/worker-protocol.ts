@@ -54,6 +54,8 @@ export interface ResponseHead {
 
 export type ToWorker =
   | { t: 'http'; id: number; head: HttpRequestHead; hasBody: boolean }
+  /** Calls a function of an exported interface (`exportName` as jco keys it, `fn` in kebab-case). */
+  | { t: 'invoke'; id: number; exportName: string; fn: string; args: unknown[] }
   | { t: 'body'; id: number; chunk: Uint8Array }
   | { t: 'body-end'; id: number }
   | { t: 'body-error'; id: number; message: string };
@@ -64,6 +66,7 @@ export type FromWorker =
   | { t: 'out'; id: number; head?: ResponseHead; chunks: Uint8Array[] }
   | { t: 'done'; id: number; head?: ResponseHead; chunks: Uint8Array[]; trailers?: string[] }
   | { t: 'failed'; id: number; error: ErrorJSON; fatal: boolean }
+  | { t: 'returned'; id: number; value: unknown }
   | { t: 'consumed'; id: number; bytes: number }
   | { t: 'log'; stream: 'stdout' | 'stderr'; line: string }
   | ImportCallMessage

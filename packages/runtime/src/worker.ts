@@ -232,6 +232,51 @@ class HttpCall implements ResponseChannel, ByteSink {
 
 let current: HttpCall | undefined;
 let handler: IncomingHandler | undefined;
+let instanceExports: Record<string, unknown> = {};
+
+/** `say-hello` → `sayHello`, the way jco names functions. */
+function camelName(witName: string): string {
+  return witName.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Calls an exported function for another component (a linked import on the host). jco throws the
+ * `err` case of a `result` (the bare value, or an error carrying it as `payload`); it travels back as
+ * `{ tag: 'err', val }`, which is how the caller's import returns it.
+ */
+async function runInvoke(id: number, exportName: string, fn: string, args: unknown[]): Promise<void> {
+  const target = (instanceExports[exportName] as Record<string, unknown> | undefined)?.[camelName(fn)];
+  if (typeof target !== 'function') {
+    post({
+      t: 'failed',
+      id,
+      fatal: false,
+      error: errorJson(
+        'EXPORT_NOT_FOUND',
+        `component ${init.componentId} does not export ${exportName}#${fn}`,
+      ),
+    });
+    return;
+  }
+  try {
+    const value: unknown = await (target as (...a: unknown[]) => unknown)(...args);
+    post({ t: 'returned', id, value });
+  } catch (err) {
+    // A WIT value is never an Error instance, so anything else thrown is the `err` case.
+    if (!(err instanceof Error)) {
+      post({ t: 'returned', id, value: { tag: 'err', val: err } });
+      return;
+    }
+    if ('payload' in err && !(err instanceof WebAssembly.RuntimeError)) {
+      post({ t: 'returned', id, value: { tag: 'err', val: err.payload } });
+      return;
+    }
+    post({ t: 'failed', id, fatal: true, error: describeGuestFailure(err) });
+  } finally {
+    stdout.finish();
+    stderr.finish();
+  }
+}
 
 setSuspendHook(() => current?.flush());
 
@@ -268,6 +313,9 @@ function onMessage(message: ToWorker): void {
       void runHttp(new HttpCall(message.id, message.hasBody), message.head);
       return;
     }
+    case 'invoke':
+      void runInvoke(message.id, message.exportName, message.fn, message.args);
+      return;
     case 'body':
       if (current?.id === message.id) current.source?.push(message.chunk);
       return;
@@ -309,6 +357,7 @@ async function start(): Promise<void> {
       if (module === undefined) throw new Error(`core module ${name} is missing`);
       return module;
     }, imports);
+    instanceExports = exports;
     if (init.httpExport !== undefined) handler = exports[init.httpExport] as IncomingHandler | undefined;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
