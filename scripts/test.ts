@@ -20,6 +20,7 @@ const COMPONENTS = [
   'examples/hello',
   'examples/counter',
   'packages/testing/fixtures/probe',
+  'packages/testing/fixtures/imports-probe',
   'packages/testing/fixtures/greeter',
   'packages/testing/fixtures/greet-client',
 ];

@@ -301,6 +301,19 @@ export class ComponentManager {
     return running.pool.invoke(call.interface, call.fn, call.args);
   }
 
+  /** Calls an export of a component running here (COMPONENT_NOT_RUNNING otherwise). */
+  invoke(id: string, exportInterface: string, fn: string, args: unknown[]): Promise<unknown> {
+    const running = this.#running.get(id);
+    if (running === undefined) {
+      return Promise.reject(
+        new ComponentNotRunningError(`component ${id} is not running on this host`, {
+          hint: `start it: cirrus scale component <host> <ref> ${id} --count 1`,
+        }),
+      );
+    }
+    return running.pool.invoke(exportInterface, fn, args);
+  }
+
   /** The merged named config a running component was started with (empty when not running). */
   async config(id: string): Promise<StringMap> {
     const running = this.#running.get(id);

@@ -144,7 +144,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
     events,
     limits,
     logger,
-    components: { handleHttp: (id, head, body, sink) => components.handleHttp(id, head, body, sink) },
+    components: {
+      handleHttp: (id, head, body, sink) => components.handleHttp(id, head, body, sink),
+      invoke: (id, iface, fn, args) => components.invoke(id, iface, fn, args),
+    },
     builtins: options.builtinProviders ?? BUILTIN_PROVIDERS,
   });
   const imports: ImportRouter = new ImportRouter({

@@ -114,6 +114,9 @@ export class KvNotAnIntegerError extends kind('KV_NOT_AN_INTEGER') {}
 export class KvStoreFullError extends kind('KV_STORE_FULL') {}
 export class KvConflictError extends kind('KV_CONFLICT') {}
 
+// --- messaging capability provider (wasmcloud:messaging) -----------------------------------------
+export class MessagingSubjectDeniedError extends kind('MESSAGING_SUBJECT_DENIED') {}
+
 // --- wRPC values and WIT types ------------------------------------------------------------------
 export class WitInvalidError extends kind('WIT_INVALID') {}
 export class WrpcEncodeError extends kind('WRPC_ENCODE_FAILED') {}
@@ -185,6 +188,7 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   KvNotAnIntegerError,
   KvStoreFullError,
   KvConflictError,
+  MessagingSubjectDeniedError,
   WitInvalidError,
   WrpcEncodeError,
   WrpcDecodeError,

@@ -1,6 +1,9 @@
 import type { BuiltinProvider } from './types.ts';
 import { httpServerProvider } from './http-server/index.ts';
+import { configProvider } from './config-provider.ts';
 import { keyValueProvider } from './keyvalue-provider.ts';
+import { loggingProvider } from './logging-provider.ts';
+import { messagingProvider } from './messaging-provider.ts';
 
 export const BUILTIN_SCHEME = 'wasmcloud+builtin://';
 
@@ -8,6 +11,9 @@ export const BUILTIN_SCHEME = 'wasmcloud+builtin://';
 export const BUILTIN_PROVIDERS: Readonly<Record<string, BuiltinProvider>> = {
   'http-server': httpServerProvider,
   keyvalue: keyValueProvider,
+  logging: loggingProvider,
+  config: configProvider,
+  messaging: messagingProvider,
 };
 
 /**

@@ -69,14 +69,17 @@ class LoggingProvider implements CapabilityProvider {
     const guestLevel = typeof level === 'string' ? level : 'info';
     // An unknown level is logged rather than refused: failing the call would trap the guest over a log line.
     const hostLevel = LEVELS[guestLevel] ?? 'info';
-    const fields: Record<string, unknown> = {
-      component: source.sourceId,
-      context: escapeControls(truncateUtf8(String(context ?? ''), this.#maxBytes)),
-    };
+    const fields: Record<string, unknown> = { component: source.sourceId, context: this.#bounded(context) };
     // Only where the host's four levels lose the distinction (trace, critical).
     if (guestLevel !== hostLevel) fields['wasi_level'] = guestLevel;
-    this.#logger[hostLevel](escapeControls(truncateUtf8(String(message ?? ''), this.#maxBytes)), fields);
+    this.#logger[hostLevel](this.#bounded(message), fields);
     return undefined;
+  }
+
+  /** Escaped, then cut to the limit; cut before escaping too, so a huge string costs no huge copy. */
+  #bounded(value: unknown): string {
+    const text = typeof value === 'string' ? value : '';
+    return truncateUtf8(escapeControls(truncateUtf8(text, this.#maxBytes)), this.#maxBytes);
   }
 
   async shutdown(): Promise<void> {}

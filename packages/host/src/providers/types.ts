@@ -10,6 +10,11 @@ export interface ResolvedLink extends Omit<Link, 'source_config' | 'target_confi
 
 /** How providers call components; the host picks the path (in-process here, wRPC across hosts). */
 export interface ComponentCalls {
+  /**
+   * Calls `fn` (kebab-case) of an interface `componentId` exports, with values as jco represents
+   * them; the `err` case of a `result` resolves as `{ tag: 'err', val }`.
+   */
+  invoke(componentId: string, exportInterface: string, fn: string, args: unknown[]): Promise<unknown>;
   handleHttp(
     componentId: string,
     head: HttpRequestHead,
