@@ -23,6 +23,7 @@ import { createComponentRuntime } from '@cirrus/runtime';
 import type { ComponentRuntime, ImportHandler } from '@cirrus/runtime';
 import { ComponentManager } from './components.ts';
 import { ImportRouter } from './imports.ts';
+import { remoteKeyValue } from './wrpc/keyvalue.ts';
 import { startControlServer } from './control/server.ts';
 import type { ControlServer } from './control/server.ts';
 import type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
@@ -158,6 +159,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
         providers.serveImport(id, call, source) ?? components.serveImport(id, call),
     },
     componentConfig: (id) => components.config(id),
+    remote: (targetId, call, source) =>
+      call.interface.startsWith('wasi:keyvalue/')
+        ? remoteKeyValue({ connection: conn, lattice: latticeName, limits }, targetId, call, source)
+        : undefined,
   });
   state.onLinksChanged((change) => providers.onLinksChanged(change));
   state.onConfigChanged((name) => providers.onConfigChanged(name));

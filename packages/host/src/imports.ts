@@ -22,6 +22,8 @@ export interface ImportRouterOptions {
   logger: Logger;
   /** The merged named config of a component running on this host. */
   componentConfig(componentId: string): Promise<StringMap>;
+  /** Serves the call from a target on another host (wRPC), when the interface can cross hosts. */
+  remote?(targetId: string, call: ImportCall, source: ImportSource): Promise<unknown> | undefined;
 }
 
 const DEFAULT_LINK_NAME = 'default';
@@ -63,20 +65,23 @@ export class ImportRouter {
   async #route(componentId: string, call: ImportCall): Promise<unknown> {
     const link = this.resolve(componentId, call.interface);
     if (link === undefined) throw this.#missing(componentId, call.interface);
-    const served = this.#options.targets.serveImport(link.target, call, {
+    const source: ImportSource = {
       sourceId: componentId,
       linkName: link.name,
       componentConfig: () => this.#options.componentConfig(componentId),
-    });
-    if (served === undefined) {
+    };
+    const served = this.#options.targets.serveImport(link.target, call, source);
+    if (served !== undefined) return served;
+    const remote = this.#options.remote?.(link.target, call, source);
+    if (remote === undefined) {
       throw new ImportFailedError(
         `${componentId} calls ${call.interface} on ${link.target}, which does not run on this host`,
         {
-          hint: `start ${link.target} on this host; calls to other hosts are not supported yet`,
+          hint: `start ${link.target} on this host; across hosts only wasi:keyvalue is served so far`,
         },
       );
     }
-    return served;
+    return remote;
   }
 
   #missing(componentId: string, interfaceName: string): LinkNotFoundError {

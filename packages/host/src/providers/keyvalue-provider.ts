@@ -8,7 +8,11 @@ import { CirrusError, describeError } from '@cirrus/protocol';
 import type { StringMap } from '@cirrus/protocol';
 import { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
-import type { LatticeConnection } from '@cirrus/lattice';
+import type { LatticeConnection, Subscription } from '@cirrus/lattice';
+import type { WitFunction } from '@cirrus/protocol';
+import { ATOMICS_FUNCTIONS, STORE_FUNCTIONS, WRPC_ATOMICS, WRPC_STORE } from '../wrpc/keyvalue.ts';
+import { wrpcServe } from '../wrpc/transport.ts';
+import type { WrpcHandler } from '../wrpc/transport.ts';
 import { createKeyValueBackend } from './keyvalue/index.ts';
 import type { KeyValueBackend } from './keyvalue/index.ts';
 import type {
@@ -52,6 +56,34 @@ async function guarded<T>(work: () => Promise<T>): Promise<Result<T>> {
   }
 }
 
+/** One method of the `bucket` resource (also what a `wrpc:keyvalue/store` call runs). */
+function bucketOperation(
+  backend: KeyValueBackend,
+  name: string,
+  fn: string,
+  args: unknown[],
+): Promise<unknown> {
+  const [first, second] = args;
+  switch (fn) {
+    case 'get':
+      return guarded(() => backend.get(name, first as string));
+    case 'set':
+      return guarded(() => backend.set(name, first as string, second as Uint8Array));
+    case 'delete':
+      return guarded(() => backend.delete(name, first as string));
+    case 'exists':
+      return guarded(() => backend.exists(name, first as string));
+    case 'list-keys':
+      return guarded(async () => {
+        const cursor = typeof first === 'bigint' || typeof first === 'number' ? first.toString() : undefined;
+        const page = await backend.listKeys(name, cursor);
+        return { keys: page.keys, cursor: page.cursor === undefined ? undefined : BigInt(page.cursor) };
+      });
+    default:
+      return Promise.reject(new Error(`the bucket resource has no method ${fn}`));
+  }
+}
+
 function asBucket(value: unknown): Bucket {
   return value as Bucket;
 }
@@ -65,10 +97,51 @@ class KeyValueProvider implements CapabilityProvider {
   readonly #links = new Map<string, StringMap>();
   #config: StringMap;
 
+  /** Components on other hosts reach this provider over wRPC. */
+  readonly #served: Subscription[];
+
   constructor(context: ProviderContext) {
     this.#context = context;
     this.#lattice = context.connection;
     this.#config = context.config;
+    this.#served = [
+      this.#serve(WRPC_STORE, STORE_FUNCTIONS, async (backend, [bucket, ...rest], fn) =>
+        bucketOperation(backend, bucket as string, fn, rest),
+      ),
+      this.#serve(WRPC_ATOMICS, ATOMICS_FUNCTIONS, async (backend, [bucket, key, delta]) =>
+        guarded(() => backend.increment(bucket as string, key as string, BigInt(delta as bigint))),
+      ),
+    ];
+  }
+
+  #serve(
+    instance: string,
+    functions: ReadonlyMap<string, WitFunction>,
+    run: (backend: KeyValueBackend, args: unknown[], fn: string) => Promise<unknown>,
+  ): Subscription {
+    const handlers = new Map<string, WrpcHandler>();
+    for (const [name, fn] of functions) {
+      handlers.set(name, {
+        fn,
+        handle: async (args, caller) => {
+          // Only components linked to this provider may use it, with their link's backend.
+          const settings = this.#links.get(`${caller.sourceId}|${caller.linkName}`);
+          if (settings === undefined) return [{ tag: 'err', val: { tag: 'access-denied' } }];
+          return [await run(await this.#backend(settings), args, name)];
+        },
+      });
+    }
+    const context = this.#context;
+    return wrpcServe(this.#lattice, {
+      lattice: context.lattice,
+      id: context.providerId,
+      instance,
+      handlers,
+      logger: context.logger,
+      maxBytes: context.limits.wrpcMaxValueBytes,
+      maxPayload: this.#lattice.maxPayload,
+      timeoutMs: context.limits.invocationTimeoutMs,
+    });
   }
 
   async receiveLinkAsTarget(link: ResolvedLink): Promise<void> {
@@ -113,26 +186,7 @@ class KeyValueProvider implements CapabilityProvider {
       });
     }
     const { backend, name } = asBucket(call.self);
-    const [first, second] = call.args;
-    switch (call.fn) {
-      case 'get':
-        return guarded(() => backend.get(name, first as string));
-      case 'set':
-        return guarded(() => backend.set(name, first as string, second as Uint8Array));
-      case 'delete':
-        return guarded(() => backend.delete(name, first as string));
-      case 'exists':
-        return guarded(() => backend.exists(name, first as string));
-      case 'list-keys':
-        return guarded(async () => {
-          const cursor =
-            typeof first === 'bigint' || typeof first === 'number' ? first.toString() : undefined;
-          const page = await backend.listKeys(name, cursor);
-          return { keys: page.keys, cursor: page.cursor === undefined ? undefined : BigInt(page.cursor) };
-        });
-      default:
-        throw new Error(`the bucket resource has no method ${call.fn}`);
-    }
+    return bucketOperation(backend, name, call.fn, call.args);
   }
 
   async #atomics(call: ImportCall): Promise<unknown> {
@@ -183,6 +237,7 @@ class KeyValueProvider implements CapabilityProvider {
   }
 
   async shutdown(): Promise<void> {
+    for (const sub of this.#served) sub.unsubscribe();
     const backends = [...this.#backends.values()];
     this.#backends.clear();
     await Promise.all(backends.map(async (b) => (await b.catch(() => undefined))?.close()));

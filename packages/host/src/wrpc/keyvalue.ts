@@ -1,0 +1,96 @@
+/**
+ * wasi:keyvalue across hosts. On the lattice the interfaces are `wrpc:keyvalue/{store,atomics}`
+ * (§4.5), where a bucket travels as its name instead of a resource handle. The calling host keeps
+ * the guest's `bucket` resource locally (opening sends nothing) and sends each operation with the
+ * bucket name; the host running the provider serves them with the link's backend.
+ */
+import { parseWit } from '@cirrus/protocol';
+import type { Limits, WitFunction } from '@cirrus/protocol';
+import type { LatticeConnection } from '@cirrus/lattice';
+import { HostResource } from '@cirrus/runtime';
+import type { ImportCall } from '@cirrus/runtime';
+import { wrpcInvoke } from './transport.ts';
+
+export const WRPC_STORE = 'wrpc:keyvalue/store@0.2.0-draft';
+export const WRPC_ATOMICS = 'wrpc:keyvalue/atomics@0.2.0-draft';
+
+const WIT = `
+package wrpc:keyvalue@0.2.0-draft;
+
+interface store {
+  variant error { no-such-store, access-denied, other(string) }
+  record key-response { keys: list<string>, cursor: option<u64> }
+  get: func(bucket: string, key: string) -> result<option<list<u8>>, error>;
+  set: func(bucket: string, key: string, value: list<u8>) -> result<_, error>;
+  delete: func(bucket: string, key: string) -> result<_, error>;
+  exists: func(bucket: string, key: string) -> result<bool, error>;
+  list-keys: func(bucket: string, cursor: option<u64>) -> result<key-response, error>;
+}
+
+interface atomics {
+  variant error { no-such-store, access-denied, other(string) }
+  increment: func(bucket: string, key: string, delta: u64) -> result<u64, error>;
+}
+`;
+
+const document = parseWit(WIT);
+
+function functionsOf(name: string): ReadonlyMap<string, WitFunction> {
+  const iface = document.interfaces.find((i) => i.name === name);
+  if (iface === undefined) throw new Error(`wrpc:keyvalue/${name} is missing from the built-in WIT`);
+  return iface.functions;
+}
+
+export const STORE_FUNCTIONS = functionsOf('store');
+export const ATOMICS_FUNCTIONS = functionsOf('atomics');
+
+/** The guest's bucket on the calling host: which target serves it, through which link. */
+interface RemoteBucket {
+  targetId: string;
+  linkName: string;
+  name: string;
+}
+
+export interface RemoteKeyValueOptions {
+  connection: LatticeConnection;
+  lattice: string;
+  limits: Limits;
+}
+
+/** Serves a component's wasi:keyvalue imports from a provider on another host. */
+export async function remoteKeyValue(
+  options: RemoteKeyValueOptions,
+  targetId: string,
+  call: ImportCall,
+  source: { sourceId: string; linkName: string },
+): Promise<unknown> {
+  const invoke = async (instance: string, fn: WitFunction, args: unknown[]): Promise<unknown> => {
+    const [result] = await wrpcInvoke(options.connection, {
+      lattice: options.lattice,
+      targetId,
+      instance,
+      fn,
+      args,
+      sourceId: source.sourceId,
+      linkName: source.linkName,
+      timeoutMs: options.limits.invocationTimeoutMs,
+      maxBytes: options.limits.wrpcMaxValueBytes,
+    });
+    return result;
+  };
+  if (call.interface === 'wasi:keyvalue/store' && call.resource === undefined && call.fn === 'open') {
+    const bucket: RemoteBucket = { targetId, linkName: source.linkName, name: String(call.args[0]) };
+    return { tag: 'ok', val: new HostResource('wasi:keyvalue/store', 'bucket', bucket) };
+  }
+  if (call.interface === 'wasi:keyvalue/store' && call.resource === 'bucket') {
+    const bucket = call.self as RemoteBucket;
+    const fn = STORE_FUNCTIONS.get(call.fn);
+    if (fn === undefined) throw new Error(`wasi:keyvalue/store has no method ${call.fn}`);
+    return invoke(WRPC_STORE, fn, [bucket.name, ...call.args]);
+  }
+  if (call.interface === 'wasi:keyvalue/atomics' && call.fn === 'increment') {
+    const [bucket, ...rest] = call.args as [RemoteBucket, ...unknown[]];
+    return invoke(WRPC_ATOMICS, ATOMICS_FUNCTIONS.get('increment') as WitFunction, [bucket.name, ...rest]);
+  }
+  throw new Error(`${call.interface}#${call.fn} is not served across hosts yet`);
+}

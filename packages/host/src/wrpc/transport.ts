@@ -1,0 +1,177 @@
+/**
+ * wRPC over the lattice (§4.3 of the 1.x protocol): the invoker publishes the parameters with a
+ * fresh inbox `R` as reply-to, the server answers with a handshake from its own inbox `S`, the
+ * invoker ends the parameter stream on `S.params`, and the server writes the results to `R.results`,
+ * closing the stream with an empty message. Values are encoded by the protocol package from the WIT
+ * signature; only inline values are carried (no pending streams or futures yet).
+ */
+import {
+  createWrpcByteStream,
+  decodeWrpcParams,
+  decodeWrpcResults,
+  describeError,
+  encodeWrpcParams,
+  encodeWrpcResults,
+  RequestTimeoutError,
+  wrpcChunks,
+  wrpcInvocationHeaders,
+  wrpcInvocationSubject,
+  wrpcParamsSubject,
+  wrpcQueueGroup,
+  wrpcResultsSubject,
+  WRPC_HEADER_LINK_NAME,
+  WRPC_HEADER_SOURCE_ID,
+} from '@cirrus/protocol';
+import type { Logger, WitFunction } from '@cirrus/protocol';
+import { EMPTY } from '@cirrus/lattice';
+import type { LatticeConnection, Msg, Subscription } from '@cirrus/lattice';
+
+export interface WrpcInvocation {
+  lattice: string;
+  targetId: string;
+  /** wRPC instance name, e.g. `wrpc:keyvalue/store@0.2.0-draft`. */
+  instance: string;
+  fn: WitFunction;
+  args: unknown[];
+  sourceId: string;
+  linkName: string;
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+/** Reads an inbox stream until its empty terminator, or fails at the deadline. */
+function collect(
+  conn: LatticeConnection,
+  subject: string,
+  first: Uint8Array | undefined,
+  maxBytes: number,
+): { done: Promise<Uint8Array>; stop: () => void } {
+  const stream = createWrpcByteStream({ maxBytes, ...(first === undefined ? {} : { initial: first }) });
+  let sub: Subscription | undefined;
+  const done = new Promise<Uint8Array>((resolve, reject) => {
+    sub = conn.subscribe(subject, {
+      callback: (msg: Msg) => {
+        try {
+          if (stream.push(msg.data)) {
+            sub?.unsubscribe();
+            resolve(stream.bytes());
+          }
+        } catch (err) {
+          sub?.unsubscribe();
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+    });
+  });
+  return { done, stop: () => sub?.unsubscribe() };
+}
+
+async function deadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new RequestTimeoutError(`${what} did not complete within ${ms} ms`, {
+                hint: 'is the target running on a host of this lattice?',
+              }),
+            ),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Invokes a function on the lattice and returns its decoded results. */
+export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation): Promise<unknown[]> {
+  const subject = wrpcInvocationSubject(call.lattice, call.targetId, call.instance, call.fn.name);
+  const inbox = conn.newInbox();
+  const results = collect(conn, wrpcResultsSubject(inbox), undefined, call.maxBytes);
+  const handshake = conn.subscribe(inbox, { max: 1 });
+  try {
+    const params = encodeWrpcParams(call.fn, call.args).bytes;
+    await conn.flush();
+    conn.publish(subject, params, {
+      reply: inbox,
+      headers: wrpcInvocationHeaders({ sourceId: call.sourceId, linkName: call.linkName }),
+    });
+    const work = (async () => {
+      let server: string | undefined;
+      for await (const msg of handshake) {
+        server = msg.reply;
+        break;
+      }
+      if (server === undefined) throw new Error(`no handshake from ${call.targetId}`);
+      // Every parameter fitted in the invocation; the empty message ends the parameter stream.
+      conn.publish(wrpcParamsSubject(server), EMPTY);
+      const bytes = await results.done;
+      return decodeWrpcResults(call.fn, bytes).values;
+    })();
+    return await deadline(work, call.timeoutMs, `wRPC call ${subject}`);
+  } finally {
+    handshake.unsubscribe();
+    results.stop();
+  }
+}
+
+export interface WrpcHandler {
+  fn: WitFunction;
+  handle(args: unknown[], caller: { sourceId: string; linkName: string }): Promise<unknown[]>;
+}
+
+export interface WrpcServeOptions {
+  lattice: string;
+  id: string;
+  instance: string;
+  handlers: ReadonlyMap<string, WrpcHandler>;
+  logger: Logger;
+  maxBytes: number;
+  maxPayload: number;
+  timeoutMs: number;
+}
+
+/** Serves functions of one instance for `id` in its queue group; returns the subscription. */
+export function wrpcServe(conn: LatticeConnection, options: WrpcServeOptions): Subscription {
+  // Every function of the instance: the function name is the last token.
+  const subject = `${wrpcInvocationSubject(options.lattice, options.id, options.instance, 'x').slice(0, -1)}*`;
+  return conn.subscribe(subject, {
+    queue: wrpcQueueGroup(options.lattice, options.id),
+    callback: (msg) => {
+      void serveOne(conn, options, msg).catch((err: unknown) =>
+        options.logger.warn('wRPC invocation failed', { subject: msg.subject, error: describeError(err) }),
+      );
+    },
+  });
+}
+
+async function serveOne(conn: LatticeConnection, options: WrpcServeOptions, msg: Msg): Promise<void> {
+  const reply = msg.reply;
+  if (reply === undefined) return;
+  const fnName = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+  const handler = options.handlers.get(fnName);
+  if (handler === undefined) return;
+  const inbox = conn.newInbox();
+  const params = collect(conn, wrpcParamsSubject(inbox), msg.data, options.maxBytes);
+  try {
+    await conn.flush();
+    conn.publish(reply, EMPTY, { reply: inbox });
+    const bytes = await deadline(params.done, options.timeoutMs, `parameters of ${msg.subject}`);
+    const args = decodeWrpcParams(handler.fn, bytes).values;
+    const results = await handler.handle(args, {
+      sourceId: msg.headers?.[WRPC_HEADER_SOURCE_ID] ?? '',
+      linkName: msg.headers?.[WRPC_HEADER_LINK_NAME] ?? 'default',
+    });
+    const encoded = encodeWrpcResults(handler.fn, results).bytes;
+    const subject = wrpcResultsSubject(reply);
+    for (const chunk of wrpcChunks(encoded, options.maxPayload)) conn.publish(subject, chunk);
+    conn.publish(subject, EMPTY);
+  } finally {
+    params.stop();
+  }
+}

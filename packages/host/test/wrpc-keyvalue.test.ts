@@ -1,0 +1,116 @@
+/**
+ * A link across hosts: the counter component and the HTTP server on host A, the key-value provider on
+ * host B, one nats-server. The component's wasi:keyvalue calls travel as wRPC
+ * (`wrpc:keyvalue/{store,atomics}@0.2.0-draft`) and the counts are right.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { connectNats } from '@cirrus/lattice';
+import type { Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
+import { resolveLimits } from '@cirrus/protocol';
+import { freePort, startNatsServer, tempDir } from '@cirrus/testing';
+import type { NatsServer, TempDir } from '@cirrus/testing';
+import { createHost } from '../src/index.ts';
+import type { Host } from '../src/index.ts';
+
+const COUNTER_WASM = fileURLToPath(new URL('../../../examples/counter/build/counter.wasm', import.meta.url));
+
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+  return { status: response.status, body: await response.text() };
+}
+
+describe('wasi:keyvalue across hosts over wRPC', () => {
+  let dir: TempDir;
+  let nats: NatsServer;
+  const connections: NatsLatticeConnection[] = [];
+  let a: Host;
+  let b: Host;
+  let port: number;
+
+  before(async () => {
+    dir = await tempDir();
+    nats = await startNatsServer();
+    const hosts: Host[] = [];
+    for (const name of ['a', 'b']) {
+      const conn = await connectNats({ servers: nats.url, name: `host-${name}` });
+      connections.push(conn);
+      hosts.push(
+        await createHost({
+          lattice: conn,
+          friendlyName: `host-${name}`,
+          cacheDir: join(dir.path, 'cache'),
+          allowFileLoad: true,
+          heartbeatIntervalMs: 0,
+          limits: resolveLimits({ maxInstances: 10 }),
+        }),
+      );
+    }
+    [a, b] = hosts as [Host, Host];
+    port = await freePort();
+    await b.startProvider({ providerRef: 'wasmcloud+builtin://keyvalue', providerId: 'kv' });
+    await a.scaleComponent({ componentRef: COUNTER_WASM, componentId: 'counter', count: 2 });
+    await a.startProvider({ providerRef: 'wasmcloud+builtin://http-server', providerId: 'web' });
+    await a.putConfig('kv-memory', { backend: 'memory' });
+    await a.putLink({
+      source_id: 'counter',
+      target: 'kv',
+      wit_namespace: 'wasi',
+      wit_package: 'keyvalue',
+      interfaces: ['store', 'atomics'],
+      target_config: ['kv-memory'],
+    });
+    await a.putConfig('web-listen', { address: `127.0.0.1:${port}` });
+    await a.putLink({
+      source_id: 'web',
+      target: 'counter',
+      wit_namespace: 'wasi',
+      wit_package: 'http',
+      interfaces: ['incoming-handler'],
+      source_config: ['web-listen'],
+    });
+  });
+
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await Promise.all(connections.map((c) => c.close()));
+    await nats?.stop();
+    await dir?.remove();
+  });
+
+  it('counts through the provider on the other host, with the calls on the lattice as wRPC', async () => {
+    const spy = await connectNats({ servers: nats.url, name: 'spy' });
+    const subjects: string[] = [];
+    const sub: Subscription = spy.subscribe('default.kv.wrpc.>', {
+      callback: (m: Msg) => subjects.push(m.subject),
+    });
+    await spy.flush();
+    try {
+      const replies = [];
+      for (let i = 0; i < 3; i++) replies.push(await get(port, '/a'));
+      const concurrent = await Promise.all(Array.from({ length: 10 }, () => get(port, '/b')));
+      assert.ok(
+        [...replies, ...concurrent].every((r) => r.status === 200),
+        JSON.stringify(replies[0]),
+      );
+      assert.match(replies[2]?.body ?? '', /^\/a has been visited 3 time\(s\)/);
+      const counts = concurrent.map((r) => Number(/visited (\d+)/.exec(r.body)?.[1])).sort((x, y) => x - y);
+      assert.deepEqual(
+        counts,
+        Array.from({ length: 10 }, (_, i) => i + 1),
+      );
+      await spy.flush();
+      assert.ok(
+        subjects.every((s) => s === 'default.kv.wrpc.0.0.1.wrpc:keyvalue/atomics@0.2.0-draft.increment'),
+        subjects.join('\n'),
+      );
+      assert.equal(subjects.length, 13, 'one wRPC invocation per request');
+    } finally {
+      sub.unsubscribe();
+      await spy.close();
+    }
+  });
+});
