@@ -12,7 +12,10 @@ import type { Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
 import { freePort, startNatsServer, tempDir } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
+import type { HostResource } from '@cirrus/runtime';
+import type { ImportCall } from '@cirrus/runtime';
 import { createHost } from '../src/index.ts';
+import { remoteKeyValue } from '../src/wrpc/keyvalue.ts';
 import type { Host } from '../src/index.ts';
 
 const COUNTER_WASM = fileURLToPath(new URL('../../../examples/counter/build/counter.wasm', import.meta.url));
@@ -111,6 +114,59 @@ describe('wasi:keyvalue across hosts over wRPC', () => {
     } finally {
       sub.unsubscribe();
       await spy.close();
+    }
+  });
+
+  it('serves every store, atomics and batch operation across hosts, only to linked components', async () => {
+    await a.putLink({
+      source_id: 'caller',
+      target: 'kv',
+      wit_namespace: 'wasi',
+      wit_package: 'keyvalue',
+      interfaces: ['store', 'atomics', 'batch'],
+    });
+    const client = await connectNats({ servers: nats.url, name: 'caller' });
+    const remote = { connection: client, lattice: 'default', limits: resolveLimits() };
+    const call = (c: Omit<ImportCall, 'args'> & { args: unknown[] }, sourceId = 'caller'): Promise<unknown> =>
+      remoteKeyValue(remote, 'kv', c, { sourceId, linkName: 'default' });
+    const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+    try {
+      const opened = (await call({ interface: 'wasi:keyvalue/store', fn: 'open', args: ['remote'] })) as {
+        val: HostResource;
+      };
+      const bucket = opened.val.value;
+      const method = (fn: string, ...args: unknown[]): Promise<unknown> =>
+        call({ interface: 'wasi:keyvalue/store', resource: 'bucket', self: bucket, fn, args });
+      assert.deepEqual(await method('set', 'k1', bytes('v1')), { tag: 'ok', val: undefined });
+      assert.deepEqual(await method('get', 'k1'), { tag: 'ok', val: bytes('v1') });
+      assert.deepEqual(await method('exists', 'nope'), { tag: 'ok', val: false });
+      const batch = (fn: string, ...args: unknown[]): Promise<unknown> =>
+        call({ interface: 'wasi:keyvalue/batch', fn, args: [bucket, ...args] });
+      await batch('set-many', [
+        ['k2', bytes('v2')],
+        ['k3', bytes('v3')],
+      ]);
+      assert.deepEqual(await batch('get-many', ['k2', 'missing']), {
+        tag: 'ok',
+        val: [['k2', bytes('v2')], undefined],
+      });
+      await batch('delete-many', ['k2']);
+      const listed = (await method('list-keys', undefined)) as { val: { keys: string[] } };
+      assert.deepEqual(listed.val.keys.sort(), ['k1', 'k3']);
+      assert.deepEqual(
+        await call({ interface: 'wasi:keyvalue/atomics', fn: 'increment', args: [bucket, 'n', 5n] }),
+        { tag: 'ok', val: 5n },
+      );
+      assert.deepEqual(
+        await call(
+          { interface: 'wasi:keyvalue/store', resource: 'bucket', self: bucket, fn: 'get', args: ['k1'] },
+          'stranger',
+        ),
+        { tag: 'err', val: { tag: 'access-denied' } },
+        'a component without a link to the provider is refused',
+      );
+    } finally {
+      await client.close();
     }
   });
 });

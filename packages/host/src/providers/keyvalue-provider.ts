@@ -10,7 +10,14 @@ import { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
 import type { LatticeConnection, Subscription } from '@cirrus/lattice';
 import type { WitFunction } from '@cirrus/protocol';
-import { ATOMICS_FUNCTIONS, STORE_FUNCTIONS, WRPC_ATOMICS, WRPC_STORE } from '../wrpc/keyvalue.ts';
+import {
+  ATOMICS_FUNCTIONS,
+  BATCH_FUNCTIONS,
+  STORE_FUNCTIONS,
+  WRPC_ATOMICS,
+  WRPC_BATCH,
+  WRPC_STORE,
+} from '../wrpc/keyvalue.ts';
 import { wrpcServe } from '../wrpc/transport.ts';
 import type { WrpcHandler } from '../wrpc/transport.ts';
 import { createKeyValueBackend } from './keyvalue/index.ts';
@@ -84,6 +91,32 @@ function bucketOperation(
   }
 }
 
+/** One function of `batch` on a bucket (also what a `wrpc:keyvalue/batch` call runs). */
+function batchOperation(
+  backend: KeyValueBackend,
+  name: string,
+  fn: string,
+  args: unknown[],
+): Promise<unknown> {
+  const [second] = args;
+  switch (fn) {
+    case 'get-many':
+      return guarded(async () => {
+        const keys = second as string[];
+        const values = await backend.getMany(name, keys);
+        return values.map((value, i): [string, Uint8Array] | undefined =>
+          value === undefined ? undefined : [keys[i] as string, value],
+        );
+      });
+    case 'set-many':
+      return guarded(() => backend.setMany(name, second as [string, Uint8Array][]));
+    case 'delete-many':
+      return guarded(() => backend.deleteMany(name, second as string[]));
+    default:
+      return Promise.reject(new Error(`wasi:keyvalue/batch has no function ${fn}`));
+  }
+}
+
 function asBucket(value: unknown): Bucket {
   return value as Bucket;
 }
@@ -110,6 +143,9 @@ class KeyValueProvider implements CapabilityProvider {
       ),
       this.#serve(WRPC_ATOMICS, ATOMICS_FUNCTIONS, async (backend, [bucket, key, delta]) =>
         guarded(() => backend.increment(bucket as string, key as string, BigInt(delta as bigint))),
+      ),
+      this.#serve(WRPC_BATCH, BATCH_FUNCTIONS, async (backend, [bucket, ...rest], fn) =>
+        batchOperation(backend, bucket as string, fn, rest),
       ),
     ];
   }
@@ -197,24 +233,9 @@ class KeyValueProvider implements CapabilityProvider {
   }
 
   async #batch(call: ImportCall): Promise<unknown> {
-    const [bucket, second] = call.args;
+    const [bucket, ...rest] = call.args;
     const { backend, name } = asBucket(bucket);
-    switch (call.fn) {
-      case 'get-many':
-        return guarded(async () => {
-          const keys = second as string[];
-          const values = await backend.getMany(name, keys);
-          return values.map((value, i): [string, Uint8Array] | undefined =>
-            value === undefined ? undefined : [keys[i] as string, value],
-          );
-        });
-      case 'set-many':
-        return guarded(() => backend.setMany(name, second as [string, Uint8Array][]));
-      case 'delete-many':
-        return guarded(() => backend.deleteMany(name, second as string[]));
-      default:
-        throw new Error(`wasi:keyvalue/batch has no function ${call.fn}`);
-    }
+    return batchOperation(backend, name, call.fn, rest);
   }
 
   /** The backend settings of a link: its own target config, else the provider's config. */

@@ -1,6 +1,6 @@
 /**
- * wasi:keyvalue across hosts. On the lattice the interfaces are `wrpc:keyvalue/{store,atomics}`
- * (§4.5), where a bucket travels as its name instead of a resource handle. The calling host keeps
+ * wasi:keyvalue across hosts. On the lattice the interfaces are `wrpc:keyvalue/{store,atomics,batch}`
+ * (§4.5; `batch` too), where a bucket travels as its name instead of a resource handle. The calling host keeps
  * the guest's `bucket` resource locally (opening sends nothing) and sends each operation with the
  * bucket name; the host running the provider serves them with the link's backend.
  */
@@ -13,6 +13,7 @@ import { wrpcInvoke } from './transport.ts';
 
 export const WRPC_STORE = 'wrpc:keyvalue/store@0.2.0-draft';
 export const WRPC_ATOMICS = 'wrpc:keyvalue/atomics@0.2.0-draft';
+export const WRPC_BATCH = 'wrpc:keyvalue/batch@0.2.0-draft';
 
 const WIT = `
 package wrpc:keyvalue@0.2.0-draft;
@@ -31,6 +32,13 @@ interface atomics {
   variant error { no-such-store, access-denied, other(string) }
   increment: func(bucket: string, key: string, delta: u64) -> result<u64, error>;
 }
+
+interface batch {
+  variant error { no-such-store, access-denied, other(string) }
+  get-many: func(bucket: string, keys: list<string>) -> result<list<option<tuple<string, list<u8>>>>, error>;
+  set-many: func(bucket: string, key-values: list<tuple<string, list<u8>>>) -> result<_, error>;
+  delete-many: func(bucket: string, keys: list<string>) -> result<_, error>;
+}
 `;
 
 const document = parseWit(WIT);
@@ -43,6 +51,7 @@ function functionsOf(name: string): ReadonlyMap<string, WitFunction> {
 
 export const STORE_FUNCTIONS = functionsOf('store');
 export const ATOMICS_FUNCTIONS = functionsOf('atomics');
+export const BATCH_FUNCTIONS = functionsOf('batch');
 
 /** The guest's bucket on the calling host: which target serves it, through which link. */
 interface RemoteBucket {
@@ -91,6 +100,12 @@ export async function remoteKeyValue(
   if (call.interface === 'wasi:keyvalue/atomics' && call.fn === 'increment') {
     const [bucket, ...rest] = call.args as [RemoteBucket, ...unknown[]];
     return invoke(WRPC_ATOMICS, ATOMICS_FUNCTIONS.get('increment') as WitFunction, [bucket.name, ...rest]);
+  }
+  if (call.interface === 'wasi:keyvalue/batch') {
+    const [bucket, ...rest] = call.args as [RemoteBucket, ...unknown[]];
+    const fn = BATCH_FUNCTIONS.get(call.fn);
+    if (fn === undefined) throw new Error(`wasi:keyvalue/batch has no function ${call.fn}`);
+    return invoke(WRPC_BATCH, fn, [bucket.name, ...rest]);
   }
   throw new Error(`${call.interface}#${call.fn} is not served across hosts yet`);
 }
