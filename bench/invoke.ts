@@ -11,11 +11,13 @@
  * Rounds are interleaved ((1) (2) (3), (1) (2) (3), …); medians over rounds are reported.
  */
 import { join } from 'node:path';
-import { createComponentRuntime } from '@cirrus/runtime';
-import type { ComponentPool, HttpRequestHead, HttpResponseSink } from '@cirrus/runtime';
+import { existsSync } from 'node:fs';
+import { createComponentRuntime, HostResource } from '@cirrus/runtime';
+import type { ComponentPool, HttpRequestHead, HttpResponseSink, ImportHandler } from '@cirrus/runtime';
 import { BufferedResponse, loadDirect } from './direct.ts';
 import type { DirectComponent } from './direct.ts';
 import {
+  COUNTER_WASM,
   fmt,
   HarnessError,
   HELLO_GREETING,
@@ -57,6 +59,28 @@ class Collector implements HttpResponseSink {
 }
 
 type Call = () => Promise<void>;
+
+/**
+ * The counter's key-value imports answered by a map on the host thread: what a request costs when
+ * its guest makes linked import calls (open, increment, and the bucket's drop), without a provider's
+ * own work.
+ */
+function inMemoryKeyValue(): { handler: ImportHandler; calls: () => number } {
+  const counts = new Map<string, bigint>();
+  let calls = 0;
+  const handler: ImportHandler = async (call) => {
+    calls++;
+    if (call.fn === 'open') return { tag: 'ok', val: new HostResource('wasi:keyvalue/store', 'bucket', {}) };
+    if (call.fn === 'increment') {
+      const key = call.args[1] as string;
+      const next = (counts.get(key) ?? 0n) + (call.args[2] as bigint);
+      counts.set(key, next);
+      return { tag: 'ok', val: next };
+    }
+    throw new HarnessError(`the counter made an unexpected call: ${call.interface}#${call.fn}`);
+  };
+  return { handler, calls: () => calls };
+}
 
 function poolCall(pool: ComponentPool): Call {
   return async () => {
@@ -133,6 +157,25 @@ export async function runInvoke(settings: Settings): Promise<void> {
       { label: '(2) direct export call', call: directCall(direct), callers: 1, results: [] },
       { label: `(3) runtime pool, ${k} concurrent callers`, call: poolCall(pool), callers: k, results: [] },
     ];
+    const keyValue = inMemoryKeyValue();
+    let counterPool: ComponentPool | undefined;
+    if (existsSync(COUNTER_WASM)) {
+      const counter = await runtime.load(COUNTER_WASM, { allowFileLoad: true });
+      counterPool = runtime.createPool(counter, {
+        componentId: 'counter',
+        maxInstances: 1,
+        imports: keyValue.handler,
+      });
+      await counterPool.warm();
+      modes.push({
+        label: '(4) counter, sequential (linked imports)',
+        call: poolCall(counterPool),
+        callers: 1,
+        results: [],
+      });
+    } else {
+      progress(`${COUNTER_WASM} is missing (npm run build:examples): skipping the linked-import mode`);
+    }
 
     const warmCalls = Math.min(settings.calls, 2000);
     progress(`warming up: ${warmCalls} calls per mode`);
@@ -151,6 +194,7 @@ export async function runInvoke(settings: Settings): Promise<void> {
       }
     }
     await pool.close();
+    await counterPool?.close();
 
     const wall = (m: Mode): number => median(m.results.map((x) => x.wallUs));
     const cpu = (m: Mode): number => median(m.results.map((x) => x.cpuUs));
@@ -180,6 +224,15 @@ export async function runInvoke(settings: Settings): Promise<void> {
       `  (3) / (2)  pool with ${k} callers vs bare call: ${ratio(concurrent, bare)} wall, ` +
         `${ratio(concurrentCpu, bareCpu)} CPU  (wall below 1× = the hop is hidden)`,
     );
+    const counterMode = modes[3];
+    if (counterMode !== undefined) {
+      const totalCalls = warmCalls + settings.rounds * settings.calls;
+      const importsPerCall = keyValue.calls() / totalCalls;
+      log(
+        `  (4) − (1)  a counter request vs a hello request: ${fmt(wall(counterMode) - sequential, 1)} µs wall, ` +
+          `${fmt(importsPerCall, 1)} linked import calls each (different guests: an upper bound on their cost)`,
+      );
+    }
   } finally {
     await runtime.close();
     await removeTempDir(dir);

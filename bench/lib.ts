@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const HELLO_WASM = join(ROOT, 'examples', 'hello', 'build', 'hello.wasm');
 export const HELLO_APP = join(ROOT, 'examples', 'hello', 'app.yaml');
+export const COUNTER_WASM = join(ROOT, 'examples', 'counter', 'build', 'counter.wasm');
 /** The greeting the demo manifest configures; the in-process servers pass the same one. */
 export const HELLO_GREETING = 'Hello from Cirrus';
 
