@@ -6,6 +6,7 @@
  */
 import { ImportFailedError, LinkNotFoundError } from '@cirrus/protocol';
 import type { Link, Logger, StringMap } from '@cirrus/protocol';
+import { HostResource } from '@cirrus/runtime';
 import type { ImportCall, ImportHandler } from '@cirrus/runtime';
 import type { LatticeState } from './lattice-state.ts';
 import type { ImportSource } from './providers/types.ts';
@@ -27,6 +28,16 @@ export interface ImportRouterOptions {
 }
 
 const DEFAULT_LINK_NAME = 'default';
+/** Host-implemented: a component picks the link name of its next calls (wasmCloud 1.x). */
+const BUS_LATTICE = 'wasmcloud:bus/lattice';
+/** Invocations whose link-name choices are remembered; older ones are forgotten first. */
+const MAX_REMEMBERED_INVOCATIONS = 4096;
+
+interface CallTargetInterface {
+  namespace: string;
+  pkg: string;
+  iface: string;
+}
 
 export function splitInterface(name: string): { namespace: string; pkg: string; iface: string } {
   const colon = name.indexOf(':');
@@ -38,6 +49,8 @@ export class ImportRouter {
   readonly #options: ImportRouterOptions;
   /** `component|interface` pairs already reported missing, so a hot loop logs once. */
   readonly #reported = new Set<string>();
+  /** Link names chosen with wasmcloud:bus/lattice, per guest call: invocation → interface → name. */
+  readonly #linkNames = new Map<number, Map<string, string>>();
 
   constructor(options: ImportRouterOptions) {
     this.#options = options;
@@ -63,8 +76,10 @@ export class ImportRouter {
   }
 
   async #route(componentId: string, call: ImportCall): Promise<unknown> {
-    const link = this.resolve(componentId, call.interface);
-    if (link === undefined) throw this.#missing(componentId, call.interface);
+    if (call.interface === BUS_LATTICE) return this.#bus(call);
+    const linkName = this.#linkNames.get(call.invocation)?.get(call.interface) ?? DEFAULT_LINK_NAME;
+    const link = this.resolve(componentId, call.interface, linkName);
+    if (link === undefined) throw this.#missing(componentId, call.interface, linkName);
     const source: ImportSource = {
       sourceId: componentId,
       linkName: link.name,
@@ -84,12 +99,40 @@ export class ImportRouter {
     return remote;
   }
 
-  #missing(componentId: string, interfaceName: string): LinkNotFoundError {
+  /**
+   * `wasmcloud:bus/lattice`: `call-target-interface` names an interface, and `set-link-name` makes the
+   * rest of the guest's current call use that link name for those interfaces (1.x hosts give each
+   * invocation a fresh store, so the choice ends with the call; here it ends with the invocation).
+   */
+  #bus(call: ImportCall): unknown {
+    if (call.resource === 'call-target-interface' && call.fn === '[constructor]') {
+      const [namespace, pkg, iface] = call.args as [string, string, string];
+      return new HostResource(BUS_LATTICE, 'call-target-interface', { namespace, pkg, iface });
+    }
+    if (call.resource === undefined && call.fn === 'set-link-name') {
+      const [name, targets] = call.args as [string, CallTargetInterface[]];
+      let names = this.#linkNames.get(call.invocation);
+      if (names === undefined) {
+        names = new Map();
+        this.#linkNames.set(call.invocation, names);
+        if (this.#linkNames.size > MAX_REMEMBERED_INVOCATIONS) {
+          const oldest = this.#linkNames.keys().next().value as number;
+          this.#linkNames.delete(oldest);
+        }
+      }
+      for (const t of targets) names.set(`${t.namespace}:${t.pkg}/${t.iface}`, name);
+      return undefined;
+    }
+    throw new ImportFailedError(`${BUS_LATTICE} has no function ${call.resource ?? ''}${call.fn}`);
+  }
+
+  #missing(componentId: string, interfaceName: string, linkName: string): LinkNotFoundError {
     const { namespace, pkg, iface } = splitInterface(interfaceName);
-    const key = `${componentId}|${interfaceName}`;
-    const hint = `add one: cirrus link put ${componentId} <target> ${namespace} ${pkg} --interface ${iface}`;
+    const key = `${componentId}|${interfaceName}|${linkName}`;
+    const named = linkName === DEFAULT_LINK_NAME ? '' : ` --name ${linkName}`;
+    const hint = `add one: cirrus link put ${componentId} <target> ${namespace} ${pkg} --interface ${iface}${named}`;
     const err = new LinkNotFoundError(
-      `${componentId} has no link for ${interfaceName} (link name "${DEFAULT_LINK_NAME}")`,
+      `${componentId} has no link for ${interfaceName} (link name "${linkName}")`,
       { hint },
     );
     if (!this.#reported.has(key)) {

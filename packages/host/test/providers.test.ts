@@ -461,6 +461,7 @@ describe('messaging handler links: subscriptions with a fake delivery', () => {
           interface: 'wasmcloud:messaging/consumer',
           fn: 'publish',
           args: [{ subject, body: encoder.encode('answer'), replyTo: undefined }],
+          invocation: 1,
         },
         { sourceId: component, linkName: 'default', componentConfig: async () => ({}) },
       );

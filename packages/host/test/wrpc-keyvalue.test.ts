@@ -127,8 +127,8 @@ describe('wasi:keyvalue across hosts over wRPC', () => {
     });
     const client = await connectNats({ servers: nats.url, name: 'caller' });
     const remote = { connection: client, lattice: 'default', limits: resolveLimits() };
-    const call = (c: Omit<ImportCall, 'args'> & { args: unknown[] }, sourceId = 'caller'): Promise<unknown> =>
-      remoteKeyValue(remote, 'kv', c, { sourceId, linkName: 'default' });
+    const call = (c: Omit<ImportCall, 'invocation'>, sourceId = 'caller'): Promise<unknown> =>
+      remoteKeyValue(remote, 'kv', { ...c, invocation: 1 }, { sourceId, linkName: 'default' });
     const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
     try {
       const opened = (await call({ interface: 'wasi:keyvalue/store', fn: 'open', args: ['remote'] })) as {

@@ -30,6 +30,11 @@ export interface ImportCall {
   self?: unknown;
   /** Arguments as jco lifted them; resources are replaced by their `value`. */
   args: unknown[];
+  /**
+   * Identifies the guest call (an HTTP request, an export call) this import call happens in, unique
+   * within the process; state a guest sets for "the rest of this call" is keyed by it.
+   */
+  invocation: number;
 }
 
 /**

@@ -312,6 +312,7 @@ export class WorkerInstance {
       const value = await this.#imports({
         interface: message.interface,
         fn: message.fn,
+        invocation: this.#call?.id ?? 0,
         ...(message.resource === undefined ? {} : { resource: message.resource }),
         ...(message.handle === undefined ? {} : { self: this.#resources.get(message.handle) }),
         args: message.args.map((a) => this.#resources.fromWorker(a)),

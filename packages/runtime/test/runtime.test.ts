@@ -212,7 +212,10 @@ describe('component runtime', () => {
       pool.handleHttp(GET, null, collector().sink),
       (err) => codeOf(err) === 'NO_RESPONSE',
     );
-    assert.deepEqual(calls, [{ interface: 'acme:unknown/thing', fn: 'poke', args: [] }]);
+    assert.equal(calls.length, 1);
+    const [call] = calls as [ImportCall];
+    assert.deepEqual([call.interface, call.fn, call.args], ['acme:unknown/thing', 'poke', []]);
+    assert.ok(call.invocation > 0, 'the call carries the guest call it belongs to');
     await pool.close();
   });
 
