@@ -72,15 +72,23 @@ describe('cirrus CLI', () => {
   });
 
   it('cirrus up deploys the app, serves it, and returns 0 on SIGTERM', async () => {
-    const port = await freePort();
-    const h = harness(dir.path);
-    const file = await helloManifest(dir.path, port);
-    const running = main(['up', '--app', file, '--log-format', 'json'], h.context);
-    const banner = await waitFor(
-      () => h.out.find((l) => l.startsWith('Serving ')),
-      30_000,
-      'the serving banner',
-    );
+    // A free port can be taken by another test process before the host binds it; that attempt
+    // then ends with ADDRESS_IN_USE and the test tries another port.
+    let port = 0;
+    let h = harness(dir.path);
+    let running: Promise<number> = Promise.resolve(1);
+    let banner: string | undefined;
+    for (let attempt = 1; banner === undefined; attempt++) {
+      port = await freePort();
+      h = harness(dir.path);
+      const file = await helloManifest(dir.path, port);
+      running = main(['up', '--app', file, '--log-format', 'json'], h.context);
+      const shown = waitFor(() => h.out.find((l) => l.startsWith('Serving ')), 60_000, 'the serving banner');
+      const outcome = await Promise.race([shown, running]);
+      if (typeof outcome === 'string') banner = outcome;
+      else if (attempt < 3 && h.err.some((l) => l.includes('ADDRESS_IN_USE'))) continue;
+      else assert.fail(`cirrus up exited with ${outcome} before serving:\n${h.err.join('\n')}`);
+    }
     assert.equal(banner, `Serving http://127.0.0.1:${port}/  (try: curl http://127.0.0.1:${port}/)`);
     const response = await fetch(`http://127.0.0.1:${port}/from-test`);
     assert.equal(response.status, 200);
