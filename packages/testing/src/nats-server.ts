@@ -10,12 +10,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { daemonDirectory, findExecutable, killOnExit, recordServerPid } from './daemons.ts';
 import { DeadlineError } from './deadline.ts';
 
 export interface NatsServerOptions {
@@ -64,26 +64,6 @@ const INSTALL_HINT =
   'nats-server is not installed: run `node scripts/ensure-deps.ts` (npm test runs it first), ' +
   'or install the Debian package nats-server';
 
-function findBinary(explicit: string | undefined): string {
-  const candidates =
-    explicit !== undefined
-      ? [explicit]
-      : [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin']
-          .filter((dir) => dir !== '')
-          .map((dir) => join(dir, 'nats-server'));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error(
-    explicit === undefined ? INSTALL_HINT : `${explicit} is not an executable (${INSTALL_HINT})`,
-  );
-}
-
 /** A quoted string in nats-server's configuration syntax (JSON strings are valid there). */
 const quote = (value: string): string => JSON.stringify(value);
 
@@ -129,74 +109,10 @@ function portOf(urls: string[] | undefined, what: string): number {
 // --- cleanup of servers whose test process died without its exit hook (SIGKILL) ---------------------
 
 const ROOT_PREFIX = 'cirrus-nats-';
-const OWNER_FILE = 'owner.pid';
-const SERVER_PID_FILE = 'server.pid';
-let swept = false;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function readPid(path: string): Promise<number | undefined> {
-  const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-async function sweepOrphans(): Promise<void> {
-  if (swept) return;
-  swept = true;
-  const base = tmpdir();
-  const names = await readdir(base).catch(() => [] as string[]);
-  for (const name of names.filter((n) => n.startsWith(ROOT_PREFIX))) {
-    const root = join(base, name);
-    const owner = await readPid(join(root, OWNER_FILE));
-    if (owner === undefined || alive(owner)) continue;
-    const serverPid = await readPid(join(root, SERVER_PID_FILE));
-    if (serverPid !== undefined) {
-      // Only a nats-server started from this directory's config: the pid may have been reused since.
-      const cmdline = await readFile(`/proc/${serverPid}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes(join(root, 'nats-server.conf'))) {
-        try {
-          process.kill(serverPid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    await rm(root, { recursive: true, force: true });
-  }
-}
-
-// --- cleanup on process exit ------------------------------------------------------------------------
-
-const live = new Set<ServerImpl>();
-let hooksInstalled = false;
-
-function cleanupAllSync(): void {
-  for (const server of live) server.killSync();
-  live.clear();
-}
-
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.once('exit', cleanupAllSync);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    // A process with its own handler for the signal decides when to exit, and 'exit' still cleans up.
-    // Without one, Node would die on the signal without running 'exit' hooks: clean up, then die of
-    // the same signal so the parent sees the usual status.
-    if (process.listenerCount(signal) > 0) continue;
-    process.once(signal, () => {
-      cleanupAllSync();
-      process.kill(process.pid, signal);
-    });
-  }
+/** Whether `pid` is the nats-server started from `dir`'s configuration (the pid may have been reused). */
+async function isOurServer(dir: string, pid: number): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes(join(dir, 'nats-server.conf'));
 }
 
 // --- the server ------------------------------------------------------------------------------------
@@ -207,6 +123,7 @@ class ServerImpl implements NatsServer {
   readonly #extra: string;
   readonly #startTimeoutMs: number;
   readonly #stopTimeoutMs: number;
+  readonly #untrack: () => void;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #output = '';
@@ -220,6 +137,7 @@ class ServerImpl implements NatsServer {
     this.#extra = options.config ?? '';
     this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.#stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.#untrack = killOnExit(() => this.killSync());
   }
 
   get url(): string {
@@ -289,7 +207,7 @@ class ServerImpl implements NatsServer {
     // The pipes are sockets underneath; they too would hold the event loop open.
     (child.stdout as Socket | null)?.unref();
     (child.stderr as Socket | null)?.unref();
-    if (child.pid !== undefined) await writeFile(join(this.#layout.root, SERVER_PID_FILE), String(child.pid));
+    if (child.pid !== undefined) await recordServerPid(this.#layout.root, child.pid);
 
     const portsFile = join(this.#layout.portsDir, `nats-server_${child.pid}.ports`);
     const until = Date.now() + this.#startTimeoutMs;
@@ -369,7 +287,7 @@ class ServerImpl implements NatsServer {
     try {
       await this.#terminate();
     } finally {
-      live.delete(this);
+      this.#untrack();
       await rm(this.#layout.root, { recursive: true, force: true });
     }
   }
@@ -396,9 +314,13 @@ class ServerImpl implements NatsServer {
  * binary is missing.
  */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
-  const binary = findBinary(options.binary);
-  await sweepOrphans();
-  const root = await mkdtemp(join(tmpdir(), ROOT_PREFIX));
+  const binary = findExecutable(
+    'nats-server',
+    options.binary,
+    ['/usr/sbin', '/usr/local/sbin', '/sbin'],
+    INSTALL_HINT,
+  );
+  const root = await daemonDirectory(ROOT_PREFIX, isOurServer);
   const layout: Layout = {
     root,
     storeDir: join(root, 'store'),
@@ -407,10 +329,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   };
   await mkdir(layout.storeDir);
   await mkdir(layout.portsDir);
-  await writeFile(join(root, OWNER_FILE), String(process.pid));
   const server = new ServerImpl(binary, layout, options);
-  installExitHooks();
-  live.add(server);
   try {
     await server.start();
   } catch (err) {

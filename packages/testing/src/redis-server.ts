@@ -11,12 +11,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { readlink, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { daemonDirectory, findExecutable, killOnExit, recordServerPid } from './daemons.ts';
 import { DeadlineError } from './deadline.ts';
 import { freePort } from './net.ts';
 
@@ -59,21 +58,6 @@ const INSTALL_HINT =
   'redis-server is not installed: run `node scripts/ensure-deps.ts` (npm test runs it first), ' +
   'or install the Debian package redis-server';
 
-function locate(explicit: string | undefined): string {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
-  const candidates =
-    explicit === undefined ? dirs.filter(Boolean).map((d) => join(d, 'redis-server')) : [explicit];
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  throw new Error(explicit === undefined ? INSTALL_HINT : `${explicit} is not executable (${INSTALL_HINT})`);
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** True once the port answers PING (any reply: with --requirepass it is -NOAUTH, still a live server). */
@@ -91,66 +75,9 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
-// --- servers left behind by a process that died without its exit hook ----------------------------------
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function pidIn(file: string): Promise<number | undefined> {
-  const value = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
-}
-
-let sweptOnce = false;
-
-async function sweepAbandoned(): Promise<void> {
-  if (sweptOnce) return;
-  sweptOnce = true;
-  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
-    if (!name.startsWith(DIR_PREFIX)) continue;
-    const dir = join(tmpdir(), name);
-    const owner = await pidIn(join(dir, 'owner.pid'));
-    if (owner === undefined || isAlive(owner)) continue;
-    const server = await pidIn(join(dir, 'server.pid'));
-    // Redis runs in its --dir: a reused pid that is not our server has another working directory.
-    if (server !== undefined && (await readlink(`/proc/${server}/cwd`).catch(() => '')) === dir) {
-      try {
-        process.kill(server, 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
-    }
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-// --- the exit hook -------------------------------------------------------------------------------------
-
-const running = new Set<Server>();
-let hooked = false;
-
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  const killAll = (): void => {
-    for (const server of running) server.killNow();
-    running.clear();
-  };
-  process.once('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    // Someone else's handler decides whether the process exits; the 'exit' hook covers that case.
-    if (process.listenerCount(signal) > 0) continue;
-    process.once(signal, () => {
-      killAll();
-      process.kill(process.pid, signal);
-    });
-  }
+/** Redis runs in its --dir: a reused pid that is not our server has another working directory. */
+async function isOurServer(dir: string, pid: number): Promise<boolean> {
+  return (await readlink(`/proc/${pid}/cwd`).catch(() => '')) === dir;
 }
 
 // --- one server ----------------------------------------------------------------------------------------
@@ -161,6 +88,7 @@ class Server implements RedisServer {
   readonly #args: readonly string[];
   readonly #startTimeoutMs: number;
   readonly #stopTimeoutMs: number;
+  readonly #untrack: () => void;
   #port = 0;
   #child: ChildProcess | undefined;
   #exit: Promise<string> = Promise.resolve('not started');
@@ -173,6 +101,7 @@ class Server implements RedisServer {
     this.#args = options.args ?? [];
     this.#startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
     this.#stopTimeoutMs = options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+    this.#untrack = killOnExit(() => this.killNow());
   }
 
   get url(): string {
@@ -244,7 +173,7 @@ class Server implements RedisServer {
     child.unref();
     (child.stdout as Socket | null)?.unref();
     (child.stderr as Socket | null)?.unref();
-    if (child.pid !== undefined) await writeFile(join(this.dir, 'server.pid'), String(child.pid));
+    if (child.pid !== undefined) await recordServerPid(this.dir, child.pid);
 
     const until = Date.now() + this.#startTimeoutMs;
     for (;;) {
@@ -294,7 +223,7 @@ class Server implements RedisServer {
     try {
       await this.#terminate();
     } finally {
-      running.delete(this);
+      this.#untrack();
       await rm(this.dir, { recursive: true, force: true });
     }
   }
@@ -315,13 +244,14 @@ class Server implements RedisServer {
  * answer within the deadline, and with an install hint when the binary is missing.
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const binary = locate(options.binary);
-  await sweepAbandoned();
-  const dir = await mkdtemp(join(tmpdir(), DIR_PREFIX));
-  await writeFile(join(dir, 'owner.pid'), String(process.pid));
+  const binary = findExecutable(
+    'redis-server',
+    options.binary,
+    ['/usr/bin', '/usr/sbin', '/usr/local/bin'],
+    INSTALL_HINT,
+  );
+  const dir = await daemonDirectory(DIR_PREFIX, isOurServer);
   const server = new Server(binary, dir, options);
-  hookExit();
-  running.add(server);
   try {
     await server.start();
   } catch (err) {
