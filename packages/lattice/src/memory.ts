@@ -20,7 +20,8 @@ import type {
 import { assertPublishSubject, subscriptionTokens } from './subject.ts';
 import { Sublist } from './sublist.ts';
 import { AsyncQueue } from './async-queue.ts';
-import { decodeJson, decodeText, EMPTY } from './codec.ts';
+import { ReplyableMsg } from './message.ts';
+import { EMPTY } from './codec.ts';
 
 export interface MemoryConnectOptions {
   /**
@@ -62,12 +63,11 @@ export function createMemoryLattice(options: MemoryLatticeOptions = {}): MemoryL
   return new MemoryLatticeImpl(options);
 }
 
-class MemoryMsg implements Msg {
+class MemoryMsg extends ReplyableMsg {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly reply: string | undefined;
   readonly headers: MsgHeaders | undefined;
-  readonly #conn: MemoryConnection;
 
   constructor(
     conn: MemoryConnection,
@@ -76,25 +76,11 @@ class MemoryMsg implements Msg {
     reply: string | undefined,
     headers: MsgHeaders | undefined,
   ) {
-    this.#conn = conn;
+    super(conn);
     this.subject = subject;
     this.data = data;
     this.reply = reply;
     this.headers = headers;
-  }
-
-  respond(data: Uint8Array = EMPTY, options: { headers?: MsgHeaders } = {}): boolean {
-    if (this.reply === undefined || this.#conn.isClosed) return false;
-    this.#conn.publish(this.reply, data, options);
-    return true;
-  }
-
-  json<T = unknown>(): T {
-    return decodeJson<T>(this.data);
-  }
-
-  string(): string {
-    return decodeText(this.data);
   }
 }
 

@@ -33,7 +33,8 @@ import {
   nkeyAuthenticator,
 } from '@nats-io/transport-node';
 import { AsyncQueue } from './async-queue.ts';
-import { decodeJson, decodeText, EMPTY } from './codec.ts';
+import { ReplyableMsg } from './message.ts';
+import { EMPTY } from './codec.ts';
 import {
   authError,
   isAuthFailure,
@@ -238,16 +239,15 @@ function fromNatsHeaders(hdrs: MsgHdrs): MsgHeaders {
   return out;
 }
 
-class NatsLatticeMsg implements Msg {
+class NatsLatticeMsg extends ReplyableMsg {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly reply: string | undefined;
   readonly #raw: NatsMsg;
-  readonly #conn: NatsLattice;
   #headers: MsgHeaders | undefined | null = null;
 
   constructor(conn: NatsLattice, raw: NatsMsg) {
-    this.#conn = conn;
+    super(conn);
     this.#raw = raw;
     this.subject = raw.subject;
     this.data = raw.data;
@@ -266,20 +266,6 @@ class NatsLatticeMsg implements Msg {
   get isNoRespondersStatus(): boolean {
     const h = this.#raw.headers;
     return h !== undefined && h.hasError && h.code === 503;
-  }
-
-  respond(data: Uint8Array = EMPTY, options: { headers?: MsgHeaders } = {}): boolean {
-    if (this.reply === undefined || this.#conn.isClosed) return false;
-    this.#conn.publish(this.reply, data, options);
-    return true;
-  }
-
-  json<T = unknown>(): T {
-    return decodeJson<T>(this.data);
-  }
-
-  string(): string {
-    return decodeText(this.data);
   }
 }
 
