@@ -13,15 +13,11 @@ import { resolveLimits } from '@cirrus/protocol';
 import { freePort, tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
+import { httpGet as get } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`../../testing/fixtures/${name}/build/${name}.wasm`, import.meta.url));
-
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
-  return { status: response.status, body: await response.text() };
-}
 
 describe('component → component links on one host', () => {
   let dir: TempDir;

@@ -10,20 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryLattice, encodeJson, encodeText } from '@cirrus/lattice';
-import type { LatticeConnection, MemoryLattice, Msg, Subscription } from '@cirrus/lattice';
+import type { LatticeConnection, MemoryLattice } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
-import type {
-  CloudEvent,
-  CtlResponse,
-  HostInfo,
-  HostInventory,
-  Link,
-  Logger,
-  LogFields,
-} from '@cirrus/protocol';
+import type { CtlResponse, HostInfo, HostInventory, Link, Logger, LogFields } from '@cirrus/protocol';
 import { tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
+import { EventLog } from './support.ts';
 import type { BuiltinProvider, Host, HostOptions } from '../src/index.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
@@ -33,40 +26,7 @@ const EVENT_MS = 10_000;
 /** Scatter/gather window: long enough for every in-memory host to answer. */
 const GATHER_MS = 300;
 
-type Event = CloudEvent<Record<string, unknown>>;
 type Reply = CtlResponse<unknown>;
-
-class EventLog {
-  readonly events: Event[] = [];
-  readonly #sub: Subscription;
-
-  constructor(conn: LatticeConnection) {
-    this.#sub = conn.subscribe('wasmbus.evt.default.>', {
-      callback: (msg: Msg) => this.events.push(msg.json<Event>()),
-    });
-  }
-
-  get mark(): number {
-    return this.events.length;
-  }
-
-  since(mark: number, type: string, predicate: (e: Event) => boolean = () => true): Event[] {
-    return this.events.slice(mark).filter((e) => e.type === `com.wasmcloud.lattice.${type}` && predicate(e));
-  }
-
-  next(
-    type: string,
-    mark: number,
-    predicate: (e: Event) => boolean = () => true,
-    ms = EVENT_MS,
-  ): Promise<Event> {
-    return waitFor(() => this.since(mark, type, predicate)[0], ms, `event ${type}`);
-  }
-
-  stop(): void {
-    this.#sub.unsubscribe();
-  }
-}
 
 /** Records every log line (with the fields of its children) so tests can check what was logged. */
 function recordingLogger(lines: string[], fields: LogFields = {}): Logger {

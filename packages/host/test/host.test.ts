@@ -7,49 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryLattice } from '@cirrus/lattice';
-import type { LatticeConnection, MemoryLattice, Msg, Subscription } from '@cirrus/lattice';
+import type { LatticeConnection, MemoryLattice } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
-import type { CloudEvent } from '@cirrus/protocol';
 import { tempDir, take, waitFor } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
+import { EventLog } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 
-type Event = CloudEvent<Record<string, unknown>>;
-
 function codeOf(err: unknown): string | undefined {
   return (err as { code?: string }).code;
-}
-
-class EventLog {
-  readonly events: Event[] = [];
-  readonly #sub: Subscription;
-
-  constructor(conn: LatticeConnection) {
-    this.#sub = conn.subscribe('wasmbus.evt.default.>', {
-      callback: (msg: Msg) => this.events.push(msg.json<Event>()),
-    });
-  }
-
-  /** Waits for the next event of a type (after `since`), failing after `ms`. */
-  next(type: string, since = 0, predicate: (e: Event) => boolean = () => true, ms = 5000): Promise<Event> {
-    return waitFor(
-      () => this.events.slice(since).find((e) => e.type === `com.wasmcloud.lattice.${type}` && predicate(e)),
-      ms,
-      `event ${type}`,
-    );
-  }
-
-  get mark(): number {
-    return this.events.length;
-  }
-
-  stop(): void {
-    this.#sub.unsubscribe();
-  }
 }
 
 describe('host core', () => {

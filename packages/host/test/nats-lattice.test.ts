@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connectNats, encodeJson } from '@cirrus/lattice';
-import type { LatticeConnection, Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
+import type { NatsLatticeConnection } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
-import type { CloudEvent, CtlResponse, HostInfo, Link } from '@cirrus/protocol';
+import type { CtlResponse, HostInfo, Link } from '@cirrus/protocol';
 import { freePort, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
+import { EventLog } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
@@ -23,35 +24,6 @@ const P = 'wasmbus.ctl.v1.default';
 const REQUEST_MS = 3000;
 const EVENT_MS = 15_000;
 const HEARTBEAT_MS = 500;
-
-type Event = CloudEvent<Record<string, unknown>>;
-
-class EventLog {
-  readonly events: Event[] = [];
-  readonly #sub: Subscription;
-
-  constructor(conn: LatticeConnection) {
-    this.#sub = conn.subscribe('wasmbus.evt.default.>', {
-      callback: (msg: Msg) => this.events.push(msg.json<Event>()),
-    });
-  }
-
-  get mark(): number {
-    return this.events.length;
-  }
-
-  next(type: string, mark: number, predicate: (e: Event) => boolean = () => true): Promise<Event> {
-    return waitFor(
-      () => this.events.slice(mark).find((e) => e.type === `com.wasmcloud.lattice.${type}` && predicate(e)),
-      EVENT_MS,
-      `event ${type}`,
-    );
-  }
-
-  stop(): void {
-    this.#sub.unsubscribe();
-  }
-}
 
 /** GET on a fresh connection; resolves with the status and body, or rejects (e.g. refused). */
 function get(port: number, path = '/'): Promise<{ status: number; body: string }> {

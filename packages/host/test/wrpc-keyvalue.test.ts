@@ -15,15 +15,11 @@ import type { NatsServer, TempDir } from '@cirrus/testing';
 import type { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
 import { createHost } from '../src/index.ts';
+import { httpGet as get } from './support.ts';
 import { remoteKeyValue } from '../src/wrpc/keyvalue.ts';
 import type { Host } from '../src/index.ts';
 
 const COUNTER_WASM = fileURLToPath(new URL('../../../examples/counter/build/counter.wasm', import.meta.url));
-
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
-  return { status: response.status, body: await response.text() };
-}
 
 describe('wasi:keyvalue across hosts over wRPC', () => {
   let dir: TempDir;

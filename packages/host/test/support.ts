@@ -1,0 +1,43 @@
+/** Helpers the host's integration tests share. */
+import { waitFor } from '@cirrus/testing';
+import type { LatticeConnection, Msg, Subscription } from '@cirrus/lattice';
+import type { CloudEvent } from '@cirrus/protocol';
+
+export type Event = CloudEvent<Record<string, unknown>>;
+
+/** Records every lattice event of the `default` lattice, so tests can wait for one by type. */
+export class EventLog {
+  readonly events: Event[] = [];
+  readonly #sub: Subscription;
+
+  constructor(conn: LatticeConnection) {
+    this.#sub = conn.subscribe('wasmbus.evt.default.>', {
+      callback: (msg: Msg) => this.events.push(msg.json<Event>()),
+    });
+  }
+
+  /** Where the log is now: wait for events that arrive after this point. */
+  get mark(): number {
+    return this.events.length;
+  }
+
+  /** The events of `type` (the short name, e.g. `component_scaled`) since `mark`. */
+  since(mark: number, type: string, predicate: (e: Event) => boolean = () => true): Event[] {
+    return this.events.slice(mark).filter((e) => e.type === `com.wasmcloud.lattice.${type}` && predicate(e));
+  }
+
+  /** The first event of `type` since `mark` that matches, failing after `ms`. */
+  next(type: string, mark = 0, predicate: (e: Event) => boolean = () => true, ms = 10_000): Promise<Event> {
+    return waitFor(() => this.since(mark, type, predicate)[0], ms, `event ${type}`);
+  }
+
+  stop(): void {
+    this.#sub.unsubscribe();
+  }
+}
+
+/** GET on a fresh connection with a deadline; rejects when the connection is refused. */
+export async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+  return { status: response.status, body: await response.text() };
+}
