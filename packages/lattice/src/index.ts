@@ -28,3 +28,5 @@ export type {
 export type { MemoryConnectOptions } from './memory.ts';
 export { serveLattice } from './local-endpoint.ts';
 export type { LocalEndpoint, ServeLatticeOptions } from './local-endpoint.ts';
+export { wrpcInvoke, wrpcServe } from './wrpc.ts';
+export type { WrpcHandler, WrpcInvocation, WrpcServeOptions } from './wrpc.ts';

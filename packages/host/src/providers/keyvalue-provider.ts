@@ -18,8 +18,8 @@ import {
   WRPC_BATCH,
   WRPC_STORE,
 } from '../wrpc/keyvalue.ts';
-import { wrpcServe } from '../wrpc/transport.ts';
-import type { WrpcHandler } from '../wrpc/transport.ts';
+import { wrpcServe } from '@cirrus/lattice';
+import type { WrpcHandler } from '@cirrus/lattice';
 import { createKeyValueBackend } from './keyvalue/index.ts';
 import type { KeyValueBackend } from './keyvalue/index.ts';
 import type {

@@ -9,7 +9,7 @@ import type { Limits, WitFunction } from '@cirrus/protocol';
 import type { LatticeConnection } from '@cirrus/lattice';
 import { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
-import { wrpcInvoke } from './transport.ts';
+import { wrpcInvoke } from '@cirrus/lattice';
 
 export const WRPC_STORE = 'wrpc:keyvalue/store@0.2.0-draft';
 export const WRPC_ATOMICS = 'wrpc:keyvalue/atomics@0.2.0-draft';

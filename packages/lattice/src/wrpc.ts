@@ -23,8 +23,8 @@ import {
   WRPC_HEADER_SOURCE_ID,
 } from '@cirrus/protocol';
 import type { Logger, WitFunction } from '@cirrus/protocol';
-import { EMPTY } from '@cirrus/lattice';
-import type { LatticeConnection, Msg, Subscription } from '@cirrus/lattice';
+import { EMPTY } from './codec.ts';
+import type { LatticeConnection, Msg, Subscription } from './port.ts';
 
 export interface WrpcInvocation {
   lattice: string;
