@@ -11,6 +11,7 @@ import {
 } from '@cirrus/protocol';
 import type { ComponentDescription, Limits, Logger, StringMap } from '@cirrus/protocol';
 import type {
+  ComponentInterfaces,
   ComponentPool,
   ComponentRuntime,
   HttpBody,
@@ -46,6 +47,8 @@ interface RunningComponent {
   maxInstances: number;
   annotations: StringMap;
   config: string[];
+  /** Stops serving the component's exports to other hosts. */
+  unserve: () => void;
 }
 
 export interface ComponentManagerOptions {
@@ -58,6 +61,8 @@ export interface ComponentManagerOptions {
   allowFileLoad: boolean;
   /** Serves each component's linked imports. */
   imports: (componentId: string) => ImportHandler;
+  /** Offers a started component's exports to other hosts; returns how to withdraw them. */
+  serveExports?: (componentId: string, pool: ComponentPool) => () => void;
 }
 
 function checkCount(count: unknown, max: number): number {
@@ -200,7 +205,8 @@ export class ComponentManager {
     config: string[],
   ): Promise<void> {
     const pool = await this.#launch(id, ref, count, config);
-    this.#running.set(id, { id, imageRef: ref, pool, maxInstances: count, annotations, config });
+    const unserve = this.#serve(id, pool);
+    this.#running.set(id, { id, imageRef: ref, pool, maxInstances: count, annotations, config, unserve });
     await this.#options.state.ensureSpec(id, ref);
   }
 
@@ -213,7 +219,8 @@ export class ComponentManager {
     config: string[],
   ): Promise<void> {
     const pool = await this.#launch(running.id, ref, count, config);
-    const old = running.pool;
+    const unserve = this.#serve(running.id, pool);
+    running.unserve();
     this.#running.set(running.id, {
       id: running.id,
       imageRef: ref,
@@ -221,12 +228,18 @@ export class ComponentManager {
       maxInstances: count,
       annotations,
       config,
+      unserve,
     });
-    await old.close(this.#options.limits.httpDrainTimeoutMs);
+    await running.pool.close(this.#options.limits.httpDrainTimeoutMs);
+  }
+
+  #serve(id: string, pool: ComponentPool): () => void {
+    return this.#options.serveExports?.(id, pool) ?? (() => undefined);
   }
 
   async #stop(running: RunningComponent): Promise<void> {
     this.#running.delete(running.id);
+    running.unserve();
     await running.pool.close(this.#options.limits.httpDrainTimeoutMs);
     this.#options.logger.info('component stopped', { component: running.id });
   }
@@ -318,6 +331,11 @@ export class ComponentManager {
   async config(id: string): Promise<StringMap> {
     const running = this.#running.get(id);
     return running === undefined ? {} : this.#options.state.resolveConfig(running.config);
+  }
+
+  /** The WIT types of a running component's imports and exports. */
+  interfaces(id: string): ComponentInterfaces | undefined {
+    return this.#running.get(id)?.pool.component.interfaces;
   }
 
   imageRef(id: string): string | undefined {

@@ -23,6 +23,7 @@ import { createComponentRuntime } from '@cirrus/runtime';
 import type { ComponentRuntime, ImportHandler } from '@cirrus/runtime';
 import { ComponentManager } from './components.ts';
 import { ImportRouter } from './imports.ts';
+import { invokeRemoteImport, serveComponentExports } from './wrpc/components.ts';
 import { remoteKeyValue } from './wrpc/keyvalue.ts';
 import { startControlServer } from './control/server.ts';
 import type { ControlServer } from './control/server.ts';
@@ -126,6 +127,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
 
   const events = latticeEventSink(conn, latticeName, identity.id, clock, logger);
   const state = await LatticeState.open(conn, latticeName, logger);
+  const wrpcOptions = { connection: conn, lattice: latticeName, limits, logger };
   const components: ComponentManager = new ComponentManager({
     hostId: identity.id,
     runtime,
@@ -136,6 +138,17 @@ export async function createHost(options: HostOptions): Promise<Host> {
     allowFileLoad: options.allowFileLoad ?? false,
     // Called when a component starts, after the router below exists.
     imports: (id): ImportHandler => imports.handlerFor(id),
+    serveExports: (id, pool) => {
+      const subscriptions = serveComponentExports(
+        wrpcOptions,
+        id,
+        pool.component.interfaces.exports,
+        (iface, fn, args) => pool.invoke(iface, fn, args),
+      );
+      return () => {
+        for (const sub of subscriptions) sub.unsubscribe();
+      };
+    },
   });
   const providers: ProviderManager = new ProviderManager({
     hostId: identity.id,
@@ -161,8 +174,14 @@ export async function createHost(options: HostOptions): Promise<Host> {
     componentConfig: (id) => components.config(id),
     remote: (targetId, call, source) =>
       call.interface.startsWith('wasi:keyvalue/')
-        ? remoteKeyValue({ connection: conn, lattice: latticeName, limits }, targetId, call, source)
-        : undefined,
+        ? remoteKeyValue(wrpcOptions, targetId, call, source)
+        : invokeRemoteImport(
+            wrpcOptions,
+            components.interfaces(source.sourceId)?.imports ?? new Map(),
+            targetId,
+            call,
+            source,
+          ),
   });
   state.onLinksChanged((change) => providers.onLinksChanged(change));
   state.onConfigChanged((name) => providers.onConfigChanged(name));

@@ -23,7 +23,7 @@ export interface ImportRouterOptions {
   logger: Logger;
   /** The merged named config of a component running on this host. */
   componentConfig(componentId: string): Promise<StringMap>;
-  /** Serves the call from a target on another host (wRPC), when the interface can cross hosts. */
+  /** Serves the call from a target elsewhere in the lattice (wRPC); without it calls stay on this host. */
   remote?(targetId: string, call: ImportCall, source: ImportSource): Promise<unknown> | undefined;
 }
 
@@ -92,7 +92,7 @@ export class ImportRouter {
       throw new ImportFailedError(
         `${componentId} calls ${call.interface} on ${link.target}, which does not run on this host`,
         {
-          hint: `start ${link.target} on this host; across hosts only wasi:keyvalue is served so far`,
+          hint: `start ${link.target} on this host`,
         },
       );
     }

@@ -12,7 +12,10 @@ import {
   describeError,
   encodeWrpcParams,
   encodeWrpcResults,
+  isWrpcTruncated,
+  NoRespondersError,
   RequestTimeoutError,
+  WrpcCallFailedError,
   wrpcChunks,
   wrpcInvocationHeaders,
   wrpcInvocationSubject,
@@ -40,12 +43,17 @@ export interface WrpcInvocation {
 }
 
 /** Reads an inbox stream until its empty terminator, or fails at the deadline. */
+interface Collected {
+  done: Promise<Uint8Array>;
+  stop: () => void;
+}
+
 function collect(
   conn: LatticeConnection,
   subject: string,
   first: Uint8Array | undefined,
   maxBytes: number,
-): { done: Promise<Uint8Array>; stop: () => void } {
+): Collected {
   const stream = createWrpcByteStream({ maxBytes, ...(first === undefined ? {} : { initial: first }) });
   let sub: Subscription | undefined;
   const done = new Promise<Uint8Array>((resolve, reject) => {
@@ -96,7 +104,8 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
   const handshake = conn.subscribe(inbox, { max: 1 });
   try {
     const params = encodeWrpcParams(call.fn, call.args).bytes;
-    await conn.flush();
+    // No flush: a server handles one connection's SUBs and PUBs in order, so the inboxes above are
+    // in place before anything can answer the invocation.
     conn.publish(subject, params, {
       reply: inbox,
       headers: wrpcInvocationHeaders({ sourceId: call.sourceId, linkName: call.linkName }),
@@ -107,10 +116,20 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
         server = msg.reply;
         break;
       }
-      if (server === undefined) throw new Error(`no handshake from ${call.targetId}`);
+      // The server's "no responders" status is the only message without a reply subject here.
+      if (server === undefined) {
+        throw new NoRespondersError(`nothing serves ${subject}`, {
+          hint: `is ${call.targetId} running on a host (or as a provider) of lattice ${call.lattice}?`,
+        });
+      }
       // Every parameter fitted in the invocation; the empty message ends the parameter stream.
       conn.publish(wrpcParamsSubject(server), EMPTY);
       const bytes = await results.done;
+      if (bytes.byteLength === 0 && call.fn.results.length > 0) {
+        throw new WrpcCallFailedError(`${call.targetId} failed to serve ${call.instance}.${call.fn.name}`, {
+          hint: `the log of the host or provider running ${call.targetId} has the cause`,
+        });
+      }
       return decodeWrpcResults(call.fn, bytes).values;
     })();
     return await deadline(work, call.timeoutMs, `wRPC call ${subject}`);
@@ -157,21 +176,46 @@ async function serveOne(conn: LatticeConnection, options: WrpcServeOptions, msg:
   const handler = options.handlers.get(fnName);
   if (handler === undefined) return;
   const inbox = conn.newInbox();
-  const params = collect(conn, wrpcParamsSubject(inbox), msg.data, options.maxBytes);
+  // Parameters without pending streams usually fit the invocation itself: serving starts at once,
+  // instead of one more round trip for the end-of-parameters message the invoker still sends.
+  const early = completeParams(handler.fn, msg.data);
+  const params =
+    early === undefined ? collect(conn, wrpcParamsSubject(inbox), msg.data, options.maxBytes) : undefined;
   try {
-    await conn.flush();
     conn.publish(reply, EMPTY, { reply: inbox });
-    const bytes = await deadline(params.done, options.timeoutMs, `parameters of ${msg.subject}`);
-    const args = decodeWrpcParams(handler.fn, bytes).values;
-    const results = await handler.handle(args, {
-      sourceId: msg.headers?.[WRPC_HEADER_SOURCE_ID] ?? '',
-      linkName: msg.headers?.[WRPC_HEADER_LINK_NAME] ?? 'default',
-    });
-    const encoded = encodeWrpcResults(handler.fn, results).bytes;
     const subject = wrpcResultsSubject(reply);
+    let encoded: Uint8Array;
+    try {
+      const args =
+        early ??
+        decodeWrpcParams(
+          handler.fn,
+          await deadline((params as Collected).done, options.timeoutMs, `parameters of ${msg.subject}`),
+        ).values;
+      const results = await handler.handle(args, {
+        sourceId: msg.headers?.[WRPC_HEADER_SOURCE_ID] ?? '',
+        linkName: msg.headers?.[WRPC_HEADER_LINK_NAME] ?? 'default',
+      });
+      encoded = encodeWrpcResults(handler.fn, results).bytes;
+    } catch (err) {
+      // wRPC has no error channel: an empty result stream tells the caller at once, not at its deadline.
+      conn.publish(subject, EMPTY);
+      throw err;
+    }
     for (const chunk of wrpcChunks(encoded, options.maxPayload)) conn.publish(subject, chunk);
     conn.publish(subject, EMPTY);
   } finally {
-    params.stop();
+    params?.stop();
+  }
+}
+
+/** The parameters, when the invocation payload holds all of them; undefined when more must follow. */
+function completeParams(fn: WitFunction, payload: Uint8Array): unknown[] | undefined {
+  try {
+    const decoded = decodeWrpcParams(fn, payload);
+    return decoded.deferred.length === 0 ? decoded.values : undefined;
+  } catch (err) {
+    if (isWrpcTruncated(err)) return undefined;
+    throw err;
   }
 }

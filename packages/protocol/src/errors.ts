@@ -119,8 +119,10 @@ export class MessagingSubjectDeniedError extends kind('MESSAGING_SUBJECT_DENIED'
 
 // --- wRPC values and WIT types ------------------------------------------------------------------
 export class WitInvalidError extends kind('WIT_INVALID') {}
+export class ComponentTypesInvalidError extends kind('COMPONENT_TYPES_INVALID') {}
 export class WrpcEncodeError extends kind('WRPC_ENCODE_FAILED') {}
 export class WrpcDecodeError extends kind('WRPC_DECODE_FAILED') {}
+export class WrpcCallFailedError extends kind('WRPC_CALL_FAILED') {}
 
 // --- control clients (cirrus CLI, @cirrus/control-client) ----------------------------------------
 export class ControlRequestFailedError extends kind('CONTROL_REQUEST_FAILED') {}
@@ -190,8 +192,10 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   KvConflictError,
   MessagingSubjectDeniedError,
   WitInvalidError,
+  ComponentTypesInvalidError,
   WrpcEncodeError,
   WrpcDecodeError,
+  WrpcCallFailedError,
   ControlRequestFailedError,
   ComponentScaleFailedError,
   HostNotFoundError,

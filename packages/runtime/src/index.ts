@@ -12,5 +12,7 @@ export type { PoolStats } from './pool.ts';
 export type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
 export { inspectWasm } from './wasm-binary.ts';
 export type { WasmKind } from './wasm-binary.ts';
+export { decodeComponentInterfaces } from './component-types.ts';
+export type { ComponentInterfaces, DecodedComponentInterfaces, SkippedFunction } from './component-types.ts';
 export { HostResource } from './import-calls.ts';
 export type { ImportCall, ImportHandler } from './import-calls.ts';

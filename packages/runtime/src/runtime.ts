@@ -4,10 +4,12 @@
  */
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import { DEFAULT_LIMITS, ExportNotFoundError, UnsupportedImportError } from '@cirrus/protocol';
+import { DEFAULT_LIMITS, describeError, ExportNotFoundError, UnsupportedImportError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
 import { silentLogger } from '@cirrus/protocol';
 import { loadArtifact } from './artifact.ts';
+import { decodeComponentInterfaces } from './component-types.ts';
+import type { ComponentInterfaces } from './component-types.ts';
 import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
 import type { ImportHandler } from './import-calls.ts';
 import { WorkerInstance } from './instance.ts';
@@ -40,6 +42,11 @@ export interface PreparedComponent {
   readonly exports: readonly string[];
   /** The wasi:http incoming-handler export (e.g. `wasi:http/incoming-handler@0.2.12`), if any. */
   readonly httpExport: string | undefined;
+  /**
+   * WIT types of the interfaces imported and exported, for calls that cross hosts; empty maps when
+   * the binary's types could not be decoded (the component still runs, its calls stay on this host).
+   */
+  readonly interfaces: ComponentInterfaces;
   readonly fromCache: boolean;
 }
 
@@ -163,6 +170,16 @@ class Runtime implements ComponentRuntime {
       }),
     );
     const httpExport = transpiled.exports.find((name) => name.startsWith('wasi:http/incoming-handler@0.2'));
+    let interfaces: ComponentInterfaces;
+    try {
+      interfaces = decodeComponentInterfaces(bytes);
+    } catch (err) {
+      this.#logger.warn('component interface types not decoded; its calls cannot cross hosts', {
+        ref,
+        error: describeError(err),
+      });
+      interfaces = { imports: new Map(), exports: new Map() };
+    }
     this.#logger.debug('component prepared', {
       ref,
       digest,
@@ -178,6 +195,7 @@ class Runtime implements ComponentRuntime {
         linkedImports: transpiled.imports.filter((name) => !SUPPORTED_IMPORTS.has(name)),
         exports: transpiled.exports,
         httpExport,
+        interfaces,
         fromCache: transpiled.fromCache,
       },
       moduleUrl: transpiled.moduleUrl,
