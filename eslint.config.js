@@ -13,6 +13,7 @@ const LAYERS = {
   'control-client': ['protocol', 'lattice'],
   cli: ['protocol', 'lattice', 'runtime', 'host', 'apps', 'control-client'],
   testing: ['protocol', 'lattice'],
+  'provider-sdk': ['protocol', 'lattice'],
 };
 const ALL = Object.keys(LAYERS);
 

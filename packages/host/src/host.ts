@@ -37,6 +37,7 @@ import type { Clock } from './ports.ts';
 import { BUILTIN_PROVIDERS } from './providers/builtin.ts';
 import { ProviderManager } from './providers/manager.ts';
 import type { StartProviderCommand } from './providers/manager.ts';
+import type { ProviderRpc } from './providers/external.ts';
 import type { BuiltinProvider } from './providers/types.ts';
 import { VERSION } from './version.ts';
 
@@ -58,6 +59,11 @@ export interface HostOptions {
   /** Interval of `host_heartbeat` events (default 30 s; 0 disables). */
   heartbeatIntervalMs?: number;
   builtinProviders?: Readonly<Record<string, BuiltinProvider>>;
+  /**
+   * Where provider processes started from files connect (HostData `lattice_rpc_url`, …): the NATS
+   * server the host uses, or the local endpoint of its embedded lattice. Asked at each process start.
+   */
+  providerRpc?: () => ProviderRpc | undefined;
   /**
    * First tokens of the control subjects (default `wasmbus.ctl`, giving `wasmbus.ctl.v1.<lattice>.…`);
    * the 1.x host's `--ctl-topic-prefix`.
@@ -163,6 +169,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
       invoke: (id, iface, fn, args) => components.invoke(id, iface, fn, args),
     },
     builtins: options.builtinProviders ?? BUILTIN_PROVIDERS,
+    allowFileLoad: options.allowFileLoad ?? false,
+    ...(options.providerRpc === undefined ? {} : { providerRpc: options.providerRpc }),
   });
   const imports: ImportRouter = new ImportRouter({
     state,

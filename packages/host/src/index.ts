@@ -2,6 +2,7 @@ export { createHost } from './host.ts';
 export type { Host, HostOptions, HostStopOptions, LinkDeletionTarget } from './host.ts';
 export type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 export type { StartProviderCommand } from './providers/manager.ts';
+export type { ProviderRpc } from './providers/external.ts';
 export type {
   BuiltinProvider,
   CapabilityProvider,

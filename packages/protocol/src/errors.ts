@@ -88,6 +88,8 @@ export class ComponentNotRunningError extends kind('COMPONENT_NOT_RUNNING') {}
 export class ProviderAlreadyRunningError extends kind('PROVIDER_ALREADY_RUNNING') {}
 export class ProviderNotRunningError extends kind('PROVIDER_NOT_RUNNING') {}
 export class UnknownProviderError extends kind('UNKNOWN_PROVIDER') {}
+export class ProviderProcessFailedError extends kind('PROVIDER_PROCESS_FAILED') {}
+export class HostDataInvalidError extends kind('HOST_DATA_INVALID') {}
 export class LinkConflictError extends kind('LINK_CONFLICT') {}
 export class LinkNotFoundError extends kind('LINK_NOT_FOUND') {}
 export class ImportFailedError extends kind('IMPORT_FAILED') {}
@@ -169,6 +171,8 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   ProviderAlreadyRunningError,
   ProviderNotRunningError,
   UnknownProviderError,
+  ProviderProcessFailedError,
+  HostDataInvalidError,
   LinkConflictError,
   LinkNotFoundError,
   ImportFailedError,

@@ -10,3 +10,4 @@ export * from './wit-types.ts';
 export * from './wit-parser.ts';
 export * from './wrpc-codec.ts';
 export * from './wrpc.ts';
+export * from './provider-protocol.ts';

@@ -347,6 +347,84 @@ export const LIMIT_SPECS = {
     unit: 'ms',
     description: 'Time a local endpoint client has to send its CONNECT with the token.',
   },
+  providerStartTimeoutMs: {
+    default: 30_000,
+    min: 100,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'Time a provider process has to answer its first health check; past it the process is killed and the attempt failed.',
+  },
+  providerStartAttempts: {
+    default: 3,
+    min: 1,
+    max: 100,
+    unit: 'count',
+    description:
+      'Provider processes spawned for one start that fail to come up before the start fails with provider_start_failed.',
+  },
+  providerHealthCheckDelayMs: {
+    default: 5_000,
+    min: 10,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Time from a provider process coming up to the first periodic health check (the 1.x value).',
+  },
+  providerHealthCheckIntervalMs: {
+    default: 30_000,
+    min: 10,
+    max: 3_600_000,
+    unit: 'ms',
+    description: 'Interval of the health checks of a provider process (the 1.x value).',
+  },
+  providerShutdownTimeoutMs: {
+    default: 300,
+    min: 1,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'Time a provider process has to acknowledge the shutdown request before SIGTERM (the 1.x shutdown delay).',
+  },
+  providerStopGraceMs: {
+    default: 5_000,
+    min: 0,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'Time a stopping provider process gets to exit after the shutdown request, and again after SIGTERM, before SIGKILL.',
+  },
+  providerRestartMinDelayMs: {
+    default: 250,
+    min: 0,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'First pause before a crashed provider process is restarted; it doubles with each crash in a row.',
+  },
+  providerRestartMaxDelayMs: {
+    default: 5_000,
+    min: 0,
+    max: 3_600_000,
+    unit: 'ms',
+    description:
+      'Longest pause between restarts of a provider process that keeps crashing (restarts never stop).',
+  },
+  providerRestartResetMs: {
+    default: 30_000,
+    min: 0,
+    max: 86_400_000,
+    unit: 'ms',
+    description:
+      'Uptime after which a provider process counts as stable: its next crash restarts it after the first pause.',
+  },
+  providerLogLineMaxBytes: {
+    default: 8 * KiB,
+    min: 64,
+    max: 1 * MiB,
+    unit: 'bytes',
+    description:
+      'Longest stdout/stderr line of a provider process kept in the host log; longer lines are cut.',
+  },
   manifestMaxBytes: {
     default: 1 * MiB,
     min: 1 * KiB,

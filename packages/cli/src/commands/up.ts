@@ -106,6 +106,8 @@ async function openBackend(
 
 interface LocalEndpointHandle {
   readonly url: string;
+  /** The URL with the token in it, for provider processes this host starts (never logged). */
+  readonly providerUrl: string;
   close(): Promise<void>;
 }
 
@@ -149,8 +151,11 @@ async function openLocalEndpoint(
     throw err;
   }
   let closed: Promise<void> | undefined;
+  const providerUrl = new URL(endpoint.url);
+  providerUrl.username = token;
   return {
     url: endpoint.url,
+    providerUrl: providerUrl.href,
     close: () => (closed ??= Promise.all([endpoint.close(), remove()]).then(() => undefined)),
   };
 }
@@ -199,6 +204,9 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
   for (const file of values.app ?? []) plans.push(await readPlan(file, limits));
 
   const backend = await openBackend(values.nats, limits, values.name);
+  const natsUrl = values.nats;
+  // Declared before the host: provider processes reach the embedded lattice through it.
+  let endpoint: LocalEndpointHandle | undefined;
   let host: Host;
   try {
     host = await createHost({
@@ -210,6 +218,8 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
       logger,
       cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
       allowFileLoad: values['no-file-load'] !== true,
+      providerRpc: () =>
+        natsUrl !== undefined ? { url: natsUrl } : endpoint && { url: endpoint.providerUrl },
       ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat * 1000 }),
     });
   } catch (err) {
@@ -217,7 +227,6 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
     throw err;
   }
 
-  let endpoint: LocalEndpointHandle | undefined;
   if (backend.embedded !== undefined && values['no-local-endpoint'] !== true) {
     try {
       endpoint = await openLocalEndpoint(backend.embedded, host, port, limits, context, (err) =>
@@ -236,9 +245,10 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
   }
 
   const shutdown = async (): Promise<void> => {
-    // Clients go first, so none sees the host half-stopped; the file goes with the endpoint.
-    await endpoint?.close();
+    // The endpoint outlives the host: provider processes reach the lattice through it and must get
+    // the shutdown request, and answer calls in flight, while the host stops. The file goes with it.
     await host.stop();
+    await endpoint?.close();
     await backend.close();
   };
   const signals = context.signals;

@@ -14,6 +14,8 @@ import type { Limits, Link, Logger, ProviderDescription, StringMap } from '@cirr
 import type { LatticeState, LinkChange } from '../lattice-state.ts';
 import type { EventSink } from '../ports.ts';
 import { BUILTIN_SCHEME, builtinName } from './builtin.ts';
+import { externalProvider, providerProgram } from './external.ts';
+import type { ProviderRpc } from './external.ts';
 import type { LatticeConnection } from '@cirrus/lattice';
 import type { ImportCall } from '@cirrus/runtime';
 import type {
@@ -51,6 +53,10 @@ export interface ProviderManagerOptions {
   logger: Logger;
   components: ComponentCalls;
   builtins: Readonly<Record<string, BuiltinProvider>>;
+  /** Whether providers may be started from files (the host's `allowFileLoad`); default false. */
+  allowFileLoad?: boolean;
+  /** Where provider processes connect; without it, providers cannot be started from files. */
+  providerRpc?: () => ProviderRpc | undefined;
 }
 
 /** 1.x reports provider refs without their transport scheme. */
@@ -67,11 +73,20 @@ export class ProviderManager {
     this.#options = options;
   }
 
-  #builtin(ref: string): BuiltinProvider {
+  /** What runs a provider reference: a program started as a process, or a built-in. */
+  #implementation(ref: string): BuiltinProvider {
+    const program = providerProgram(ref);
+    if (program !== undefined) {
+      return externalProvider(ref, program, {
+        allowFileLoad: this.#options.allowFileLoad ?? false,
+        events: this.#options.events,
+        rpc: this.#options.providerRpc ?? (() => undefined),
+      });
+    }
     const name = builtinName(ref);
     if (name === undefined) {
       throw new UnsupportedReferenceError(`provider reference ${JSON.stringify(ref)} is not supported`, {
-        hint: `use a built-in provider, e.g. ${BUILTIN_SCHEME}http-server`,
+        hint: `use a built-in provider, e.g. ${BUILTIN_SCHEME}http-server, or a provider program as file:///path`,
       });
     }
     const builtin = this.#options.builtins[name];
@@ -96,7 +111,7 @@ export class ProviderManager {
     }
     this.#starting.add(id);
     try {
-      const builtin = this.#builtin(command.providerRef);
+      const builtin = this.#implementation(command.providerRef);
       const config = command.config ?? [];
       const provider = await builtin.start({
         providerId: id,
