@@ -23,6 +23,8 @@ const COMPONENTS = [
   'packages/testing/fixtures/imports-probe',
   'packages/testing/fixtures/greeter',
   'packages/testing/fixtures/greet-client',
+  'packages/testing/fixtures/blobs',
+  'packages/testing/fixtures/fetcher',
 ];
 
 const steps: Step[] = [

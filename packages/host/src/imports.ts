@@ -30,6 +30,15 @@ export interface ImportRouterOptions {
 const DEFAULT_LINK_NAME = 'default';
 /** Host-implemented: a component picks the link name of its next calls (wasmCloud 1.x). */
 const BUS_LATTICE = 'wasmcloud:bus/lattice';
+/**
+ * Interfaces a link names implicitly: 1.x routes every wasi:blobstore call through the `blobstore`
+ * interface, so its manifests link `interfaces: [blobstore]` only, and container and value methods
+ * must follow that link.
+ */
+const COVERED_BY: ReadonlyMap<string, string> = new Map([
+  ['wasi:blobstore/container', 'blobstore'],
+  ['wasi:blobstore/types', 'blobstore'],
+]);
 /** Invocations whose link-name choices are remembered; older ones are forgotten first. */
 const MAX_REMEMBERED_INVOCATIONS = 4096;
 
@@ -64,6 +73,7 @@ export class ImportRouter {
   /** The link a component's import resolves through, if any. */
   resolve(componentId: string, interfaceName: string, linkName = DEFAULT_LINK_NAME): Link | undefined {
     const { namespace, pkg, iface } = splitInterface(interfaceName);
+    const covering = COVERED_BY.get(interfaceName);
     return this.#options.state
       .linksFrom(componentId)
       .find(
@@ -71,7 +81,7 @@ export class ImportRouter {
           l.name === linkName &&
           l.wit_namespace === namespace &&
           l.wit_package === pkg &&
-          l.interfaces.includes(iface),
+          (l.interfaces.includes(iface) || (covering !== undefined && l.interfaces.includes(covering))),
       );
   }
 

@@ -119,6 +119,16 @@ export class KvConflictError extends kind('KV_CONFLICT') {}
 // --- messaging capability provider (wasmcloud:messaging) -----------------------------------------
 export class MessagingSubjectDeniedError extends kind('MESSAGING_SUBJECT_DENIED') {}
 
+// --- blobstore capability provider (wasi:blobstore) ----------------------------------------------
+export class BlobstoreInvalidNameError extends kind('BLOBSTORE_INVALID_NAME') {}
+export class BlobstoreNotFoundError extends kind('BLOBSTORE_NOT_FOUND') {}
+export class BlobstoreAccessDeniedError extends kind('BLOBSTORE_ACCESS_DENIED') {}
+export class BlobstoreTooLargeError extends kind('BLOBSTORE_TOO_LARGE') {}
+export class BlobstoreIoFailedError extends kind('BLOBSTORE_IO_FAILED') {}
+
+// --- http client capability provider (wasi:http/outgoing-handler) -------------------------------
+export class HttpClientDeniedError extends kind('HTTP_CLIENT_DENIED') {}
+
 // --- wRPC values and WIT types ------------------------------------------------------------------
 export class WitInvalidError extends kind('WIT_INVALID') {}
 export class ComponentTypesInvalidError extends kind('COMPONENT_TYPES_INVALID') {}
@@ -195,6 +205,12 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   KvStoreFullError,
   KvConflictError,
   MessagingSubjectDeniedError,
+  BlobstoreInvalidNameError,
+  BlobstoreNotFoundError,
+  BlobstoreAccessDeniedError,
+  BlobstoreTooLargeError,
+  BlobstoreIoFailedError,
+  HttpClientDeniedError,
   WitInvalidError,
   ComponentTypesInvalidError,
   WrpcEncodeError,

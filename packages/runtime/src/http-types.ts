@@ -20,3 +20,35 @@ export interface HttpResponseSink {
 
 /** A request body as it arrives; null when the request has none. */
 export type HttpBody = AsyncIterable<Uint8Array> | null;
+
+/**
+ * One request a component sends through wasi:http/outgoing-handler, as it crosses from the instance
+ * to the http-client provider: the body is complete, headers are raw (`[name, value, …]`, latin1).
+ */
+export interface HttpClientRequest {
+  method: string;
+  /** `http`, `https`, another scheme the guest named, or undefined when it named none. */
+  scheme: string | undefined;
+  authority: string | undefined;
+  pathWithQuery: string | undefined;
+  headers: string[];
+  body: Uint8Array;
+  /** The guest's request-options, in milliseconds; the provider caps them by its limits. */
+  connectTimeoutMs: number | undefined;
+  firstByteTimeoutMs: number | undefined;
+  betweenBytesTimeoutMs: number | undefined;
+}
+
+export interface HttpClientResponse {
+  status: number;
+  /** Raw headers as `[name, value, …]` (latin1). */
+  headers: string[];
+  /** The whole body. */
+  body: Uint8Array;
+}
+
+/** The wasi:http `error-code` variant as jco represents it, e.g. `{ tag: 'HTTP-request-denied' }`. */
+export type HttpErrorCode = { tag: string; val?: unknown };
+
+/** What the http-client provider answers: the response, or the error-code the guest sees. */
+export type HttpClientResult = { tag: 'ok'; val: HttpClientResponse } | { tag: 'err'; val: HttpErrorCode };

@@ -19,6 +19,43 @@ export class HostResource {
   }
 }
 
+/** Where the streams a provider hands to a guest are typed (see `HostInputStream`). */
+export const STREAMS_INTERFACE = 'wasi:io/streams';
+
+/**
+ * Bytes a provider hands to the guest as a wasi:io `input-stream`: return
+ * `new HostResource(STREAMS_INTERFACE, 'input-stream', source)`. The worker reads ahead in large
+ * chunks; the guest dropping the stream disposes the source (`Symbol.dispose`, when it has one).
+ */
+export interface HostInputStream {
+  /** Up to `max` next bytes; empty once there are no more. */
+  read(max: number): Promise<Uint8Array>;
+}
+
+/**
+ * Where the guest's writes to a wasi:io `output-stream` go: return
+ * `new HostResource(STREAMS_INTERFACE, 'output-stream', sink)`. The worker gathers small writes
+ * into large ones; every write is delivered before the guest's next host call, and before the sink
+ * is disposed when the guest drops the stream.
+ */
+export interface HostOutputStream {
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/** Runs the worker's call on a host stream; a rejection reaches the guest as a stream error. */
+export function callHostStream(stream: unknown, fn: string, args: readonly unknown[]): Promise<unknown> {
+  const [arg] = args;
+  if (fn === 'read' && typeof (stream as Partial<HostInputStream>).read === 'function') {
+    return (stream as HostInputStream).read(Number(arg));
+  }
+  if (fn === 'write' && arg instanceof Uint8Array) {
+    if (typeof (stream as Partial<HostOutputStream>).write === 'function') {
+      return (stream as HostOutputStream).write(arg);
+    }
+  }
+  return Promise.reject(new Error(`this host stream does not serve ${fn}`));
+}
+
 export interface ImportCall {
   /** Unversioned interface, e.g. `wasi:keyvalue/store`. */
   interface: string;

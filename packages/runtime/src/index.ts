@@ -9,10 +9,18 @@ export type {
   RuntimeOptions,
 } from './runtime.ts';
 export type { PoolStats } from './pool.ts';
-export type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
+export type {
+  HttpBody,
+  HttpClientRequest,
+  HttpClientResponse,
+  HttpClientResult,
+  HttpErrorCode,
+  HttpRequestHead,
+  HttpResponseSink,
+} from './http-types.ts';
 export { inspectWasm } from './wasm-binary.ts';
 export type { WasmKind } from './wasm-binary.ts';
 export { decodeComponentInterfaces } from './component-types.ts';
 export type { ComponentInterfaces, DecodedComponentInterfaces, SkippedFunction } from './component-types.ts';
-export { HostResource } from './import-calls.ts';
-export type { ImportCall, ImportHandler } from './import-calls.ts';
+export { HostResource, STREAMS_INTERFACE } from './import-calls.ts';
+export type { HostInputStream, HostOutputStream, ImportCall, ImportHandler } from './import-calls.ts';

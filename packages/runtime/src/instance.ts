@@ -14,7 +14,7 @@ import {
 } from '@cirrus/protocol';
 import type { CirrusError, Logger } from '@cirrus/protocol';
 import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
-import { ResourceTable } from './import-calls.ts';
+import { callHostStream, ResourceTable, STREAMS_INTERFACE } from './import-calls.ts';
 import type { ImportHandler } from './import-calls.ts';
 import type {
   FromWorker,
@@ -309,14 +309,19 @@ export class WorkerInstance {
   async #serveImport(message: ImportCallMessage): Promise<void> {
     let reply: ImportReply;
     try {
-      const value = await this.#imports({
-        interface: message.interface,
-        fn: message.fn,
-        invocation: this.#call?.id ?? 0,
-        ...(message.resource === undefined ? {} : { resource: message.resource }),
-        ...(message.handle === undefined ? {} : { self: this.#resources.get(message.handle) }),
-        args: message.args.map((a) => this.#resources.fromWorker(a)),
-      });
+      const args = message.args.map((a) => this.#resources.fromWorker(a));
+      // A stream a provider handed out is served by that stream itself, whatever link it came through.
+      const value =
+        message.interface === STREAMS_INTERFACE && message.handle !== undefined
+          ? await callHostStream(this.#resources.get(message.handle), message.fn, args)
+          : await this.#imports({
+              interface: message.interface,
+              fn: message.fn,
+              invocation: this.#call?.id ?? 0,
+              ...(message.resource === undefined ? {} : { resource: message.resource }),
+              ...(message.handle === undefined ? {} : { self: this.#resources.get(message.handle) }),
+              args,
+            });
       reply = { ok: true, value: this.#resources.toWorker(value) };
     } catch (err) {
       reply = { ok: false, error: toErrorJSON(err, 'IMPORT_FAILED') };

@@ -13,6 +13,9 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorJSON } from '@cirrus/protocol';
 import type { FromWorker, ImportCallMessage, ImportReply, ResourceRef } from './worker-protocol.ts';
+import { STREAMS_INTERFACE } from './import-calls.ts';
+import { InputStream, IoError, OutputStream } from './wasi/io.ts';
+import type { ByteSink, ByteSource } from './wasi/io.ts';
 
 export interface HostChannel {
   post(message: FromWorker): void;
@@ -33,6 +36,10 @@ export class LinkedImportFailure extends Error {
 
 const HANDLE = Symbol('cirrus.resource-handle');
 const ADOPT = Symbol('cirrus.adopt');
+/** Bytes one host call of a host-backed stream moves: a 1 MiB blob takes four round trips. */
+const STREAM_CHUNK_BYTES = 256 * 1024;
+/** What `check-write` grants on a host-backed stream; writes are gathered, not sent one by one. */
+const STREAM_WRITE_BUDGET = 4 * STREAM_CHUNK_BYTES;
 
 /**
  * Property names the JavaScript runtime or jco's glue may probe on any object (promise
@@ -62,6 +69,15 @@ interface ResourceClass {
 export class LinkedImports {
   readonly #channel: HostChannel;
   readonly #classes = new Map<string, ResourceClass>();
+  /** Host-backed output streams holding writes that are not yet on the host. */
+  readonly #unsent = new Set<HostSink>();
+  /**
+   * Drops the host side of a resource the guest handed back to the host as an `own` argument: jco
+   * forgets such an object without disposing it, so only its collection tells.
+   */
+  readonly #forgotten = new FinalizationRegistry<number>((handle) =>
+    this.#channel.post({ t: 'drop', handle }),
+  );
 
   constructor(channel: HostChannel) {
     this.#channel = channel;
@@ -85,7 +101,24 @@ export class LinkedImports {
     });
   }
 
+  /**
+   * Calls a function of an interface the worker's own WASI routes to the host (outgoing HTTP), with
+   * plain values; throws LinkedImportFailure when the host refuses or fails it.
+   */
+  callHost(iface: string, fn: string, args: unknown[]): unknown {
+    return this.#call({ t: 'import', interface: iface, fn, args });
+  }
+
   #call(message: ImportCallMessage): unknown {
+    // The host must see a stream's bytes before any call that may depend on them (finishing a value).
+    for (const sink of this.#unsent) sink.flush();
+    const reply = this.#request(message);
+    if (!reply.ok) throw new LinkedImportFailure(reply.error);
+    return this.#fromHost(reply.value);
+  }
+
+  /** Posts one call to the host and blocks until its reply is there. */
+  #request(message: ImportCallMessage): ImportReply {
     const { signal, replies } = this.#channel;
     message.args = message.args.map((a) => this.#toHost(a));
     Atomics.store(signal, 0, 0);
@@ -93,14 +126,15 @@ export class LinkedImports {
     Atomics.wait(signal, 0, 0);
     const received = receiveMessageOnPort(replies);
     if (received === undefined) {
-      throw new LinkedImportFailure({
-        code: 'INSTANCE_CRASHED',
-        message: `no reply from the host for ${message.interface}#${message.fn}`,
-      });
+      return {
+        ok: false,
+        error: {
+          code: 'INSTANCE_CRASHED',
+          message: `no reply from the host for ${message.interface}#${message.fn}`,
+        },
+      };
     }
-    const reply = received.message as ImportReply;
-    if (!reply.ok) throw new LinkedImportFailure(reply.error);
-    return this.#fromHost(reply.value);
+    return received.message as ImportReply;
   }
 
   #resourceClass(iface: string, resource: string): ResourceClass {
@@ -115,6 +149,7 @@ export class LinkedImports {
       constructor(...args: unknown[]) {
         if (args[0] === ADOPT) {
           this[HANDLE] = args[1] as number;
+          owner.#forgotten.register(this, this[HANDLE], this);
           return;
         }
         const created = owner.#call({ t: 'import', interface: iface, resource, fn: '[constructor]', args });
@@ -123,6 +158,7 @@ export class LinkedImports {
       }
 
       [Symbol.dispose](): void {
+        owner.#forgotten.unregister(this);
         owner.#channel.post({ t: 'drop', handle: this[HANDLE] });
       }
     }
@@ -181,6 +217,7 @@ export class LinkedImports {
   #fromHost(value: unknown): unknown {
     if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
     if (isResourceRef(value)) {
+      if (value.$interface === STREAMS_INTERFACE) return this.#hostStream(value);
       const Class = this.#resourceClass(value.$interface, value.$resource);
       return new Class(ADOPT, value.$handle);
     }
@@ -189,6 +226,167 @@ export class LinkedImports {
     for (const [k, v] of Object.entries(value)) out[k] = this.#fromHost(v);
     return out;
   }
+
+  /**
+   * A stream the host holds, as an instance of the worker's own wasi:io class (the only kind jco
+   * lowers into the guest); its reads and writes become host calls on the resource.
+   */
+  #hostStream(ref: ResourceRef): InputStream | OutputStream {
+    const stream: HostStream = {
+      request: (fn, args) =>
+        this.#request({
+          t: 'import',
+          interface: STREAMS_INTERFACE,
+          resource: ref.$resource,
+          handle: ref.$handle,
+          fn,
+          args,
+        }),
+      drop: () => this.#channel.post({ t: 'drop', handle: ref.$handle }),
+    };
+    if (ref.$resource === 'input-stream') return new InputStream(new HostSource(stream));
+    return new OutputStream(new HostSink(stream, this.#unsent));
+  }
+}
+
+interface HostStream {
+  request(fn: string, args: unknown[]): ImportReply;
+  drop(): void;
+}
+
+function streamFailure(reply: Extract<ImportReply, { ok: false }>): IoError {
+  return new IoError(`${reply.error.code}: ${reply.error.message}`);
+}
+
+/** Reads a host stream ahead in large chunks and hands them out as the guest asks. */
+class HostSource implements ByteSource {
+  readonly #stream: HostStream;
+  #chunk: Uint8Array = new Uint8Array(0);
+  #ended = false;
+  #error: IoError | undefined;
+  #dropped = false;
+
+  constructor(stream: HostStream) {
+    this.#stream = stream;
+  }
+
+  get finished(): boolean {
+    return this.#ended && this.#chunk.byteLength === 0;
+  }
+
+  get error(): IoError | undefined {
+    return this.#error;
+  }
+
+  take(max: number): Uint8Array | null {
+    if (max === 0) return null;
+    if (this.#chunk.byteLength === 0 && !this.#ended && this.#error === undefined) {
+      const reply = this.#stream.request('read', [STREAM_CHUNK_BYTES]);
+      if (!reply.ok) this.#error = streamFailure(reply);
+      else if ((reply.value as Uint8Array).byteLength === 0) this.#ended = true;
+      else this.#chunk = reply.value as Uint8Array;
+    }
+    if (this.#chunk.byteLength === 0) return null;
+    const out = this.#chunk.subarray(0, max);
+    this.#chunk = this.#chunk.subarray(out.byteLength);
+    return out;
+  }
+
+  // Every read is answered synchronously, so the stream is always ready.
+  ready(): boolean {
+    return true;
+  }
+
+  wait(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (this.#dropped) return;
+    this.#dropped = true;
+    this.#stream.drop();
+  }
+}
+
+/** Gathers a guest's writes and sends them to the host stream in large chunks. */
+class HostSink implements ByteSink {
+  readonly #stream: HostStream;
+  readonly #unsent: Set<HostSink>;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #closed = false;
+  #error: IoError | undefined;
+
+  constructor(stream: HostStream, unsent: Set<HostSink>) {
+    this.#stream = stream;
+    this.#unsent = unsent;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get error(): IoError | undefined {
+    return this.#error;
+  }
+
+  capacity(): number {
+    return STREAM_WRITE_BUDGET;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (bytes.byteLength === 0) return;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.byteLength;
+    this.#unsent.add(this);
+    if (this.#pendingBytes >= STREAM_CHUNK_BYTES) this.flush();
+  }
+
+  flush(): void {
+    this.#unsent.delete(this);
+    if (this.#pendingBytes === 0) return;
+    const pending = this.#pending;
+    const bytes = pending.length === 1 ? (pending[0] as Uint8Array) : concat(pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (this.#error !== undefined) return;
+    const reply = this.#stream.request('write', [bytes]);
+    if (!reply.ok) this.#error = streamFailure(reply);
+  }
+
+  blockUntilWritable(): void {
+    this.flush();
+  }
+
+  blockUntilDrained(): void {
+    this.flush();
+  }
+
+  ready(): boolean {
+    return true;
+  }
+
+  wait(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Sends what is left, then drops the host stream (which may complete what it was writing). */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    this.#stream.drop();
+  }
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
 }
 
 function isResourceRef(value: object): value is ResourceRef {

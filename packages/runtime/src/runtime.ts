@@ -217,6 +217,7 @@ class Runtime implements ComponentRuntime {
       httpExport: component.httpExport,
       logLineMaxBytes: limits.guestLogLineMaxBytes,
       responseWindowBytes: limits.httpResponseWindowBytes,
+      outgoingBodyMaxBytes: limits.httpClientMaxRequestBodyBytes,
       compileCacheDir: join(this.#cacheDir, 'v8'),
       linkedImports: [...component.linkedImports],
     };

@@ -14,6 +14,8 @@ export interface WorkerInit {
   httpExport: string | undefined;
   logLineMaxBytes: number;
   responseWindowBytes: number;
+  /** Largest request body the component may send through wasi:http/outgoing-handler. */
+  outgoingBodyMaxBytes: number;
   compileCacheDir: string | undefined;
   /** Two Int32 slots: bytes the client has taken, and a client-gone flag (see worker.ts). */
   flow: SharedArrayBuffer;

@@ -12,11 +12,12 @@ import type { HttpRequestHead } from './http-types.ts';
 import { ChunkSource, LineSink } from './wasi/buffers.ts';
 import { CLOSED, EMPTY_SOURCE, OutputStream, setSuspendHook } from './wasi/io.ts';
 import type { ByteSink, IoError } from './wasi/io.ts';
-import { IncomingRequest, ResponseOutparam } from './wasi/http.ts';
+import { IncomingRequest, ResponseOutparam, setOutgoingHttpTransport } from './wasi/http.ts';
 import type { HttpErrorCode, ResponseChannel } from './wasi/http.ts';
 import { ComponentExit } from './wasi/cli.ts';
 import { createWasiImports } from './wasi/imports.ts';
 import { LinkedImportFailure, LinkedImports } from './linked-imports.ts';
+import { linkedHttpTransport } from './outgoing-http.ts';
 
 type Instantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
@@ -351,6 +352,7 @@ async function start(): Promise<void> {
     replies: init.importReplies,
   });
   for (const name of init.linkedImports) imports[name] = linked.interfaceObject(name);
+  setOutgoingHttpTransport(linkedHttpTransport(linked, init.outgoingBodyMaxBytes));
   try {
     const exports = await instantiate((name) => {
       const module = init.coreModules[name];

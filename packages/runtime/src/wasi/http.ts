@@ -4,14 +4,20 @@
  * socket.
  */
 import { Buffer } from 'node:buffer';
-import type { HttpRequestHead } from '../http-types.ts';
-import { ALWAYS_READY, failed, InputStream, OutputStream, Pollable } from './io.ts';
-import type { ByteSink, ByteSource, IoError } from './io.ts';
+import type {
+  HttpClientRequest,
+  HttpClientResponse,
+  HttpClientResult,
+  HttpErrorCode,
+  HttpRequestHead,
+} from '../http-types.ts';
+import { ChunkSource } from './buffers.ts';
+import { ALWAYS_READY, failed, InputStream, IoError, OutputStream, Pollable } from './io.ts';
+import type { ByteSink, ByteSource, Readiness } from './io.ts';
+
+export type { HttpErrorCode };
 
 export type HeaderError = { tag: 'invalid-syntax' } | { tag: 'forbidden' } | { tag: 'immutable' };
-
-/** The wasi:http `error-code` variant (only the cases the host produces are spelled out). */
-export type HttpErrorCode = { tag: string; val?: unknown };
 
 /** Where a response goes. Implemented by the worker for each call. */
 export interface ResponseChannel {
@@ -281,18 +287,26 @@ export class OutgoingResponse {
 }
 
 /**
- * A response body. The guest may write before the response is handed over, so writes go to a
- * buffer that is replayed into the channel's sink once it is attached.
+ * A response or request body. The guest may write a response body before the response is handed
+ * over, so writes go to a buffer that is replayed into the channel's sink once it is attached. A
+ * request body is collected whole: the request goes out once the body is finished.
  */
 export class OutgoingBody {
   #channel: ResponseChannel | undefined;
   #stream: OutputStream | undefined;
   readonly #early = new EarlySink();
   #finished: readonly [string, Uint8Array][] | undefined | null = null;
+  readonly #request: RequestBody | undefined;
+
+  constructor(request?: RequestBody) {
+    this.#request = request;
+  }
 
   write(): OutputStream {
     if (this.#stream !== undefined) throw undefined;
-    this.#stream = new OutputStream(new AttachableSink(this.#early, () => this.#channel?.body));
+    this.#stream = new OutputStream(
+      this.#request ?? new AttachableSink(this.#early, () => this.#channel?.body),
+    );
     return this.#stream;
   }
 
@@ -303,10 +317,136 @@ export class OutgoingBody {
   }
 
   static finish(body: OutgoingBody, trailers: Fields | undefined): void {
+    if (body.#request !== undefined) {
+      body.#request.finish();
+      return;
+    }
     const entries = trailers?.entries();
     if (body.#channel !== undefined) body.#channel.end(entries);
     else body.#finished = entries;
   }
+
+  /** Dropped without `finish`: per wasi:http the body is incomplete, so its request must not go out. */
+  [Symbol.dispose](): void {
+    this.#request?.abandon();
+  }
+}
+
+/** A stream error that wasi:http's `http-error-code` can turn into the error-code behind it. */
+class HttpIoError extends IoError {
+  readonly code: HttpErrorCode;
+
+  constructor(message: string, code: HttpErrorCode) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+/** How much a request body stream accepts per write; the body's size limit is checked on the total. */
+const REQUEST_WRITE_WINDOW = 1024 * 1024;
+
+type BodyOutcome = { tag: 'ok'; val: Uint8Array } | { tag: 'err'; val: HttpErrorCode };
+
+/**
+ * The body of an outgoing request, collected in the instance until the guest finishes it (the
+ * provider sends it whole). Writing past the size limit fails the stream and the request.
+ */
+class RequestBody implements ByteSink {
+  readonly #maxBytes: number;
+  #chunks: Uint8Array[] = [];
+  #bytes = 0;
+  #error: HttpIoError | undefined;
+  #state: 'open' | 'finished' | 'abandoned' = 'open';
+  #onEnd: ((outcome: BodyOutcome) => void) | undefined;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  get closed(): boolean {
+    return this.#state !== 'open';
+  }
+
+  get error(): IoError | undefined {
+    return this.#error;
+  }
+
+  capacity(): number {
+    return this.#error === undefined ? REQUEST_WRITE_WINDOW : 0;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#error !== undefined || this.#state !== 'open') return;
+    if (this.#bytes + bytes.byteLength > this.#maxBytes) {
+      this.#error = new HttpIoError(`request body exceeds ${this.#maxBytes} bytes`, {
+        tag: 'HTTP-request-body-size',
+        val: BigInt(this.#bytes + bytes.byteLength),
+      });
+      this.#chunks = [];
+      return;
+    }
+    this.#chunks.push(bytes.slice());
+    this.#bytes += bytes.byteLength;
+  }
+
+  flush(): void {}
+
+  blockUntilWritable(): void {}
+
+  blockUntilDrained(): void {}
+
+  ready(): boolean {
+    return true;
+  }
+
+  wait(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Calls `onEnd` once the body is complete (at once if it already is), or has failed. */
+  whenEnded(onEnd: (outcome: BodyOutcome) => void): void {
+    this.#onEnd = onEnd;
+    if (this.#state !== 'open') this.#end();
+  }
+
+  finish(): void {
+    this.#state = 'finished';
+    const error = this.#error;
+    this.#end();
+    if (error !== undefined) throw error.code;
+  }
+
+  abandon(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'abandoned';
+    this.#end();
+  }
+
+  #end(): void {
+    const onEnd = this.#onEnd;
+    if (onEnd === undefined) return;
+    this.#onEnd = undefined;
+    if (this.#error !== undefined) onEnd({ tag: 'err', val: this.#error.code });
+    else if (this.#state === 'abandoned') {
+      onEnd({
+        tag: 'err',
+        val: { tag: 'internal-error', val: 'request body dropped before it was finished' },
+      });
+    } else onEnd({ tag: 'ok', val: concat(this.#chunks, this.#bytes) });
+  }
+}
+
+/** A fresh buffer of exactly the body: a pooled Buffer would carry its whole pool to the host. */
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (total === 0) return EMPTY;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
 }
 
 class EarlySink {
@@ -436,16 +576,16 @@ export class OutgoingRequest {
   #path: string | undefined;
   #scheme: Scheme | undefined;
   #authority: string | undefined;
-  #body: OutgoingBody | undefined;
+  #requestBody: RequestBody | undefined;
 
   constructor(headers: Fields) {
     this.#headers = headers.seal();
   }
 
   body(): OutgoingBody {
-    if (this.#body !== undefined) throw undefined;
-    this.#body = new OutgoingBody();
-    return this.#body;
+    if (this.#requestBody !== undefined) throw undefined;
+    this.#requestBody = new RequestBody(transport?.maxBodyBytes ?? 0);
+    return new OutgoingBody(this.#requestBody);
   }
   method(): Method {
     return this.#method;
@@ -475,33 +615,146 @@ export class OutgoingRequest {
   headers(): Fields {
     return Fields.view(this.#headers);
   }
+
+  /** The request without its body, as it goes to the host. */
+  describe(options: RequestOptions | undefined): Omit<HttpClientRequest, 'body'> {
+    const headers: string[] = [];
+    for (const [name, value] of this.#headers.entries()) {
+      headers.push(name, Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1'));
+    }
+    return {
+      method: this.#method.tag === 'other' ? (this.#method.val ?? '') : this.#method.tag.toUpperCase(),
+      scheme: this.#scheme === undefined ? undefined : schemeName(this.#scheme),
+      authority: this.#authority,
+      pathWithQuery: this.#path,
+      headers,
+      connectTimeoutMs: milliseconds(options?.connectTimeout()),
+      firstByteTimeoutMs: milliseconds(options?.firstByteTimeout()),
+      betweenBytesTimeoutMs: milliseconds(options?.betweenBytesTimeout()),
+    };
+  }
+
+  /** The body the guest took with `body()`, if it took one. */
+  get requestBody(): RequestBody | undefined {
+    return this.#requestBody;
+  }
 }
 
-export class IncomingResponse {}
+function schemeName(scheme: Scheme): string {
+  if (scheme.tag === 'other') return scheme.val;
+  return scheme.tag === 'HTTP' ? 'http' : 'https';
+}
 
-export class FutureIncomingResponse {
-  readonly #result: unknown;
+/** A wasi:clocks duration (nanoseconds) in whole milliseconds, rounded up so 1 ns is not "no wait". */
+function milliseconds(duration: bigint | undefined): number | undefined {
+  if (duration === undefined) return undefined;
+  const ms = (duration + 999_999n) / 1_000_000n;
+  return ms > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(ms);
+}
 
-  constructor(result: unknown) {
+export class IncomingResponse {
+  readonly #response: HttpClientResponse;
+  #headers: Fields | undefined;
+  #consumed = false;
+
+  constructor(response: HttpClientResponse) {
+    this.#response = response;
+  }
+
+  status(): number {
+    return this.#response.status;
+  }
+
+  headers(): Fields {
+    this.#headers ??= Fields.fromRaw(this.#response.headers);
+    return this.#headers;
+  }
+
+  consume(): IncomingBody {
+    if (this.#consumed) throw undefined;
+    this.#consumed = true;
+    const source = new ChunkSource();
+    source.push(this.#response.body);
+    source.end();
+    return new IncomingBody(source);
+  }
+}
+
+/** The response to an outgoing request: pending until the request went out and came back. */
+export class FutureIncomingResponse implements Readiness {
+  #result: HttpClientResult | undefined;
+  #taken = false;
+  #waiters: (() => void)[] = [];
+
+  resolve(result: HttpClientResult): void {
     this.#result = result;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  ready(): boolean {
+    return this.#result !== undefined;
+  }
+
+  wait(): Promise<void> {
+    if (this.ready()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   subscribe(): Pollable {
-    return new Pollable(ALWAYS_READY);
+    return new Pollable(this);
   }
 
   get(): unknown {
-    return { tag: 'ok', val: this.#result };
+    const result = this.#result;
+    if (result === undefined) return undefined;
+    if (this.#taken) return { tag: 'err', val: undefined };
+    this.#taken = true;
+    if (result.tag === 'err') return { tag: 'ok', val: result };
+    return { tag: 'ok', val: { tag: 'ok', val: new IncomingResponse(result.val) } };
   }
 }
 
+/** How an instance's outgoing requests reach an HTTP client (the worker routes them to the host). */
+export interface OutgoingHttpTransport {
+  /** Largest request body a guest may write. */
+  readonly maxBodyBytes: number;
+  /** Sends one complete request and waits for the whole response; never throws. */
+  send(request: HttpClientRequest): HttpClientResult;
+}
+
+let transport: OutgoingHttpTransport | undefined;
+
+/** Where this instance's outgoing requests go; without a transport every request is denied. */
+export function setOutgoingHttpTransport(value: OutgoingHttpTransport): void {
+  transport = value;
+}
+
 /**
- * wasi:http/outgoing-handler. Outgoing HTTP is a capability: without a link to an HTTP client
- * provider the request is refused with the `HTTP-request-denied` error code.
+ * wasi:http/outgoing-handler. Outgoing HTTP is a capability the host grants through a link to an
+ * http-client provider. The request leaves once its body is complete: at once when the guest wrote
+ * none or already finished it, else when it calls `outgoing-body.finish` (JavaScript's fetch sends
+ * the request first and streams the body after). Every failure, denial included, arrives through
+ * the future as an error-code, so the guest can handle it rather than trap.
  */
 export const outgoingHandler = {
-  handle(_request: OutgoingRequest, _options: RequestOptions | undefined): FutureIncomingResponse {
-    throw { tag: 'HTTP-request-denied' } satisfies HttpErrorCode;
+  handle(request: OutgoingRequest, options: RequestOptions | undefined): FutureIncomingResponse {
+    const future = new FutureIncomingResponse();
+    const head = request.describe(options);
+    const send = (body: Uint8Array): void =>
+      future.resolve(
+        transport?.send({ ...head, body }) ?? { tag: 'err', val: { tag: 'HTTP-request-denied' } },
+      );
+    const body = request.requestBody;
+    if (body === undefined) send(EMPTY);
+    else {
+      body.whenEnded((outcome) => {
+        if (outcome.tag === 'ok') send(outcome.val);
+        else future.resolve(outcome);
+      });
+    }
+    return future;
   },
 };
 
@@ -517,5 +770,5 @@ export const httpTypes = {
   RequestOptions,
   IncomingResponse,
   FutureIncomingResponse,
-  httpErrorCode: (_err: IoError) => undefined,
+  httpErrorCode: (err: IoError) => (err instanceof HttpIoError ? err.code : undefined),
 };
