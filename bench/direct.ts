@@ -53,6 +53,8 @@ export async function loadDirect(
   wasmPath: string,
   outDir: string,
   environment: [string, string][],
+  /** Interfaces the component imports beyond WASI, as plain JavaScript: bare jco import calls. */
+  linkedImports: Record<string, unknown> = {},
 ): Promise<DirectComponent> {
   const output = await transpileBytes(await readFile(wasmPath), {
     ...OPTIONS,
@@ -79,7 +81,14 @@ export async function loadDirect(
       if (module === undefined) throw new Error(`core module ${name} is missing`);
       return module;
     },
-    createWasiImports({ environment, stdout: new OutputStream(stdout), stderr: new OutputStream(stderr) }),
+    {
+      ...createWasiImports({
+        environment,
+        stdout: new OutputStream(stdout),
+        stderr: new OutputStream(stderr),
+      }),
+      ...linkedImports,
+    },
   );
   const exportName = Object.keys(exports).find((n) => n.startsWith('wasi:http/incoming-handler@0.2'));
   const handler = exportName === undefined ? undefined : (exports[exportName] as IncomingHandler);

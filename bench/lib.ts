@@ -34,8 +34,8 @@ export function requireHelloWasm(): string {
 
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
 
-export type Part = 'http' | 'invoke' | 'control';
-export const PARTS: readonly Part[] = ['http', 'invoke', 'control'];
+export type Part = 'http' | 'invoke' | 'control' | 'links';
+export const PARTS: readonly Part[] = ['http', 'invoke', 'control', 'links'];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
@@ -59,14 +59,15 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)
   --warmup S         seconds of HTTP warm-up per server      (BENCH_WARMUP, default 3)
   --rounds N         measured rounds, medians are reported   (BENCH_ROUNDS, default 3)
   --instances N      Cirrus instances / pool size / callers  (BENCH_INSTANCES, default 4)
-  --calls N          calls per invoke / control round        (BENCH_CALLS, default 5000)
+  --calls N          calls per invoke / control round        (BENCH_CALLS, default 5000;
+                     links rounds make a fifth as many)
   --servers LIST     HTTP servers, from ${SERVER_KEYS.join(',')}  (BENCH_SERVERS, default all)
   --start-timeout S  seconds a server may take to come up    (BENCH_START_TIMEOUT, default 60)
 `;

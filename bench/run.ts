@@ -3,7 +3,7 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke|control]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control|links]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
@@ -11,6 +11,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { runHttp } from './http.ts';
 import { runControl } from './control.ts';
 import { runInvoke } from './invoke.ts';
+import { runLinks } from './links.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
 
@@ -18,6 +19,7 @@ const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   http: runHttp,
   invoke: runInvoke,
   control: runControl,
+  links: runLinks,
 };
 
 async function main(): Promise<number> {

@@ -1,0 +1,374 @@
+/**
+ * Part D: what a call through a link costs.
+ *
+ * P2, in-process, one request at a time (no HTTP: requests enter the way the HTTP server provider
+ * hands them to a component):
+ *   (1) hello in a Cirrus host          runtime pool, no imports
+ *   (2) counter in a Cirrus host        the same path, plus its wasi:keyvalue calls routed through its
+ *                                       link to the built-in key-value provider (memory backend)
+ *   (3) hello, direct                   the bare jco export call on this thread (see direct.ts)
+ *   (4) counter, direct                 the same, its wasi:keyvalue imports plain JavaScript over a
+ *                                       Map: the bare jco import-call cost
+ * The linked call's cost is ((2) − (1)) per import call, the bare import call's ((4) − (3)).
+ *
+ * P3, across hosts over one nats-server, one call at a time, latency of every call:
+ *   (5) wRPC increment                  host A's path to the key-value provider on host B: the call
+ *                                       a linked wasi:keyvalue/atomics increment makes
+ *   (6) raw NATS request/reply          nats.js request to a nats.js responder that answers a payload
+ *                                       of the same size: the server hop and the client library
+ *   (7) counter across hosts            (2) with the key-value provider on host B: end to end
+ *
+ * Rounds are interleaved; medians over rounds are reported, and p50/p99 over every call for P3.
+ */
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BUILTIN_PROVIDERS, createHost } from '@cirrus/host';
+import type { ComponentCalls, Host } from '@cirrus/host';
+import { connectNats, createMemoryLattice } from '@cirrus/lattice';
+import type { LatticeConnection, NatsLatticeConnection } from '@cirrus/lattice';
+import { resolveLimits } from '@cirrus/protocol';
+import type { HttpRequestHead, HttpResponseSink, ImportCall } from '@cirrus/runtime';
+import type { HostResource } from '@cirrus/runtime';
+import { startNatsServer } from '@cirrus/testing';
+import type { NatsServer } from '@cirrus/testing';
+import { remoteKeyValue } from '../packages/host/src/wrpc/keyvalue.ts';
+import { BufferedResponse, loadDirect } from './direct.ts';
+import type { DirectComponent } from './direct.ts';
+import {
+  COUNTER_WASM,
+  fmt,
+  HarnessError,
+  HELLO_GREETING,
+  log,
+  makeTempDir,
+  median,
+  progress,
+  ratio,
+  removeTempDir,
+  requireHelloWasm,
+  table,
+} from './lib.ts';
+import type { Settings } from './lib.ts';
+import { existsSync } from 'node:fs';
+
+const HEAD: HttpRequestHead = {
+  method: 'GET',
+  pathWithQuery: '/bench',
+  scheme: 'http',
+  authority: 'bench',
+  headers: [],
+};
+const TIMEOUT_MS = 5000;
+const RAW_SUBJECT = 'bench.raw.increment';
+
+type Call = () => Promise<void>;
+
+interface Mode {
+  label: string;
+  call: Call;
+  /** µs per call, one entry per round. */
+  rounds: number[];
+  /** Every call's latency in µs (P3 only). */
+  samples: number[];
+}
+
+class Sink implements HttpResponseSink {
+  status: number | undefined;
+  bytes = 0;
+
+  head(status: number): void {
+    this.status = status;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.bytes += chunk.byteLength;
+  }
+
+  end(chunks: Uint8Array[]): void {
+    for (const c of chunks) this.bytes += c.byteLength;
+  }
+}
+
+/** A provider whose only job is to hand the benchmark the host's way into its components. */
+function driver(): { provider: (typeof BUILTIN_PROVIDERS)[string]; calls: () => ComponentCalls } {
+  let captured: ComponentCalls | undefined;
+  return {
+    provider: {
+      name: 'bench driver',
+      async start(context) {
+        captured = context.components;
+        return { shutdown: async () => undefined };
+      },
+    },
+    calls: () => {
+      if (captured === undefined) throw new HarnessError('the bench driver provider did not start');
+      return captured;
+    },
+  };
+}
+
+function hostCall(calls: ComponentCalls, componentId: string): Call {
+  return async () => {
+    const sink = new Sink();
+    await calls.handleHttp(componentId, HEAD, null, sink);
+    if (sink.status !== 200 || sink.bytes === 0) {
+      throw new HarnessError(`${componentId} answered status ${sink.status} with ${sink.bytes} bytes`);
+    }
+  };
+}
+
+function directCall(component: DirectComponent): Call {
+  return async () => {
+    const out = new BufferedResponse();
+    await component.handle(HEAD, out);
+    if (out.status !== 200 || out.bytes === 0) {
+      throw new HarnessError(`the direct call answered status ${out.status} with ${out.bytes} bytes`);
+    }
+  };
+}
+
+/** wasi:keyvalue as plain JavaScript, for the bare jco import-call baseline; counts its calls. */
+function plainKeyValue(): { imports: Record<string, unknown>; calls: () => number } {
+  let calls = 0;
+  const counts = new Map<string, bigint>();
+  class Bucket {}
+  const bucket = new Bucket();
+  return {
+    imports: {
+      'wasi:keyvalue/store': {
+        Bucket,
+        open: () => {
+          calls++;
+          return { tag: 'ok', val: bucket };
+        },
+      },
+      'wasi:keyvalue/atomics': {
+        increment: (_bucket: Bucket, key: string, delta: bigint) => {
+          calls++;
+          const next = (counts.get(key) ?? 0n) + delta;
+          counts.set(key, next);
+          return { tag: 'ok', val: next };
+        },
+      },
+    },
+    calls: () => calls,
+  };
+}
+
+async function measure(call: Call, calls: number, samples?: number[]): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const t = performance.now();
+    await call();
+    samples?.push((performance.now() - t) * 1000);
+  }
+  return ((performance.now() - started) * 1000) / calls;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function runModes(
+  modes: Mode[],
+  settings: Settings,
+  calls: number,
+  keepSamples: boolean,
+): Promise<void> {
+  const warm = Math.min(calls, 1000);
+  for (const mode of modes) await measure(mode.call, warm);
+  for (let r = 0; r < settings.rounds; r++) {
+    for (const mode of modes) {
+      const us = await measure(mode.call, calls, keepSamples ? mode.samples : undefined);
+      mode.rounds.push(us);
+      progress(`round ${r + 1}/${settings.rounds} ${mode.label}: ${fmt(us, 1)} µs/call`);
+    }
+  }
+}
+
+const med = (m: Mode): number => median(m.rounds);
+
+async function linkedHost(lattice: LatticeConnection, dir: string, name: string): Promise<Host> {
+  return createHost({
+    lattice,
+    friendlyName: name,
+    cacheDir: join(dir, 'cache'),
+    allowFileLoad: true,
+    heartbeatIntervalMs: 0,
+    limits: resolveLimits({ maxInstances: 10 }),
+    builtinProviders: { ...BUILTIN_PROVIDERS, 'bench-driver': benchDriver.provider },
+  });
+}
+
+const benchDriver = driver();
+
+async function deployCounter(host: Host, kvHost: Host): Promise<void> {
+  await host.scaleComponent({ componentRef: COUNTER_WASM, componentId: 'counter', count: 1 });
+  await kvHost.startProvider({ providerRef: 'wasmcloud+builtin://keyvalue', providerId: 'kv' });
+  await host.putLink({
+    source_id: 'counter',
+    target: 'kv',
+    wit_namespace: 'wasi',
+    wit_package: 'keyvalue',
+    interfaces: ['store', 'atomics'],
+  });
+}
+
+export async function runLinks(settings: Settings): Promise<void> {
+  const hello = requireHelloWasm();
+  if (!existsSync(COUNTER_WASM))
+    throw new HarnessError(`${COUNTER_WASM} is missing: run npm run build:examples`);
+  const dir = await makeTempDir();
+  const hosts: Host[] = [];
+  const lattices: NatsLatticeConnection[] = [];
+  const raws: NatsConnection[] = [];
+  let nats: NatsServer | undefined;
+  const calls = Math.max(1, Math.floor(settings.calls / 5));
+  try {
+    log(`\n## D. Calls through links: ${settings.rounds} rounds × ${calls} calls, one at a time\n`);
+
+    // --- P2: in-process ---------------------------------------------------------------------------
+    const memory = createMemoryLattice();
+    const local = await linkedHost(memory.connect(), dir, 'bench-local');
+    hosts.push(local);
+    await local.startProvider({ providerRef: 'wasmcloud+builtin://bench-driver', providerId: 'driver' });
+    const components = benchDriver.calls();
+    await local.scaleComponent({ componentRef: hello, componentId: 'hello', count: 1 });
+    await deployCounter(local, local);
+    const plain = plainKeyValue();
+    const directHello = await loadDirect(hello, join(dir, 'direct-hello'), [['GREETING', HELLO_GREETING]]);
+    const directCounter = await loadDirect(COUNTER_WASM, join(dir, 'direct-counter'), [], plain.imports);
+    const p2: Mode[] = [
+      { label: '(1) hello in a host', call: hostCall(components, 'hello'), rounds: [], samples: [] },
+      {
+        label: '(2) counter in a host, linked kv',
+        call: hostCall(components, 'counter'),
+        rounds: [],
+        samples: [],
+      },
+      { label: '(3) hello, direct', call: directCall(directHello), rounds: [], samples: [] },
+      { label: '(4) counter, direct, plain kv', call: directCall(directCounter), rounds: [], samples: [] },
+    ];
+    const before = plain.calls();
+    await directCounter.handle(HEAD, new BufferedResponse());
+    const importCalls = plain.calls() - before;
+    if (importCalls === 0) throw new HarnessError('the counter made no key-value calls');
+    progress(`P2: the counter makes ${importCalls} key-value calls per request`);
+    await runModes(p2, settings, calls, false);
+    const [h1, c2, h3, c4] = p2.map(med) as [number, number, number, number];
+    log('\nP2, medians over rounds:\n');
+    log(
+      table(
+        ['mode', 'µs/request', 'µs per round'],
+        p2.map((m) => [m.label, fmt(med(m), 1), m.rounds.map((x) => fmt(x, 1)).join(' / ')]),
+      ),
+    );
+    const linked = (c2 - h1) / importCalls;
+    const bare = (c4 - h3) / importCalls;
+    log('');
+    log(`  linked import call ((2) − (1)) / ${importCalls}:  ${fmt(linked, 1)} µs`);
+    log(`  bare jco import call ((4) − (3)) / ${importCalls}: ${fmt(bare, 1)} µs`);
+    log(`  P2  linked vs bare import call:           ${ratio(linked, bare)}  (target ≤ 2×)`);
+    log(`      counter request, host vs direct:       ${ratio(c2, c4)}`);
+
+    // --- P3: across hosts ---------------------------------------------------------------------------
+    nats = await startNatsServer();
+    const [connA, connB, client] = await Promise.all(
+      ['bench-a', 'bench-b', 'bench-client'].map((name) => connectNats({ servers: nats!.url, name })),
+    );
+    lattices.push(connA!, connB!, client!);
+    const a = await linkedHost(connA!, dir, 'bench-a');
+    const b = await linkedHost(connB!, dir, 'bench-b');
+    hosts.push(a, b);
+    await a.startProvider({ providerRef: 'wasmcloud+builtin://bench-driver', providerId: 'driver' });
+    const remoteComponents = benchDriver.calls();
+    await deployCounter(a, b);
+    await a.putLink({
+      source_id: 'bench',
+      target: 'kv',
+      wit_namespace: 'wasi',
+      wit_package: 'keyvalue',
+      interfaces: ['store', 'atomics'],
+    });
+    const remote = { connection: client!, lattice: 'default', limits: resolveLimits() };
+    const source = { sourceId: 'bench', linkName: 'default' };
+    const opened = (await remoteKeyValue(
+      remote,
+      'kv',
+      { interface: 'wasi:keyvalue/store', fn: 'open', args: ['bench'], invocation: 1 } satisfies ImportCall,
+      source,
+    )) as { val: HostResource };
+    const increment: ImportCall = {
+      interface: 'wasi:keyvalue/atomics',
+      fn: 'increment',
+      args: [opened.val.value, 'bench-key', 1n],
+      invocation: 2,
+    };
+    const responder = await connect({ servers: nats.url, name: 'bench-raw-responder' });
+    const requester = await connect({ servers: nats.url, name: 'bench-raw-requester' });
+    raws.push(responder, requester);
+    // The increment's parameters and result are about this size on the wire.
+    const answer = new Uint8Array(3);
+    responder.subscribe(RAW_SUBJECT, {
+      callback: (_err, msg) => {
+        msg.respond(answer);
+      },
+    });
+    await responder.flush();
+    const request = new Uint8Array(20);
+    const p3: Mode[] = [
+      {
+        label: '(5) wRPC increment, host A → provider on B',
+        call: async () => {
+          const result = (await remoteKeyValue(remote, 'kv', increment, source)) as { tag: string };
+          if (result.tag !== 'ok') throw new HarnessError(`increment answered ${JSON.stringify(result)}`);
+        },
+        rounds: [],
+        samples: [],
+      },
+      {
+        label: '(6) raw NATS request/reply',
+        call: async () => {
+          await requester.request(RAW_SUBJECT, request, { timeout: TIMEOUT_MS });
+        },
+        rounds: [],
+        samples: [],
+      },
+      {
+        label: '(7) counter on A, kv provider on B',
+        call: hostCall(remoteComponents, 'counter'),
+        rounds: [],
+        samples: [],
+      },
+    ];
+    await runModes(p3, settings, calls, true);
+    log('\nP3, medians over rounds; p50/p99 over every call:\n');
+    log(
+      table(
+        ['mode', 'µs/call', 'p50 µs', 'p99 µs', 'µs per round'],
+        p3.map((m) => [
+          m.label,
+          fmt(med(m), 1),
+          fmt(percentile(m.samples, 50), 1),
+          fmt(percentile(m.samples, 99), 1),
+          m.rounds.map((x) => fmt(x, 1)).join(' / '),
+        ]),
+      ),
+    );
+    const [w5, w6] = p3 as [Mode, Mode, Mode];
+    log('');
+    log(
+      `  P3  wRPC vs raw NATS request/reply: p50 ${ratio(percentile(w5.samples, 50), percentile(w6.samples, 50))}, ` +
+        `p99 ${ratio(percentile(w5.samples, 99), percentile(w6.samples, 99))}  (target ≤ 1.5×)`,
+    );
+    log(`      counter request, kv across hosts vs same host: ${ratio(med(p3[2] as Mode), c2)}`);
+  } finally {
+    for (const host of hosts) await host.stop();
+    await Promise.all(lattices.map((c) => c.close()));
+    await Promise.all(raws.map((c) => c.close()));
+    await nats?.stop();
+    await removeTempDir(dir);
+  }
+}
