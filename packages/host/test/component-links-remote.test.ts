@@ -133,12 +133,16 @@ describe('component → component across hosts over wRPC', () => {
     }
   });
 
-  it('stops serving when the component stops', async () => {
+  it('stops serving when the component stops, and callers learn it at once', async () => {
     await b.scaleComponent({ componentRef: fixture('greeter'), componentId: 'greeter', count: 0 });
     const started = performance.now();
     const reply = await get(port, '/Ada');
     assert.equal(reply.status, 500, reply.body);
-    assert.ok(performance.now() - started < 15_000);
+    // Where the function's error type can carry it, the failure reaches the guest as that error.
+    const refused = await get(port, '/checked/Ada');
+    assert.equal(refused.status, 422);
+    assert.match(refused.body, /^refused: NO_RESPONDERS: nothing serves default\.greeter\.wrpc/);
+    assert.ok(performance.now() - started < 2000, 'no responders is known at once, not at a deadline');
     await b.scaleComponent({ componentRef: fixture('greeter'), componentId: 'greeter', count: 1 });
     assert.equal((await get(port, '/Ada')).status, 200);
   });

@@ -6,7 +6,14 @@
  * side from its imports and the serving side from its exports, as a 1.x host does with wasmtime's
  * type reflection.
  */
-import { ImportFailedError, witInterfaceKey, wrpcExportInstance, wrpcImportTarget } from '@cirrus/protocol';
+import {
+  CirrusError,
+  describeError,
+  ImportFailedError,
+  witInterfaceKey,
+  wrpcExportInstance,
+  wrpcImportTarget,
+} from '@cirrus/protocol';
 import type { Limits, Logger, WitFunction, WitInterface, WitType } from '@cirrus/protocol';
 import { wrpcInvoke, wrpcServe } from '@cirrus/lattice';
 import type { LatticeConnection, Subscription, WrpcHandler } from '@cirrus/lattice';
@@ -62,6 +69,23 @@ function asResults(fn: WitFunction, value: unknown): unknown[] {
   if (type.kind !== 'result') return [value];
   const isErr = typeof value === 'object' && value !== null && (value as { tag?: unknown }).tag === 'err';
   return [isErr ? value : { tag: 'ok', val: value }];
+}
+
+/**
+ * A failed call across hosts (timeout, nothing serving, a failing target) as the function's own
+ * error, where its WIT type has a place for a message: `result<_, string>`, or an error variant
+ * with an `other(string)` case (wasi:keyvalue, wasi:blobstore). Otherwise undefined: the guest traps.
+ */
+export function failureAsResult(fn: WitFunction, err: unknown): unknown {
+  const [type] = fn.results;
+  if (fn.results.length !== 1 || type?.kind !== 'result' || type.err === undefined) return undefined;
+  const message = err instanceof CirrusError ? `${err.code}: ${err.message}` : String(err);
+  if (type.err.kind === 'string') return { tag: 'err', val: message };
+  if (type.err.kind === 'variant') {
+    const other = type.err.cases.find((c) => c.name === 'other' && c.type?.kind === 'string');
+    if (other !== undefined) return { tag: 'err', val: { tag: 'other', val: message } };
+  }
+  return undefined;
 }
 
 /**
@@ -127,16 +151,28 @@ export async function invokeRemoteImport(
       hint: `run ${targetId} on the same host as ${source.sourceId}`,
     });
   }
-  const [result] = await wrpcInvoke(options.connection, {
-    lattice: options.lattice,
-    targetId,
-    instance: wrpcImportTarget(instance).instance,
-    fn,
-    args: call.args,
-    sourceId: source.sourceId,
-    linkName: source.linkName,
-    timeoutMs: options.limits.invocationTimeoutMs,
-    maxBytes: options.limits.wrpcMaxValueBytes,
-  });
-  return result;
+  try {
+    const [result] = await wrpcInvoke(options.connection, {
+      lattice: options.lattice,
+      targetId,
+      instance: wrpcImportTarget(instance).instance,
+      fn,
+      args: call.args,
+      sourceId: source.sourceId,
+      linkName: source.linkName,
+      timeoutMs: options.limits.invocationTimeoutMs,
+      maxBytes: options.limits.wrpcMaxValueBytes,
+    });
+    return result;
+  } catch (err) {
+    const failed = failureAsResult(fn, err);
+    if (failed === undefined) throw err;
+    options.logger.warn('call across hosts failed', {
+      source: source.sourceId,
+      target: targetId,
+      function: `${instance}.${fn.name}`,
+      error: describeError(err),
+    });
+    return failed;
+  }
 }

@@ -10,6 +10,7 @@ import type { LatticeConnection } from '@cirrus/lattice';
 import { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
 import { wrpcInvoke } from '@cirrus/lattice';
+import { failureAsResult } from './components.ts';
 
 export const WRPC_STORE = 'wrpc:keyvalue/store@0.2.0-draft';
 export const WRPC_ATOMICS = 'wrpc:keyvalue/atomics@0.2.0-draft';
@@ -74,6 +75,16 @@ export async function remoteKeyValue(
   source: { sourceId: string; linkName: string },
 ): Promise<unknown> {
   const invoke = async (instance: string, fn: WitFunction, args: unknown[]): Promise<unknown> => {
+    try {
+      return await invokeOnce(instance, fn, args);
+    } catch (err) {
+      // A provider out of reach is the interface's `other` error, which a guest can handle.
+      const failed = failureAsResult(fn, err);
+      if (failed === undefined) throw err;
+      return failed;
+    }
+  };
+  const invokeOnce = async (instance: string, fn: WitFunction, args: unknown[]): Promise<unknown> => {
     const [result] = await wrpcInvoke(options.connection, {
       lattice: options.lattice,
       targetId,
