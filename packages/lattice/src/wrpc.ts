@@ -40,6 +40,8 @@ export interface WrpcInvocation {
   linkName: string;
   timeoutMs: number;
   maxBytes: number;
+  /** Name the target in a `target-id` header too, as 1.x provider SDK clients do. */
+  sendTargetId?: boolean;
 }
 
 /** Reads an inbox stream until its empty terminator, or fails at the deadline. */
@@ -171,7 +173,11 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
     // before anything can answer the invocation.
     conn.publish(subject, params, {
       reply: inbox,
-      headers: wrpcInvocationHeaders({ sourceId: call.sourceId, linkName: call.linkName }),
+      headers: wrpcInvocationHeaders({
+        sourceId: call.sourceId,
+        linkName: call.linkName,
+        ...(call.sendTargetId === true ? { targetId: call.targetId } : {}),
+      }),
     });
     const bytes = await deadline(received, call.timeoutMs, `wRPC call ${subject}`);
     if (bytes.byteLength === 0 && call.fn.results.length > 0) {

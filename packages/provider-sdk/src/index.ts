@@ -3,6 +3,7 @@ export type {
   ExportHandler,
   ExportHandlers,
   InvocationContext,
+  InvokeOptions,
   Provider,
   ProviderOptions,
 } from './provider.ts';

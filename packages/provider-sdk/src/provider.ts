@@ -5,7 +5,7 @@
  * to date, answers health checks, and stops when the host asks (or on SIGTERM/SIGINT) after the
  * calls in flight have finished.
  */
-import { connectNats, encodeJson, encodeText, wrpcServe } from '@cirrus/lattice';
+import { connectNats, encodeJson, encodeText, wrpcInvoke, wrpcServe } from '@cirrus/lattice';
 import type { LatticeConnection, Msg, Subscription, WrpcHandler } from '@cirrus/lattice';
 import {
   DEFAULT_LIMITS,
@@ -63,8 +63,14 @@ export interface ProviderOptions {
   /** Shown in the provider's logs. */
   name: string;
   /** WIT text declaring the interfaces in `exports` (a package header and its interfaces). */
-  wit: string;
-  exports: ExportHandlers;
+  wit?: string;
+  /** What the provider serves; a provider that only calls components has none. */
+  exports?: ExportHandlers;
+  /**
+   * WIT text declaring the interfaces this provider calls on components (as the source of their
+   * links), for `Provider.invoke`.
+   */
+  imports?: string;
   /** A component linked to this provider (the provider is the target); its settings are `link.target_config`. */
   onLinkAsTarget?: (link: InterfaceLinkDefinition) => void | Promise<void>;
   /** This provider is linked to a component it will call; its settings are `link.source_config`. */
@@ -99,10 +105,29 @@ export interface Provider {
   config(): StringMap;
   /** Every link the provider knows now, as source or target. */
   links(): InterfaceLinkDefinition[];
+  /**
+   * Calls `fn` of `instance` (declared in `options.imports`) exported by the component `targetId`,
+   * over wRPC, and returns its result (undefined for a function without results, an array for
+   * several). A `result` comes back as `{ tag: 'ok' | 'err', val }`.
+   */
+  invoke(
+    targetId: string,
+    instance: string,
+    fn: string,
+    args: unknown[],
+    options?: InvokeOptions,
+  ): Promise<unknown>;
   /** Stops serving, waits for the calls in flight, runs `shutdown` and closes the connection. */
   stop(): Promise<void>;
   /** Resolves once the provider has stopped, however that came about. */
   readonly stopped: Promise<void>;
+}
+
+export interface InvokeOptions {
+  /** The link name the call is made through; default `default`. */
+  linkName?: string;
+  /** Default the HostData's `default_rpc_timeout_ms`. */
+  timeoutMs?: number;
 }
 
 /** `{ tag: 'ok', val }`: the `ok` case of a WIT `result`. */
@@ -122,8 +147,8 @@ interface ServedInstance {
 }
 
 /** Matches the handlers to the WIT, so a typo or a missing function fails at start, not per call. */
-function resolveExports(wit: string, exports: ExportHandlers): ServedInstance[] {
-  const doc = parseWit(wit);
+function resolveExports(wit: string | undefined, exports: ExportHandlers): ServedInstance[] {
+  const doc = wit === undefined ? { interfaces: [] } : parseWit(wit);
   const declared = new Map(doc.interfaces.map((iface) => [witInstanceName(iface), iface]));
   return Object.entries(exports).map(([instance, handlers]) => {
     const iface = declared.get(instance);
@@ -190,8 +215,15 @@ export async function runProvider(options: ProviderOptions): Promise<Provider> {
   }
 }
 
+/** The functions a provider may call, by instance name then function name. */
+function resolveImports(wit: string | undefined): ReadonlyMap<string, WitInterface> {
+  if (wit === undefined) return new Map();
+  return new Map(parseWit(wit).interfaces.map((iface) => [witInstanceName(iface), iface]));
+}
+
 async function start(options: ProviderOptions, hostData: HostData, logger: Logger): Promise<Provider> {
-  const served = resolveExports(options.wit, options.exports);
+  const served = resolveExports(options.wit, options.exports ?? {});
+  const callable = resolveImports(options.imports);
   const id = hostData.provider_key;
   const lattice = hostData.lattice_rpc_prefix;
   const owned = options.connection === undefined;
@@ -378,6 +410,32 @@ async function start(options: ProviderOptions, hostData: HostData, logger: Logge
     logger,
     config: () => ({ ...config }),
     links: () => links.all(),
+    async invoke(targetId, instance, fn, args, invokeOptions = {}) {
+      const signature = callable.get(instance)?.functions.get(fn);
+      if (signature === undefined) {
+        throw new InvalidArgumentError(`${instance}.${fn} is not declared in the provider's imports WIT`, {
+          hint: `declared: ${[...callable.keys()].join(', ') || 'nothing (pass options.imports)'}`,
+        });
+      }
+      const results = await wrpcInvoke(conn, {
+        lattice,
+        targetId,
+        instance,
+        fn: signature,
+        args,
+        sourceId: id,
+        linkName: invokeOptions.linkName ?? 'default',
+        timeoutMs:
+          invokeOptions.timeoutMs ?? hostData.default_rpc_timeout_ms ?? DEFAULT_LIMITS.invocationTimeoutMs,
+        maxBytes: DEFAULT_LIMITS.wrpcMaxValueBytes,
+        sendTargetId: true,
+      });
+      return signature.results.length === 1
+        ? results[0]
+        : signature.results.length === 0
+          ? undefined
+          : results;
+    },
     stop,
     stopped,
   };

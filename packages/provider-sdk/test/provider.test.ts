@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createMemoryLattice, encodeJson, encodeText, wrpcInvoke } from '@cirrus/lattice';
+import { createMemoryLattice, encodeJson, encodeText, wrpcInvoke, wrpcServe } from '@cirrus/lattice';
 import type { LatticeConnection, MemoryLattice } from '@cirrus/lattice';
 import {
   DEFAULT_LIMITS,
   InvalidArgumentError,
+  silentLogger,
   parseWitInterface,
   providerConfigUpdateSubject,
   providerHealthSubject,
@@ -294,5 +295,45 @@ describe('a provider written with the SDK', () => {
     );
     provider = await start();
     await provider.stop();
+  });
+
+  it('calls an export of a component, typed by its imports WIT, naming itself and the target', async () => {
+    const seenHeaders: Record<string, string>[] = [];
+    const component = wrpcServe(client, {
+      lattice: 'default',
+      id: 'comp',
+      instance: INSTANCE,
+      handlers: new Map([
+        [
+          'greet',
+          {
+            fn: fn('greet'),
+            handle: async ([name], caller) => {
+              seenHeaders.push({ source: caller.sourceId, link: caller.linkName });
+              return [`Hi from the component, ${String(name)}!`];
+            },
+          },
+        ],
+      ]),
+      logger: silentLogger,
+      maxBytes: 1 << 20,
+      maxPayload: client.maxPayload,
+      timeoutMs: 2000,
+    });
+    try {
+      provider = await start({ imports: WIT });
+      assert.equal(
+        await provider.invoke('comp', INSTANCE, 'greet', ['Ada'], { linkName: 'other' }),
+        'Hi from the component, Ada!',
+      );
+      assert.deepEqual(seenHeaders, [{ source: 'greeter', link: 'other' }]);
+      await assert.rejects(provider.invoke('comp', INSTANCE, 'wave', []), { code: 'INVALID_ARGUMENT' });
+      await assert.rejects(provider.invoke('nobody', INSTANCE, 'greet', ['Ada'], { timeoutMs: 100 }), {
+        code: 'REQUEST_TIMEOUT',
+      });
+    } finally {
+      component.unsubscribe();
+      await provider.stop();
+    }
   });
 });
