@@ -14,6 +14,9 @@
  * P3, across hosts over one nats-server, one call at a time, latency of every call:
  *   (5) wRPC increment                  host A's path to the key-value provider on host B: the call
  *                                       a linked wasi:keyvalue/atomics increment makes
+ *   (5s) the same, signed and verified  (5) signed with a host key and credential, to a provider on
+ *                                       host C, which requires signed invocations (the cost of signing
+ *                                       and verifying, as a ratio to (5))
  *   (6) raw NATS request/reply          nats.js request to a nats.js responder that answers a payload
  *                                       of the same size: the server hop and the client library
  *   (7) counter across hosts            (2) with the key-value provider on host B: end to end
@@ -24,15 +27,16 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUILTIN_PROVIDERS, createHost } from '@cirrus/host';
-import type { ComponentCalls, Host } from '@cirrus/host';
+import type { ComponentCalls, Host, HostOptions } from '@cirrus/host';
 import { connectNats, createMemoryLattice } from '@cirrus/lattice';
 import type { LatticeConnection, NatsLatticeConnection } from '@cirrus/lattice';
-import { resolveLimits } from '@cirrus/protocol';
+import { Nkey, resolveLimits, silentLogger } from '@cirrus/protocol';
 import type { HttpRequestHead, HttpResponseSink, ImportCall } from '@cirrus/runtime';
 import type { HostResource } from '@cirrus/runtime';
 import { startNatsServer } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
 import { remoteKeyValue } from '../packages/host/src/wrpc/keyvalue.ts';
+import { issueHostCredential, setUpInvocationSigning } from '../packages/host/src/invocation-signing.ts';
 import { BufferedResponse, loadDirect } from './direct.ts';
 import type { DirectComponent } from './direct.ts';
 import {
@@ -190,7 +194,12 @@ async function runModes(
 
 const med = (m: Mode): number => median(m.rounds);
 
-async function linkedHost(lattice: LatticeConnection, dir: string, name: string): Promise<Host> {
+async function linkedHost(
+  lattice: LatticeConnection,
+  dir: string,
+  name: string,
+  signedInvocations?: HostOptions['signedInvocations'],
+): Promise<Host> {
   return createHost({
     lattice,
     friendlyName: name,
@@ -199,6 +208,7 @@ async function linkedHost(lattice: LatticeConnection, dir: string, name: string)
     heartbeatIntervalMs: 0,
     limits: resolveLimits({ maxInstances: 10 }),
     builtinProviders: { ...BUILTIN_PROVIDERS, 'bench-driver': benchDriver.provider },
+    ...(signedInvocations === undefined ? {} : { signedInvocations }),
   });
 }
 
@@ -275,25 +285,44 @@ export async function runLinks(settings: Settings): Promise<void> {
 
     // --- P3: across hosts ---------------------------------------------------------------------------
     nats = await startNatsServer();
-    const [connA, connB, client] = await Promise.all(
-      ['bench-a', 'bench-b', 'bench-client'].map((name) => connectNats({ servers: nats!.url, name })),
+    const [connA, connB, connC, client] = await Promise.all(
+      ['bench-a', 'bench-b', 'bench-c', 'bench-client'].map((name) =>
+        connectNats({ servers: nats!.url, name }),
+      ),
     );
-    lattices.push(connA!, connB!, client!);
+    lattices.push(connA!, connB!, connC!, client!);
+    const cluster = Nkey.create('cluster');
     const a = await linkedHost(connA!, dir, 'bench-a');
     const b = await linkedHost(connB!, dir, 'bench-b');
-    hosts.push(a, b);
+    const c = await linkedHost(connC!, dir, 'bench-c', {
+      require: true,
+      clusterIssuers: [cluster.publicKey],
+    });
+    hosts.push(a, b, c);
     await a.startProvider({ providerRef: 'wasmcloud+builtin://bench-driver', providerId: 'driver' });
     const remoteComponents = benchDriver.calls();
     await deployCounter(a, b);
-    await a.putLink({
-      source_id: 'bench',
-      target: 'kv',
-      wit_namespace: 'wasi',
-      wit_package: 'keyvalue',
-      interfaces: ['store', 'atomics'],
-    });
+    await c.startProvider({ providerRef: 'wasmcloud+builtin://keyvalue', providerId: 'kv-signed' });
+    for (const target of ['kv', 'kv-signed']) {
+      await a.putLink({
+        source_id: 'bench',
+        target,
+        wit_namespace: 'wasi',
+        wit_package: 'keyvalue',
+        interfaces: ['store', 'atomics'],
+        ...(target === 'kv' ? {} : { name: 'signed' }),
+      });
+    }
     const remote = { connection: client!, lattice: 'default', limits: resolveLimits() };
     const source = { sourceId: 'bench', linkName: 'default' };
+    // The client signs as a host of the cluster would, with a credential issued to its key.
+    const clientKey = Nkey.create('server');
+    const { sign } = await setUpInvocationSigning(
+      { sign: true, hostCredential: issueHostCredential(cluster, clientKey.publicKey, 3_600_000) },
+      { hostKey: clientKey, limits: remote.limits, logger: silentLogger },
+    );
+    const signedRemote = { ...remote, sign };
+    const signedSource = { sourceId: 'bench', linkName: 'signed' };
     const opened = (await remoteKeyValue(
       remote,
       'kv',
@@ -306,6 +335,13 @@ export async function runLinks(settings: Settings): Promise<void> {
       args: [opened.val.value, 'bench-key', 1n],
       invocation: 2,
     };
+    const openedSigned = (await remoteKeyValue(
+      signedRemote,
+      'kv-signed',
+      { interface: 'wasi:keyvalue/store', fn: 'open', args: ['bench'], invocation: 3 } satisfies ImportCall,
+      signedSource,
+    )) as { val: HostResource };
+    const signedIncrement: ImportCall = { ...increment, args: [openedSigned.val.value, 'bench-key', 1n] };
     const responder = await connect({ servers: nats.url, name: 'bench-raw-responder' });
     const requester = await connect({ servers: nats.url, name: 'bench-raw-requester' });
     raws.push(responder, requester);
@@ -324,6 +360,18 @@ export async function runLinks(settings: Settings): Promise<void> {
         call: async () => {
           const result = (await remoteKeyValue(remote, 'kv', increment, source)) as { tag: string };
           if (result.tag !== 'ok') throw new HarnessError(`increment answered ${JSON.stringify(result)}`);
+        },
+        rounds: [],
+        samples: [],
+      },
+      {
+        label: '(5s) wRPC increment, signed and verified',
+        call: async () => {
+          const result = (await remoteKeyValue(signedRemote, 'kv-signed', signedIncrement, signedSource)) as {
+            tag: string;
+          };
+          if (result.tag !== 'ok')
+            throw new HarnessError(`signed increment answered ${JSON.stringify(result)}`);
         },
         rounds: [],
         samples: [],
@@ -357,13 +405,18 @@ export async function runLinks(settings: Settings): Promise<void> {
         ]),
       ),
     );
-    const [w5, w6] = p3 as [Mode, Mode, Mode];
+    const [w5, w5s, w6, w7] = p3 as [Mode, Mode, Mode, Mode];
     log('');
     log(
       `  P3  wRPC vs raw NATS request/reply: p50 ${ratio(percentile(w5.samples, 50), percentile(w6.samples, 50))}, ` +
         `p99 ${ratio(percentile(w5.samples, 99), percentile(w6.samples, 99))}  (target ≤ 1.5×)`,
     );
-    log(`      counter request, kv across hosts vs same host: ${ratio(med(p3[2] as Mode), c2)}`);
+    log(
+      `      signed vs unsigned wRPC increment ((5s) / (5)): p50 ${ratio(percentile(w5s.samples, 50), percentile(w5.samples, 50))}, ` +
+        `p99 ${ratio(percentile(w5s.samples, 99), percentile(w5.samples, 99))}, ` +
+        `+${fmt(percentile(w5s.samples, 50) - percentile(w5.samples, 50), 1)} µs per call at p50`,
+    );
+    log(`      counter request, kv across hosts vs same host: ${ratio(med(w7), c2)}`);
   } finally {
     for (const host of hosts) await host.stop();
     await Promise.all(lattices.map((c) => c.close()));

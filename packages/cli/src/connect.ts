@@ -5,14 +5,15 @@
  */
 import { connectNats } from '@cirrus/lattice';
 import type { LatticeConnection, NatsCredentials } from '@cirrus/lattice';
+import type { NatsSettings } from './nats-flags.ts';
 import { DEFAULT_LATTICE, InvalidArgumentError, NoLatticeError } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
 import type { CommandContext } from './context.ts';
 import { readLocalEndpoint } from './local-endpoint.ts';
 
 export interface LatticeTarget {
-  /** `--nats URL` (comma-separated for several servers of one cluster). */
-  nats?: string | undefined;
+  /** `--nats URL` with its credentials and TLS settings (the `--nats-…` flags). */
+  nats?: NatsSettings | undefined;
   /** `--lattice NAME`; default: the local host's lattice, else `default`. */
   lattice?: string | undefined;
 }
@@ -38,9 +39,13 @@ export function injectLattice(context: CommandContext, connector: Connector): vo
 
 /**
  * Splits credentials out of a NATS URL (`nats://user:pass@host`, `nats://token@host`), because the
- * NATS client takes them as options and would otherwise send none.
+ * NATS client takes them as options and would otherwise send none. A `tls://` scheme stays: it
+ * requires TLS. Errors never quote the text, which may hold a secret.
  */
-export function parseNatsUrl(text: string): { servers: string[]; credentials?: NatsCredentials } {
+export function parseNatsUrl(
+  text: string,
+  flagName = '--nats',
+): { servers: string[]; credentials?: NatsCredentials } {
   let credentials: NatsCredentials | undefined;
   const servers = text
     .split(',')
@@ -52,8 +57,8 @@ export function parseNatsUrl(text: string): { servers: string[]; credentials?: N
       try {
         url = new URL(withScheme);
       } catch {
-        throw new InvalidArgumentError(`--nats ${JSON.stringify(part)} is not a URL`, {
-          hint: 'e.g. --nats nats://127.0.0.1:4222',
+        throw new InvalidArgumentError(`a server given to ${flagName} is not a URL`, {
+          hint: `e.g. ${flagName} nats://127.0.0.1:4222`,
         });
       }
       if (url.username !== '') {
@@ -66,7 +71,9 @@ export function parseNatsUrl(text: string): { servers: string[]; credentials?: N
       return url.href.replace(/\/$/, '');
     });
   if (servers.length === 0) {
-    throw new InvalidArgumentError('--nats needs a URL', { hint: 'e.g. --nats nats://127.0.0.1:4222' });
+    throw new InvalidArgumentError(`${flagName} needs a URL`, {
+      hint: `e.g. ${flagName} nats://127.0.0.1:4222`,
+    });
   }
   return credentials === undefined ? { servers } : { servers, credentials };
 }
@@ -90,12 +97,13 @@ export async function connectLattice(
   }
 
   if (target.nats !== undefined) {
-    const { servers, credentials } = parseNatsUrl(target.nats);
+    const { servers, credentials, tls } = target.nats;
     const connection = await connectNats({
       servers,
       name: 'cirrus-cli',
       limits,
       ...(credentials === undefined ? {} : { credentials }),
+      ...(tls === undefined ? {} : { tls }),
     });
     return session(connection, target.lattice ?? DEFAULT_LATTICE, servers.join(', '));
   }

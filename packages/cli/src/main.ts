@@ -1,8 +1,11 @@
 import { CirrusError, UsageError } from '@cirrus/protocol';
 import { VERSION } from '@cirrus/host';
 import { BUILD_USAGE, buildCommand } from './commands/build.ts';
+import { CLAIMS_USAGE, claims } from './commands/claims.ts';
 import { CONFIG_USAGE, config } from './commands/config.ts';
+import { CREDENTIAL_USAGE, credential } from './commands/credential.ts';
 import { GET_USAGE, get } from './commands/get.ts';
+import { KEYS_USAGE, keys } from './commands/keys.ts';
 import { LABEL_USAGE, label } from './commands/label.ts';
 import { COMMON_FLAGS } from './commands/lattice.ts';
 import { LINK_USAGE, link } from './commands/link.ts';
@@ -34,11 +37,22 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   link: { run: link, usage: LINK_USAGE, summary: 'put or delete a link between components and providers' },
   config: { run: config, usage: CONFIG_USAGE, summary: 'put or delete named config' },
   label: { run: label, usage: LABEL_USAGE, summary: 'put or delete a host label' },
+  keys: { run: keys, usage: KEYS_USAGE, summary: 'generate a key; the seed goes to a user-only file' },
+  claims: { run: claims, usage: CLAIMS_USAGE, summary: 'sign a component, or inspect its claims' },
+  credential: {
+    run: credential,
+    usage: CREDENTIAL_USAGE,
+    summary: 'issue a host credential for signed invocations, or inspect one',
+  },
 };
 
 /** Help for the flags every lattice command shares, printed once instead of after each usage line. */
 const LATTICE_FLAGS_HELP = `Lattice commands (get … label) talk to the local host started by \`cirrus up\`, or to --nats URL:
-  --nats URL       NATS server of the lattice (nats://[user:pass@|token@]host:port)
+  --nats URL       NATS server of the lattice (nats://host:port; tls://host:port requires TLS)
+  --nats-creds FILE | --nats-nkey FILE | --nats-token-file FILE | --nats-user NAME --nats-password-file FILE
+                   credentials (or $CIRRUS_NATS_TOKEN, $CIRRUS_NATS_PASSWORD); never on the command line
+  --nats-tls --nats-tls-ca FILE --nats-tls-cert FILE --nats-tls-key FILE --nats-tls-server-name NAME --nats-tls-first
+                   TLS: required, the server's CA, a client certificate and key, the expected name, TLS first
   --lattice NAME   lattice name (default "default")
   --timeout MS     reply deadline and host.ping window (default 2000)
   --output FORMAT  table (default) or json

@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,38 +12,11 @@ import { connectNats } from '@cirrus/lattice';
 import { freePort, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { buildProject, main } from '../src/index.ts';
-import type { CommandContext } from '../src/index.ts';
+import { harness, ownDirs } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HELLO_MANIFEST = join(ROOT, 'examples/hello/app.yaml');
 const CIRRUS = join(ROOT, 'packages/cli/bin/cirrus.js');
-
-interface Harness {
-  context: CommandContext;
-  out: string[];
-  err: string[];
-  signals: EventEmitter;
-}
-
-function harness(dir: string): Harness {
-  const out: string[] = [];
-  const err: string[] = [];
-  const signals = new EventEmitter();
-  return {
-    out,
-    err,
-    signals,
-    context: {
-      print: (line) => out.push(line),
-      log: (line) => err.push(line),
-      env: { CIRRUS_CACHE_DIR: join(dir, 'cache'), CIRRUS_STATE_DIR: join(dir, 'state') },
-      signals: signals as unknown as CommandContext['signals'],
-      exit: (code) => {
-        throw new Error(`exit(${code}) called`);
-      },
-    },
-  };
-}
 
 /** The demo manifest, listening on `port`, with the image path made absolute. */
 async function helloManifest(
@@ -75,12 +47,12 @@ describe('cirrus CLI', () => {
     // A free port can be taken by another test process before the host binds it; that attempt
     // then ends with ADDRESS_IN_USE and the test tries another port.
     let port = 0;
-    let h = harness(dir.path);
+    let h = harness(ownDirs(dir.path));
     let running: Promise<number> = Promise.resolve(1);
     let banner: string | undefined;
     for (let attempt = 1; banner === undefined; attempt++) {
       port = await freePort();
-      h = harness(dir.path);
+      h = harness(ownDirs(dir.path));
       const file = await helloManifest(dir.path, port);
       running = main(['up', '--app', file, '--log-format', 'json'], h.context);
       const shown = waitFor(() => h.out.find((l) => l.startsWith('Serving ')), 60_000, 'the serving banner');
@@ -106,7 +78,7 @@ describe('cirrus CLI', () => {
     await using nats = await startNatsServer();
     const observer = await connectNats({ servers: nats.url });
     try {
-      const h = harness(dir.path);
+      const h = harness(ownDirs(dir.path));
       const running = main(
         ['up', '--nats', nats.url, '--lattice', 'cli-nats', '--name', 'joined', '--heartbeat-interval', '1'],
         h.context,
@@ -129,7 +101,7 @@ describe('cirrus CLI', () => {
 
   it('refuses an app with a link to a missing component before starting anything, naming the line', async () => {
     const port = await freePort();
-    const h = harness(dir.path);
+    const h = harness(ownDirs(dir.path));
     const file = await helloManifest(dir.path, port, (text) =>
       text.replace('name: greeter\n            namespace', 'name: greter\n            namespace'),
     );
@@ -146,7 +118,7 @@ describe('cirrus CLI', () => {
   });
 
   it('refuses an app with an unknown key and suggests the right one', async () => {
-    const h = harness(dir.path);
+    const h = harness(ownDirs(dir.path));
     const file = await helloManifest(dir.path, await freePort(), (text) =>
       text.replace('instances: 4', 'instanses: 4'),
     );
@@ -155,7 +127,7 @@ describe('cirrus CLI', () => {
   });
 
   it('answers usage errors with exit code 2 and a hint', async () => {
-    const h = harness(dir.path);
+    const h = harness(ownDirs(dir.path));
     assert.equal(await main(['fly'], h.context), 2);
     assert.match(
       h.err.join('\n'),
@@ -167,7 +139,7 @@ describe('cirrus CLI', () => {
   });
 
   it('cirrus build skips an unchanged project', async () => {
-    const h = harness(dir.path);
+    const h = harness(ownDirs(dir.path));
     const result = await buildProject(join(ROOT, 'examples/hello'), false, h.context);
     assert.equal(result.skipped, true);
     assert.match(h.out.join('\n'), /is up to date/);

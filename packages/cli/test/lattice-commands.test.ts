@@ -5,7 +5,6 @@
  * (`--output json`), and checks the effect on the hosts themselves.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -17,8 +16,9 @@ import type { HostInfo, HostInventory, Link } from '@cirrus/protocol';
 import { startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { main } from '../src/index.ts';
-import type { CommandContext } from '../src/index.ts';
 import { injectLattice, parseNatsUrl } from '../src/connect.ts';
+import { harness as recordingHarness } from './support.ts';
+import type { Harness } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HELLO = pathToFileURL(join(ROOT, 'examples/hello/build/hello.wasm')).href;
@@ -31,28 +31,10 @@ interface Run {
   err: string[];
 }
 
-interface Harness {
-  context: CommandContext;
-  out: string[];
-  err: string[];
-  signals: EventEmitter;
-}
-
 function harness(env: Record<string, string>, lattice?: MemoryLattice): Harness {
-  const out: string[] = [];
-  const err: string[] = [];
-  const signals = new EventEmitter();
-  const context: CommandContext = {
-    print: (line) => out.push(line),
-    log: (line) => err.push(line),
-    env,
-    signals: signals as unknown as CommandContext['signals'],
-    exit: (code) => {
-      throw new Error(`exit(${code}) called`);
-    },
-  };
-  if (lattice !== undefined) injectLattice(context, () => lattice.connect());
-  return { context, out, err, signals };
+  const made = recordingHarness(env);
+  if (lattice !== undefined) injectLattice(made.context, () => lattice.connect());
+  return made;
 }
 
 /** Log entries split into terminal lines (an error and its hint are logged as one entry). */

@@ -4,10 +4,14 @@
  */
 import {
   assertValidId,
+  componentClaimsEventFields,
   ComponentNotRunningError,
   describeError,
   ImportFailedError,
   InvalidArgumentError,
+  storedComponentClaims,
+  witInterfaceKey,
+  wrpcExportInstance,
 } from '@cirrus/protocol';
 import type { ComponentDescription, Limits, Logger, StringMap } from '@cirrus/protocol';
 import type {
@@ -21,6 +25,7 @@ import type {
   ImportHandler,
 } from '@cirrus/runtime';
 import type { LatticeState } from './lattice-state.ts';
+import type { ComponentPolicyTarget, PolicyClient } from './policy.ts';
 import type { EventSink } from './ports.ts';
 
 export interface ScaleComponentCommand {
@@ -61,9 +66,29 @@ export interface ComponentManagerOptions {
   allowFileLoad: boolean;
   /** Serves each component's linked imports. */
   imports: (componentId: string) => ImportHandler;
-  /** Offers a started component's exports to other hosts; returns how to withdraw them. */
-  serveExports?: (componentId: string, pool: ComponentPool) => () => void;
+  /**
+   * Offers a started component's exports to other hosts; returns how to withdraw them. Each served
+   * invocation first awaits `authorize` with its wRPC instance and function.
+   */
+  serveExports?: (
+    componentId: string,
+    pool: ComponentPool,
+    authorize: (instance: string, fn: string) => Promise<void>,
+  ) => () => void;
+  /** Asks the policy service before starts and invocations; without it everything is permitted. */
+  policy?: PolicyClient | undefined;
+  /** What the host demands of component claims beyond checking those present (default: nothing). */
+  claims?: ClaimsRequirements;
 }
+
+/** The host's `requireSigned` and `allowedIssuers`, and the clock claims' validity is judged by. */
+export interface ClaimsRequirements {
+  requireSigned: boolean;
+  allowedIssuers: readonly string[] | undefined;
+  now: () => Date;
+}
+
+const HTTP_HANDLER = 'wasi:http/incoming-handler';
 
 function checkCount(count: unknown, max: number): number {
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > max) {
@@ -168,6 +193,7 @@ export class ComponentManager {
     }
     const current = this.#running.get(id) as RunningComponent;
     events.publish('component_scaled', {
+      ...componentClaimsEventFields(current.pool.component.claims),
       annotations,
       host_id: hostId,
       image_ref: current.imageRef,
@@ -176,10 +202,26 @@ export class ComponentManager {
     });
   }
 
-  async #launch(id: string, ref: string, count: number, config: string[]): Promise<ComponentPool> {
-    const { runtime, state, logger, allowFileLoad } = this.#options;
+  async #launch(
+    id: string,
+    ref: string,
+    count: number,
+    config: string[],
+    annotations: StringMap,
+  ): Promise<ComponentPool> {
+    const { runtime, state, logger, allowFileLoad, policy, claims } = this.#options;
     const environment = await state.resolveConfig(config);
-    const prepared = await runtime.load(ref, { allowFileLoad });
+    const prepared = await runtime.load(ref, {
+      allowFileLoad,
+      requireSigned: claims?.requireSigned,
+      allowedIssuers: claims?.allowedIssuers,
+      now: claims?.now(),
+    });
+    // After loading, so that the request carries the component's claims; before any instance runs.
+    await policy?.evaluateStartComponent(
+      { componentId: id, imageRef: ref, annotations, claims: prepared.claims },
+      count,
+    );
     const pool = runtime.createPool(prepared, {
       componentId: id,
       maxInstances: count,
@@ -194,6 +236,14 @@ export class ComponentManager {
       throw err;
     }
     logger.info('component started', { component: id, ref, max_instances: count });
+    if (prepared.claims !== undefined) {
+      // For claims.get, as 1.x stores them; a lattice that refuses the record does not stop the component.
+      await state
+        .putClaims(storedComponentClaims(prepared.claims))
+        .catch((err: unknown) =>
+          logger.warn('claims not stored', { component: id, error: describeError(err) }),
+        );
+    }
     return pool;
   }
 
@@ -204,8 +254,8 @@ export class ComponentManager {
     annotations: StringMap,
     config: string[],
   ): Promise<void> {
-    const pool = await this.#launch(id, ref, count, config);
-    const unserve = this.#serve(id, pool);
+    const pool = await this.#launch(id, ref, count, config, annotations);
+    const unserve = this.#serve(id, ref, pool);
     this.#running.set(id, { id, imageRef: ref, pool, maxInstances: count, annotations, config, unserve });
     await this.#options.state.ensureSpec(id, ref);
   }
@@ -218,8 +268,8 @@ export class ComponentManager {
     annotations: StringMap,
     config: string[],
   ): Promise<void> {
-    const pool = await this.#launch(running.id, ref, count, config);
-    const unserve = this.#serve(running.id, pool);
+    const pool = await this.#launch(running.id, ref, count, config, annotations);
+    const unserve = this.#serve(running.id, ref, pool);
     running.unserve();
     this.#running.set(running.id, {
       id: running.id,
@@ -233,8 +283,42 @@ export class ComponentManager {
     await running.pool.close(this.#options.limits.httpDrainTimeoutMs);
   }
 
-  #serve(id: string, pool: ComponentPool): () => void {
-    return this.#options.serveExports?.(id, pool) ?? (() => undefined);
+  #serve(id: string, ref: string, pool: ComponentPool): () => void {
+    const authorize = (instance: string, fn: string): Promise<void> =>
+      this.#options.policy?.evaluatePerformInvocation(this.#policyTarget(id, ref, pool), instance, fn) ??
+      Promise.resolve();
+    return this.#options.serveExports?.(id, pool, authorize) ?? (() => undefined);
+  }
+
+  #policyTarget(id: string, ref: string, pool: ComponentPool): ComponentPolicyTarget {
+    return {
+      componentId: id,
+      imageRef: ref,
+      annotations: this.#running.get(id)?.annotations ?? {},
+      claims: pool.component.claims,
+    };
+  }
+
+  /**
+   * Makes `call` once the policy service permits invoking `fn` of the export `exportInterface`
+   * (unversioned), asked under the wRPC instance 1.x serves it as. 1.x asks before every invocation of
+   * a component, all of which travel over the lattice; here calls on this host are asked about too,
+   * so that moving a caller next to its target does not get it past a denial.
+   */
+  #permitted<T>(
+    running: RunningComponent,
+    exportInterface: string,
+    fn: string,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const policy = this.#options.policy;
+    if (policy === undefined) return call();
+    const { component } = running.pool;
+    const name = component.exports.find((e) => witInterfaceKey(e) === exportInterface);
+    const instance = name === undefined ? exportInterface : wrpcExportInstance(name).instance;
+    return policy
+      .evaluatePerformInvocation(this.#policyTarget(running.id, running.imageRef, running.pool), instance, fn)
+      .then(call);
   }
 
   async #stop(running: RunningComponent): Promise<void> {
@@ -288,6 +372,7 @@ export class ComponentManager {
       }
       const base = { annotations, host_id: hostId, component_id: id };
       events.publish('component_scaled', {
+        ...componentClaimsEventFields(this.#running.get(id)?.pool.component.claims),
         ...base,
         image_ref: command.newComponentRef,
         max_instances: running.maxInstances,
@@ -311,7 +396,9 @@ export class ComponentManager {
         ),
       );
     }
-    return running.pool.invoke(call.interface, call.fn, call.args);
+    return this.#permitted(running, call.interface, call.fn, () =>
+      running.pool.invoke(call.interface, call.fn, call.args),
+    );
   }
 
   /** Calls an export of a component running here (COMPONENT_NOT_RUNNING otherwise). */
@@ -324,7 +411,9 @@ export class ComponentManager {
         }),
       );
     }
-    return running.pool.invoke(exportInterface, fn, args);
+    return this.#permitted(running, exportInterface, fn, () =>
+      running.pool.invoke(exportInterface, fn, args),
+    );
   }
 
   /** The merged named config a running component was started with (empty when not running). */
@@ -352,7 +441,7 @@ export class ComponentManager {
         }),
       );
     }
-    return running.pool.handleHttp(head, body, sink);
+    return this.#permitted(running, HTTP_HANDLER, 'handle', () => running.pool.handleHttp(head, body, sink));
   }
 
   describe(): ComponentDescription[] {

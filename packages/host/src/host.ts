@@ -12,12 +12,23 @@ import {
   describeError,
   HostStoppedError,
   humanUptime,
+  InvalidArgumentError,
   InvalidLabelError,
+  LIMIT_SPECS,
   parseConfigValues,
   parseLink,
+  parsePublicKey,
   silentLogger,
 } from '@cirrus/protocol';
-import type { HostInventory, Limits, Link, Logger, RegistryCredential, StringMap } from '@cirrus/protocol';
+import type {
+  HostInventory,
+  Limits,
+  Link,
+  Logger,
+  Nkey,
+  RegistryCredential,
+  StringMap,
+} from '@cirrus/protocol';
 import type { LatticeConnection } from '@cirrus/lattice';
 import { createComponentRuntime } from '@cirrus/runtime';
 import type { ComponentRuntime, ImportHandler } from '@cirrus/runtime';
@@ -30,8 +41,12 @@ import type { ControlServer } from './control/server.ts';
 import type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 import { latticeEventSink } from './events.ts';
 import { generateHostIdentity, hostcoreLabels } from './identity.ts';
+import { setUpInvocationSigning } from './invocation-signing.ts';
+import type { SignedInvocationOptions } from './invocation-signing.ts';
 import { LatticeState } from './lattice-state.ts';
 import type { LinkDeletion } from './lattice-state.ts';
+import { PolicyClient } from './policy.ts';
+import type { PolicyOptions } from './policy.ts';
 import { systemClock } from './ports.ts';
 import type { Clock } from './ports.ts';
 import { BUILTIN_PROVIDERS } from './providers/builtin.ts';
@@ -42,8 +57,14 @@ import type { BuiltinProvider } from './providers/types.ts';
 import { VERSION } from './version.ts';
 
 export interface HostOptions {
-  /** The lattice connection (embedded or NATS). */
+  /** The lattice connection (embedded or NATS); with `controlLattice`, the RPC connection only. */
   lattice: LatticeConnection;
+  /**
+   * A separate connection for control traffic, as 1.x's `--ctl-*` settings give: the control
+   * interface, events, the lattice KV state and policy requests go here, and wRPC and providers stay
+   * on `lattice`. Default: `lattice` carries everything.
+   */
+  controlLattice?: LatticeConnection;
   latticeName?: string;
   friendlyName?: string;
   /** User labels; `hostcore.*` labels are added by the host. */
@@ -69,6 +90,28 @@ export interface HostOptions {
    * the 1.x host's `--ctl-topic-prefix`.
    */
   ctlTopicPrefix?: string;
+  /**
+   * The policy service (1.x `--policy-topic`, `--policy-changes-topic`, `--policy-timeout-ms`): asked
+   * before every component or provider start and every invocation of a component; fails closed.
+   */
+  policy?: PolicyOptions;
+  /**
+   * The host's server key (`N…`, e.g. `Nkey.fromSeed` of a seed file), for an id that survives
+   * restarts; default a fresh key. Its seed is never logged.
+   */
+  hostKey?: Nkey;
+  /**
+   * Refuse components without claims, and provider programs (which carry none) with CLAIMS_REQUIRED.
+   * Claims that are present are always checked. Beyond 1.x; default false.
+   */
+  requireSigned?: boolean;
+  /** Accept only components whose claims are signed by one of these accounts (`A…`). Beyond 1.x. */
+  allowedIssuers?: readonly string[];
+  /**
+   * Signed invocations (beyond 1.x; off by default): sign every wRPC invocation this host sends, and/or
+   * refuse those not signed by a host whose credential an accepted cluster key issued.
+   */
+  signedInvocations?: SignedInvocationOptions;
 }
 
 export interface HostStopOptions {
@@ -121,19 +164,45 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const clock = options.clock ?? systemClock;
   const latticeName = assertValidId('lattice name', options.latticeName ?? DEFAULT_LATTICE);
   const ctlTopicPrefix = assertCtlTopicPrefix(options.ctlTopicPrefix ?? CTL_TOPIC_PREFIX);
-  const identity = generateHostIdentity(options.friendlyName);
+  const identity = generateHostIdentity(options.friendlyName, options.hostKey);
+  const allowedIssuers = options.allowedIssuers?.map(
+    (key) => parsePublicKey(key, 'account', 'the allowed issuer').publicKey,
+  );
   const logger = baseLogger.child({ host: identity.friendlyName });
+  const signing =
+    options.signedInvocations === undefined
+      ? {}
+      : await setUpInvocationSigning(options.signedInvocations, {
+          hostKey: identity.key,
+          limits,
+          logger,
+          now: () => clock.now().getTime(),
+        });
   const runtime = options.runtime ?? createComponentRuntime({ cacheDir: options.cacheDir, limits, logger });
   const ownsRuntime = options.runtime === undefined;
   const conn = options.lattice;
+  const ctl = options.controlLattice ?? conn;
 
   const userLabels = { ...(options.labels ?? {}) };
   for (const key of Object.keys(userLabels)) checkLabelKey(key);
   const labels: StringMap = { ...hostcoreLabels(), ...userLabels };
 
-  const events = latticeEventSink(conn, latticeName, identity.id, clock, logger);
-  const state = await LatticeState.open(conn, latticeName, logger);
-  const wrpcOptions = { connection: conn, lattice: latticeName, limits, logger };
+  const events = latticeEventSink(ctl, latticeName, identity.id, clock, logger);
+  const state = await LatticeState.open(ctl, latticeName, logger);
+  const policy =
+    options.policy === undefined
+      ? undefined
+      : await PolicyClient.open({
+          connection: ctl,
+          topic: options.policy.topic,
+          changesTopic: options.policy.changesTopic,
+          timeoutMs: checkPolicyTimeout(options.policy.timeoutMs ?? limits.policyTimeoutMs),
+          maxCachedDecisions: limits.policyMaxCachedDecisions,
+          host: () => ({ publicKey: identity.id, lattice: latticeName, labels: { ...labels } }),
+          clock,
+          logger,
+        });
+  const wrpcOptions = { connection: conn, lattice: latticeName, limits, logger, ...signing };
   const components: ComponentManager = new ComponentManager({
     hostId: identity.id,
     runtime,
@@ -142,14 +211,17 @@ export async function createHost(options: HostOptions): Promise<Host> {
     limits,
     logger,
     allowFileLoad: options.allowFileLoad ?? false,
+    policy,
+    claims: { requireSigned: options.requireSigned ?? false, allowedIssuers, now: () => clock.now() },
     // Called when a component starts, after the router below exists.
     imports: (id): ImportHandler => imports.handlerFor(id),
-    serveExports: (id, pool) => {
+    serveExports: (id, pool, authorize) => {
       const subscriptions = serveComponentExports(
         wrpcOptions,
         id,
         pool.component.interfaces.exports,
         (iface, fn, args) => pool.invoke(iface, fn, args),
+        authorize,
       );
       return () => {
         for (const sub of subscriptions) sub.unsubscribe();
@@ -170,6 +242,9 @@ export async function createHost(options: HostOptions): Promise<Host> {
     },
     builtins: options.builtinProviders ?? BUILTIN_PROVIDERS,
     allowFileLoad: options.allowFileLoad ?? false,
+    requireSigned: options.requireSigned ?? false,
+    policy,
+    verifyInvocation: signing.verify,
     ...(options.providerRpc === undefined ? {} : { providerRpc: options.providerRpc }),
   });
   const imports: ImportRouter = new ImportRouter({
@@ -332,10 +407,11 @@ export async function createHost(options: HostOptions): Promise<Host> {
           await components.stopAll();
         })();
         await withinGrace(workloads, stopOptions.timeoutMs, logger);
+        policy?.close();
         state.close();
         if (ownsRuntime) await runtime.close();
         events.publish('host_stopped', { labels: { ...labels } });
-        await conn.flush().catch(() => undefined);
+        await Promise.all([conn.flush(), ctl.flush()]).catch(() => undefined);
         logger.info('host stopped');
         resolveStopped();
       })();
@@ -346,7 +422,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
 
   try {
     control = await startControlServer({
-      connection: conn,
+      connection: ctl,
       // The control interface also needs to know whether a deleted link's spec existed.
       host: { ...host, deleteLink: removeLink },
       latticeName,
@@ -396,6 +472,16 @@ async function withinGrace(
   } finally {
     clearTimeout(timer);
   }
+}
+
+function checkPolicyTimeout(timeoutMs: number): number {
+  const { min, max } = LIMIT_SPECS.policyTimeoutMs;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < min || timeoutMs > max) {
+    throw new InvalidArgumentError(`policy timeout ${timeoutMs} ms is out of range`, {
+      hint: `use a whole number of milliseconds from ${min} to ${max}`,
+    });
+  }
+  return timeoutMs;
 }
 
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,252}$/;

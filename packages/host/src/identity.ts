@@ -1,18 +1,28 @@
 import { arch, platform } from 'node:os';
-import { createServer } from '@nats-io/nkeys';
+import { Nkey, NkeyWrongTypeError } from '@cirrus/protocol';
 import type { StringMap } from '@cirrus/protocol';
 
 export interface HostIdentity {
   /** The host's public nkey (`N…`): its id on the lattice. */
   id: string;
   friendlyName: string;
+  /** The host's server key pair, for signing as the host; its seed never leaves it. */
+  key: Nkey;
 }
 
-/** A fresh server nkey. The seed stays in memory; stable identities come with the security layer. */
-export function generateHostIdentity(friendlyName?: string): HostIdentity {
-  const key = createServer();
-  const id = key.getPublicKey();
-  return { id, friendlyName: friendlyName ?? friendlyNameFor(id) };
+/**
+ * The host's identity: its server key (from a seed file, so that it keeps its id across restarts), or
+ * a fresh one. A key of another type is NKEY_WRONG_TYPE.
+ */
+export function generateHostIdentity(friendlyName?: string, hostKey?: Nkey): HostIdentity {
+  if (hostKey !== undefined && hostKey.type !== 'server') {
+    throw new NkeyWrongTypeError(`the host key is a ${hostKey.type} key, expected a server key (N…)`, {
+      hint: 'create one with: cirrus keys gen server',
+    });
+  }
+  const key = hostKey ?? Nkey.create('server');
+  const id = key.publicKey;
+  return { id, friendlyName: friendlyName ?? friendlyNameFor(id), key };
 }
 
 const ADJECTIVES = [

@@ -1,7 +1,10 @@
 export { createHost } from './host.ts';
 export type { Host, HostOptions, HostStopOptions, LinkDeletionTarget } from './host.ts';
+export { issueHostCredential, nodeInvocationCrypto } from './invocation-signing.ts';
+export type { SignedInvocationOptions } from './invocation-signing.ts';
 export type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 export type { StartProviderCommand } from './providers/manager.ts';
+export type { PolicyOptions } from './policy.ts';
 export type { ProviderRpc } from './providers/external.ts';
 export type {
   BuiltinProvider,

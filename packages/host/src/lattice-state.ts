@@ -15,7 +15,13 @@ import {
   LinkConflictError,
   sameLinkIdentity,
 } from '@cirrus/protocol';
-import type { ComponentSpecification, Link, Logger, StringMap } from '@cirrus/protocol';
+import type {
+  ComponentSpecification,
+  Link,
+  Logger,
+  StoredComponentClaims,
+  StringMap,
+} from '@cirrus/protocol';
 import { encodeJson } from '@cirrus/lattice';
 import type { KvBucket, KvEntry, KvWatch, LatticeConnection } from '@cirrus/lattice';
 
@@ -309,6 +315,15 @@ export class LatticeState {
       () => undefined,
     );
     return next;
+  }
+
+  /**
+   * Stores a signed component's claims under `CLAIMS_<subject>`, as a 1.x host does when it starts
+   * one, for `claims.get`. Resolves once this host's own watch has them.
+   */
+  async putClaims(claims: StoredComponentClaims): Promise<void> {
+    const revision = await this.#data.put(`${CLAIMS_KEY_PREFIX}${claims.subject}`, encodeJson(claims));
+    await this.#whenApplied(this.#data.name, revision);
   }
 
   /** Writes `{url, links: []}` for a component or provider that has no spec yet. */

@@ -15,7 +15,7 @@ import { runProvider } from '@cirrus/provider-sdk';
 import { freePort, startNatsServer, tempDir } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
-import { httpGet as get } from './support.ts';
+import { httpGet as get, serveOverHttp } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const fixture = (name: string): string =>
@@ -89,16 +89,7 @@ describe('component → component across hosts over wRPC', () => {
       wit_package: 'greeter',
       interfaces: ['greet'],
     });
-    await a.startProvider({ providerRef: 'wasmcloud+builtin://http-server', providerId: 'web' });
-    await a.putConfig('web-listen', { address: `127.0.0.1:${port}` });
-    await a.putLink({
-      source_id: 'web',
-      target: 'client',
-      wit_namespace: 'wasi',
-      wit_package: 'http',
-      interfaces: ['incoming-handler'],
-      source_config: ['web-listen'],
-    });
+    await serveOverHttp(a, 'client', port);
   });
 
   after(async () => {

@@ -13,7 +13,7 @@ import { resolveLimits } from '@cirrus/protocol';
 import { freePort, tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
-import { httpGet as get } from './support.ts';
+import { httpGet as get, serveOverHttp } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const fixture = (name: string): string =>
@@ -45,16 +45,7 @@ describe('component → component links on one host', () => {
       wit_package: 'greeter',
       interfaces: ['greet'],
     });
-    await host.startProvider({ providerRef: 'wasmcloud+builtin://http-server', providerId: 'web' });
-    await host.putConfig('web-listen', { address: `127.0.0.1:${port}` });
-    await host.putLink({
-      source_id: 'web',
-      target: 'client',
-      wit_namespace: 'wasi',
-      wit_package: 'http',
-      interfaces: ['incoming-handler'],
-      source_config: ['web-listen'],
-    });
+    await serveOverHttp(host, 'client', port);
   });
 
   after(async () => {

@@ -2,6 +2,7 @@
 import { waitFor } from '@cirrus/testing';
 import type { LatticeConnection, Msg, Subscription } from '@cirrus/lattice';
 import type { CloudEvent } from '@cirrus/protocol';
+import type { Host } from '../src/index.ts';
 
 export type Event = CloudEvent<Record<string, unknown>>;
 
@@ -40,4 +41,18 @@ export class EventLog {
 export async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
   return { status: response.status, body: await response.text() };
+}
+
+/** Puts `componentId` behind the built-in HTTP server (provider `web`, started here) on 127.0.0.1:`port`. */
+export async function serveOverHttp(host: Host, componentId: string, port: number): Promise<void> {
+  await host.startProvider({ providerRef: 'wasmcloud+builtin://http-server', providerId: 'web' });
+  await host.putConfig('web-listen', { address: `127.0.0.1:${port}` });
+  await host.putLink({
+    source_id: 'web',
+    target: componentId,
+    wit_namespace: 'wasi',
+    wit_package: 'http',
+    interfaces: ['incoming-handler'],
+    source_config: ['web-listen'],
+  });
 }

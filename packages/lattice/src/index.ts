@@ -18,6 +18,7 @@ export type { MemoryLattice, MemoryLatticeOptions } from './memory.ts';
 export { subjectMatches } from './subject.ts';
 export { decodeJson, decodeText, encodeJson, encodeText, EMPTY } from './codec.ts';
 export { connectNats } from './nats.ts';
+export { readNatsCredsFile } from './nats-auth.ts';
 export type {
   NatsConnectOptions,
   NatsCredentials,

@@ -89,13 +89,17 @@ export function permissionError(err: unknown): LatticePermissionDeniedError {
   });
 }
 
-export function authError(err: unknown, servers: string): LatticeAuthFailedError {
+/** A refusal of the connection's credentials, naming them (never their secret) and what to check. */
+export function authError(
+  err: unknown,
+  servers: string,
+  credentials: { readonly description: string; readonly hint: string },
+  prefix = '',
+): LatticeAuthFailedError {
+  const expired = has(err, errors.UserAuthenticationExpiredError) ? ' (the user JWT has expired)' : '';
   return new LatticeAuthFailedError(
-    `the NATS server at ${servers} refused the credentials: ${reasonOf(err)}`,
-    {
-      hint: 'check the token, user and password, nkey seed or creds file the connection uses',
-      cause: err,
-    },
+    `${prefix}the NATS server at ${servers} refused ${credentials.description}${expired}: ${reasonOf(err)}`,
+    { hint: credentials.hint, cause: err },
   );
 }
 

@@ -4,7 +4,6 @@
  * both, and adds what a real network needs: it reconnects forever, pings often enough to notice a dead
  * server, and reports connection trouble as typed errors and status events.
  */
-import { readFile } from 'node:fs/promises';
 import type { CirrusError, Limits } from '@cirrus/protocol';
 import {
   InvalidArgumentError,
@@ -17,32 +16,29 @@ import {
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import type {
-  Authenticator,
   Msg as NatsMsg,
   MsgHdrs,
   NatsConnection,
   NodeConnectionOptions,
   Subscription as NatsSubscription,
 } from '@nats-io/transport-node';
-import {
-  connect,
-  createInbox,
-  credsAuthenticator,
-  headers as natsHeaders,
-  jwtAuthenticator,
-  nkeyAuthenticator,
-} from '@nats-io/transport-node';
+import { connect, createInbox, headers as natsHeaders } from '@nats-io/transport-node';
 import { AsyncQueue } from './async-queue.ts';
 import { ReplyableMsg } from './message.ts';
 import { EMPTY } from './codec.ts';
+import { prepareCredentials } from './nats-auth.ts';
+import type { NatsCredentials, PreparedCredentials } from './nats-auth.ts';
 import {
   authError,
   isAuthFailure,
   isPermissionViolation,
+  isTimeout,
   permissionError,
   reasonOf,
   requestError,
 } from './nats-errors.ts';
+import { natsTlsOptions, probeTls, tlsError } from './nats-tls.ts';
+import type { NatsTlsOptions } from './nats-tls.ts';
 import { openNatsBucket } from './nats-kv.ts';
 import type {
   KvBucket,
@@ -57,27 +53,8 @@ import type {
 } from './port.ts';
 import { assertBucketName, assertPublishSubject, subscriptionTokens } from './subject.ts';
 
-/** How the connection proves who it is. The server's `authorization`/`accounts` decide what it may do. */
-export type NatsCredentials =
-  | { readonly type: 'token'; readonly token: string }
-  | { readonly type: 'user'; readonly user: string; readonly password: string }
-  /** An nkey user: the seed (`SU…`) signs the server's nonce; the seed never leaves the process. */
-  | { readonly type: 'nkey'; readonly seed: string }
-  /** A decentralised-auth user JWT with the seed that signs for it. */
-  | { readonly type: 'jwt'; readonly jwt: string; readonly seed: string }
-  /** A `.creds` file (user JWT + seed), as `nsc` writes it. */
-  | { readonly type: 'credsFile'; readonly path: string };
-
-/** TLS towards the server. Giving this object at all makes TLS required. */
-export interface NatsTlsOptions {
-  /** CA bundle (PEM file) that signed the server's certificate; default: the system's. */
-  readonly caFile?: string;
-  /** Client certificate and key (PEM files), when the server verifies clients. */
-  readonly certFile?: string;
-  readonly keyFile?: string;
-  /** TLS before the NATS INFO exchange (`handshake_first` on the server). */
-  readonly handshakeFirst?: boolean;
-}
+export type { NatsCredentials } from './nats-auth.ts';
+export type { NatsTlsOptions } from './nats-tls.ts';
 
 export interface NatsConnectOptions {
   /** One server URL or several of one cluster, e.g. `nats://127.0.0.1:4222`. */
@@ -86,6 +63,11 @@ export interface NatsConnectOptions {
   readonly name?: string;
   readonly credentials?: NatsCredentials;
   readonly tls?: NatsTlsOptions;
+  /**
+   * What the connection is for, named first in its errors when a process holds several (e.g.
+   * `control connection`).
+   */
+  readonly label?: string;
   /** JetStream domain of the key-value buckets (wasmCloud's `--js-domain`). */
   readonly jsDomain?: string;
   /** Overrides of the limits table (validated); the NATS timings and the request/KV limits apply here. */
@@ -122,59 +104,57 @@ function serverList(servers: string | readonly string[]): string[] {
   return list;
 }
 
-async function authOptions(
-  credentials: NatsCredentials | undefined,
-): Promise<Partial<NodeConnectionOptions>> {
-  if (credentials === undefined) return {};
-  const seed = (text: string): Uint8Array => new TextEncoder().encode(text.trim());
-  let authenticator: Authenticator;
-  switch (credentials.type) {
-    case 'token':
-      return { token: credentials.token };
-    case 'user':
-      return { user: credentials.user, pass: credentials.password };
-    case 'nkey':
-      authenticator = nkeyAuthenticator(seed(credentials.seed));
-      break;
-    case 'jwt':
-      authenticator = jwtAuthenticator(credentials.jwt, seed(credentials.seed));
-      break;
-    case 'credsFile': {
-      let creds: Uint8Array;
-      try {
-        creds = await readFile(credentials.path);
-      } catch (err) {
-        throw new InvalidArgumentError(
-          `cannot read the NATS credentials file ${credentials.path}: ${reasonOf(err)}`,
-          {
-            hint: 'check the path and its permissions',
-            cause: err,
-          },
-        );
-      }
-      authenticator = credsAuthenticator(creds);
-      break;
+/** Why the first connect failed, in Cirrus codes: credentials refused, TLS, or the server unreachable. */
+async function connectError(
+  err: unknown,
+  servers: string[],
+  options: NatsConnectOptions,
+  credentials: PreparedCredentials,
+  timeoutMs: number,
+): Promise<CirrusError> {
+  const list = servers.join(', ');
+  const prefix = options.label === undefined ? '' : `${options.label}: `;
+  if (isAuthFailure(err)) return authError(err, list, credentials, prefix);
+  const context = { servers: list, tls: options.tls, prefix };
+  const tls = tlsError(err, context);
+  if (tls !== undefined) return tls;
+  if (isTimeout(err) && servers[0] !== undefined) {
+    const probe = await probeTls(servers[0], options.tls, timeoutMs);
+    if (probe.kind === 'failed') {
+      const explained = tlsError(probe.error, context);
+      if (explained !== undefined) return explained;
+    }
+    if (probe.kind === 'silent') {
+      return new LatticeConnectFailedError(
+        `${prefix}cannot connect to NATS at ${list}: the server sent no greeting within ${timeoutMs} ms`,
+        {
+          hint:
+            options.tls?.handshakeFirst === true
+              ? 'check that this is a NATS port with TLS first (handshake_first) enabled'
+              : 'a server with TLS first (handshake_first) waits for the client to start TLS: give the TLS-first option (cirrus: --nats-tls-first)',
+          cause: err,
+        },
+      );
     }
   }
-  return { authenticator };
-}
-
-function connectError(err: unknown, servers: string): CirrusError {
-  if (isAuthFailure(err)) return authError(err, servers);
-  const reason = reasonOf(err);
-  const hint = /tls|certificate|ssl/i.test(reason)
-    ? "check the TLS settings: whether the server requires TLS, the CA that signed its certificate, and the client's certificate and key"
-    : 'check that nats-server is running and reachable at that address (start one with `nats-server -js`)';
-  return new LatticeConnectFailedError(`cannot connect to NATS at ${servers}: ${reason}`, {
-    hint,
+  return new LatticeConnectFailedError(`${prefix}cannot connect to NATS at ${list}: ${reasonOf(err)}`, {
+    hint: 'check that nats-server is running and reachable at that address (start one with `nats-server -js`)',
     cause: err,
   });
 }
 
-/** Connects to NATS; rejects with LATTICE_CONNECT_FAILED or LATTICE_AUTH_FAILED saying what failed. */
-export async function connectNats(options: NatsConnectOptions): Promise<NatsLatticeConnection> {
-  const limits = resolveLimits(options.limits ?? {});
-  const servers = serverList(options.servers);
+/**
+ * Connects to NATS; rejects saying what failed: LATTICE_CREDENTIALS_INVALID (before connecting),
+ * LATTICE_AUTH_FAILED, LATTICE_TLS_FAILED or LATTICE_CONNECT_FAILED. A `tls://` server URL requires
+ * TLS, as it does for the Go and Rust clients.
+ */
+export async function connectNats(given: NatsConnectOptions): Promise<NatsLatticeConnection> {
+  const limits = resolveLimits(given.limits ?? {});
+  const servers = serverList(given.servers);
+  const wantsTls = given.tls === undefined && servers.some((s) => /^tls:\/\//i.test(s));
+  const options: NatsConnectOptions = wantsTls ? { ...given, tls: {} } : given;
+  const prefix = options.label === undefined ? '' : `${options.label}: `;
+  const credentials = await prepareCredentials(options.credentials, prefix);
   const natsOptions: NodeConnectionOptions = {
     servers,
     // A host must outlive any server outage: the default gives up after 10 attempts (~20 s).
@@ -187,28 +167,26 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLatt
     pingInterval: limits.natsPingIntervalMs,
     maxPingOut: limits.natsMaxPingsOut,
     timeout: limits.natsConnectTimeoutMs,
-    ...(await authOptions(options.credentials)),
+    ...credentials.options,
   };
   if (options.name !== undefined) natsOptions.name = options.name;
-  if (options.tls !== undefined) {
-    const tls: NonNullable<NodeConnectionOptions['tls']> = {};
-    if (options.tls.caFile !== undefined) tls.caFile = options.tls.caFile;
-    if (options.tls.certFile !== undefined) tls.certFile = options.tls.certFile;
-    if (options.tls.keyFile !== undefined) tls.keyFile = options.tls.keyFile;
-    if (options.tls.handshakeFirst !== undefined) tls.handshakeFirst = options.tls.handshakeFirst;
-    natsOptions.tls = tls;
-  }
+  if (options.tls !== undefined) natsOptions.tls = await natsTlsOptions(options.tls, prefix);
   let nc: NatsConnection;
   try {
     nc = await connect(natsOptions);
   } catch (err) {
-    throw connectError(err, servers.join(', '));
+    throw await connectError(err, servers, options, credentials, limits.natsConnectTimeoutMs);
   }
   const js = jetstream(nc, {
     timeout: limits.natsKvTimeoutMs,
     ...(options.jsDomain === undefined ? {} : { domain: options.jsDomain }),
   });
-  return new NatsLattice(nc, js, limits);
+  return new NatsLattice(nc, js, limits, (err) => {
+    const server = nc.getServer();
+    if (isAuthFailure(err)) return authError(err, server, credentials, prefix);
+    if (isPermissionViolation(err)) return permissionError(err);
+    return tlsError(err, { servers: server, tls: options.tls, prefix }) ?? err;
+  });
 }
 
 // --- messages -------------------------------------------------------------------------------------
@@ -329,6 +307,8 @@ class NatsLattice implements NatsLatticeConnection {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #limits: Limits;
+  /** Turns an error the connection reports later (a refused reconnect) into a typed one. */
+  readonly #explain: (err: Error) => CirrusError | Error;
   readonly #buckets = new Map<string, Promise<KvBucket>>();
   readonly #listeners = new Set<AsyncQueue<NatsStatus>>();
   #closed = false;
@@ -336,10 +316,16 @@ class NatsLattice implements NatsLatticeConnection {
   /** Woken on every reconnect (and on close), for operations that wait out a disconnect. */
   #reconnected: { promise: Promise<void>; resolve: () => void } = NatsLattice.#signal();
 
-  constructor(nc: NatsConnection, js: JetStreamClient, limits: Limits) {
+  constructor(
+    nc: NatsConnection,
+    js: JetStreamClient,
+    limits: Limits,
+    explain: (err: Error) => CirrusError | Error,
+  ) {
     this.#nc = nc;
     this.#js = js;
     this.#limits = limits;
+    this.#explain = explain;
     void this.#watchStatus();
     void nc.closed().then(() => this.#ended());
   }
@@ -375,14 +361,7 @@ class NatsLattice implements NatsLatticeConnection {
           event = { type: 'stale' };
           break;
         case 'error':
-          event = {
-            type: 'error',
-            error: isAuthFailure(s.error)
-              ? authError(s.error, this.server)
-              : isPermissionViolation(s.error)
-                ? permissionError(s.error)
-                : s.error,
-          };
+          event = { type: 'error', error: this.#explain(s.error) };
           break;
         default:
           break;

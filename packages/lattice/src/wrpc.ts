@@ -6,6 +6,7 @@
  * signature; only inline values are carried (no pending streams or futures yet).
  */
 import {
+  CirrusError,
   createWrpcByteStream,
   decodeWrpcParams,
   decodeWrpcResults,
@@ -25,9 +26,9 @@ import {
   WRPC_HEADER_LINK_NAME,
   WRPC_HEADER_SOURCE_ID,
 } from '@cirrus/protocol';
-import type { Logger, WitFunction } from '@cirrus/protocol';
+import type { InvocationFields, Logger, WitFunction } from '@cirrus/protocol';
 import { EMPTY } from './codec.ts';
-import type { LatticeConnection, Msg, Subscription } from './port.ts';
+import type { LatticeConnection, Msg, MsgHeaders, Subscription } from './port.ts';
 
 export interface WrpcInvocation {
   lattice: string;
@@ -42,6 +43,8 @@ export interface WrpcInvocation {
   maxBytes: number;
   /** Name the target in a `target-id` header too, as 1.x provider SDK clients do. */
   sendTargetId?: boolean;
+  /** Headers to add, made from the invocation and all its parameter bytes (signed invocations). */
+  sign?: (fields: InvocationFields, params: Uint8Array) => Promise<Record<string, string>>;
 }
 
 /** Reads an inbox stream until its empty terminator, or fails at the deadline. */
@@ -169,15 +172,32 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
   const { inbox, close } = opened as { inbox: string; close: () => void };
   const resultsSubject = wrpcResultsSubject(inbox);
   try {
+    const signature =
+      call.sign === undefined
+        ? undefined
+        : await call.sign(
+            {
+              lattice: call.lattice,
+              targetId: call.targetId,
+              instance: call.instance,
+              fn: call.fn.name,
+              sourceId: call.sourceId,
+              linkName: call.linkName,
+            },
+            params,
+          );
     // No flush: a server handles one connection's SUBs and PUBs in order, so the inbox is in place
     // before anything can answer the invocation.
     conn.publish(subject, params, {
       reply: inbox,
-      headers: wrpcInvocationHeaders({
-        sourceId: call.sourceId,
-        linkName: call.linkName,
-        ...(call.sendTargetId === true ? { targetId: call.targetId } : {}),
-      }),
+      headers: {
+        ...wrpcInvocationHeaders({
+          sourceId: call.sourceId,
+          linkName: call.linkName,
+          ...(call.sendTargetId === true ? { targetId: call.targetId } : {}),
+        }),
+        ...signature,
+      },
     });
     const bytes = await deadline(received, call.timeoutMs, `wRPC call ${subject}`);
     if (bytes.byteLength === 0 && call.fn.results.length > 0) {
@@ -205,6 +225,15 @@ export interface WrpcServeOptions {
   maxBytes: number;
   maxPayload: number;
   timeoutMs: number;
+  /**
+   * Checks each invocation, with all its parameter bytes, before it is served (signed invocations); a
+   * rejection refuses it: logged, and the result stream closed empty.
+   */
+  verify?: (
+    fields: InvocationFields,
+    headers: MsgHeaders | undefined,
+    params: Uint8Array,
+  ) => Promise<unknown>;
 }
 
 /** Serves functions of one instance for `id` in its queue group; returns the subscription. */
@@ -238,16 +267,40 @@ async function serveOne(conn: LatticeConnection, options: WrpcServeOptions, msg:
     const subject = wrpcResultsSubject(reply);
     let encoded: Uint8Array;
     try {
-      const args =
-        early ??
-        decodeWrpcParams(
-          handler.fn,
-          await deadline((params as Collected).done, options.timeoutMs, `parameters of ${msg.subject}`),
-        ).values;
-      const results = await handler.handle(args, {
+      const bytes =
+        params === undefined
+          ? msg.data
+          : await deadline(params.done, options.timeoutMs, `parameters of ${msg.subject}`);
+      const caller = {
         sourceId: msg.headers?.[WRPC_HEADER_SOURCE_ID] ?? '',
         linkName: msg.headers?.[WRPC_HEADER_LINK_NAME] ?? 'default',
-      });
+      };
+      if (options.verify !== undefined) {
+        try {
+          await options.verify(
+            {
+              lattice: options.lattice,
+              targetId: options.id,
+              instance: options.instance,
+              fn: fnName,
+              ...caller,
+            },
+            msg.headers,
+            bytes,
+          );
+        } catch (err) {
+          options.logger.warn('wRPC invocation refused', {
+            subject: msg.subject,
+            source: caller.sourceId,
+            code: err instanceof CirrusError ? err.code : undefined,
+            error: describeError(err),
+          });
+          conn.publish(subject, EMPTY);
+          return;
+        }
+      }
+      const args = early ?? decodeWrpcParams(handler.fn, bytes).values;
+      const results = await handler.handle(args, caller);
       encoded = encodeWrpcResults(handler.fn, results).bytes;
     } catch (err) {
       // wRPC has no error channel: an empty result stream tells the caller at once, not at its deadline.

@@ -74,6 +74,18 @@ export class MalformedComponentError extends kind('MALFORMED_COMPONENT') {}
 export class UnsupportedImportError extends kind('UNSUPPORTED_IMPORT') {}
 export class ExportNotFoundError extends kind('EXPORT_NOT_FOUND') {}
 
+// --- keys and component claims -------------------------------------------------------------------
+export class NkeyMalformedError extends kind('NKEY_MALFORMED') {}
+export class NkeyWrongTypeError extends kind('NKEY_WRONG_TYPE') {}
+export class ClaimsMalformedError extends kind('CLAIMS_MALFORMED') {}
+export class ClaimsSignatureInvalidError extends kind('CLAIMS_SIGNATURE_INVALID') {}
+export class ClaimsHashMismatchError extends kind('CLAIMS_HASH_MISMATCH') {}
+export class ClaimsExpiredError extends kind('CLAIMS_EXPIRED') {}
+export class ClaimsNotYetValidError extends kind('CLAIMS_NOT_YET_VALID') {}
+export class ClaimsDuplicateSectionError extends kind('CLAIMS_DUPLICATE_SECTION') {}
+export class ClaimsRequiredError extends kind('CLAIMS_REQUIRED') {}
+export class ClaimsIssuerNotAllowedError extends kind('CLAIMS_ISSUER_NOT_ALLOWED') {}
+
 // --- running components --------------------------------------------------------------------------
 export class InstantiationFailedError extends kind('INSTANTIATION_FAILED') {}
 export class DeadlineExceededError extends kind('DEADLINE_EXCEEDED') {}
@@ -97,6 +109,20 @@ export class ConfigNotFoundError extends kind('CONFIG_NOT_FOUND') {}
 export class InvalidLabelError extends kind('INVALID_LABEL') {}
 export class HostStoppedError extends kind('HOST_STOPPED') {}
 
+// --- policy service ------------------------------------------------------------------------------
+export class PolicyDeniedError extends kind('POLICY_DENIED') {}
+export class PolicyUnavailableError extends kind('POLICY_UNAVAILABLE') {}
+export class PolicyReplyInvalidError extends kind('POLICY_REPLY_INVALID') {}
+
+// --- signed invocations --------------------------------------------------------------------------
+export class InvocationUnsignedError extends kind('INVOCATION_UNSIGNED') {}
+export class InvocationSignatureInvalidError extends kind('INVOCATION_SIGNATURE_INVALID') {}
+export class InvocationCredentialInvalidError extends kind('INVOCATION_CREDENTIAL_INVALID') {}
+export class InvocationIssuerNotAllowedError extends kind('INVOCATION_ISSUER_NOT_ALLOWED') {}
+export class InvocationStaleError extends kind('INVOCATION_STALE') {}
+export class InvocationReplayedError extends kind('INVOCATION_REPLAYED') {}
+export class InvocationTamperedError extends kind('INVOCATION_TAMPERED') {}
+
 // --- lattice -------------------------------------------------------------------------------------
 export class InvalidSubjectError extends kind('INVALID_SUBJECT') {}
 export class NoRespondersError extends kind('NO_RESPONDERS') {}
@@ -106,6 +132,8 @@ export class LatticeClosedError extends kind('LATTICE_CLOSED') {}
 export class InvalidKeyError extends kind('INVALID_KEY') {}
 export class LatticeConnectFailedError extends kind('LATTICE_CONNECT_FAILED') {}
 export class LatticeAuthFailedError extends kind('LATTICE_AUTH_FAILED') {}
+export class LatticeTlsFailedError extends kind('LATTICE_TLS_FAILED') {}
+export class LatticeCredentialsInvalidError extends kind('LATTICE_CREDENTIALS_INVALID') {}
 export class LatticePermissionDeniedError extends kind('LATTICE_PERMISSION_DENIED') {}
 export class KvUnavailableError extends kind('KV_UNAVAILABLE') {}
 
@@ -153,6 +181,7 @@ export class ManifestParseError extends kind('MANIFEST_PARSE_ERROR') {}
 export class ManifestInvalidError extends kind('MANIFEST_INVALID') {}
 export class BuildFailedError extends kind('BUILD_FAILED') {}
 export class InsecurePermissionsError extends kind('INSECURE_PERMISSIONS') {}
+export class FileExistsError extends kind('FILE_EXISTS') {}
 
 export const ERROR_CLASSES: readonly ErrorClass[] = [
   InvalidArgumentError,
@@ -170,6 +199,16 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   MalformedComponentError,
   UnsupportedImportError,
   ExportNotFoundError,
+  NkeyMalformedError,
+  NkeyWrongTypeError,
+  ClaimsMalformedError,
+  ClaimsSignatureInvalidError,
+  ClaimsHashMismatchError,
+  ClaimsExpiredError,
+  ClaimsNotYetValidError,
+  ClaimsDuplicateSectionError,
+  ClaimsRequiredError,
+  ClaimsIssuerNotAllowedError,
   InstantiationFailedError,
   DeadlineExceededError,
   GuestTrapError,
@@ -189,6 +228,16 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   ConfigNotFoundError,
   InvalidLabelError,
   HostStoppedError,
+  PolicyDeniedError,
+  PolicyUnavailableError,
+  PolicyReplyInvalidError,
+  InvocationUnsignedError,
+  InvocationSignatureInvalidError,
+  InvocationCredentialInvalidError,
+  InvocationIssuerNotAllowedError,
+  InvocationStaleError,
+  InvocationReplayedError,
+  InvocationTamperedError,
   InvalidSubjectError,
   NoRespondersError,
   RequestTimeoutError,
@@ -197,6 +246,8 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   InvalidKeyError,
   LatticeConnectFailedError,
   LatticeAuthFailedError,
+  LatticeTlsFailedError,
+  LatticeCredentialsInvalidError,
   LatticePermissionDeniedError,
   KvUnavailableError,
   KvNoSuchStoreError,
@@ -228,6 +279,7 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   ManifestInvalidError,
   BuildFailedError,
   InsecurePermissionsError,
+  FileExistsError,
 ];
 
 export const ERROR_CODES: readonly string[] = ERROR_CLASSES.map((c) => c.CODE);

@@ -11,3 +11,8 @@ export * from './wit-parser.ts';
 export * from './wrpc-codec.ts';
 export * from './wrpc.ts';
 export * from './provider-protocol.ts';
+export * from './invocation-signing.ts';
+export * from './nkeys.ts';
+export * from './wasm-sections.ts';
+export * from './claims.ts';
+export * from './policy.ts';

@@ -258,6 +258,54 @@ export const LIMIT_SPECS = {
     unit: 'ms',
     description: 'How long `scale --wait` waits for the outcome event of the component.',
   },
+  policyTimeoutMs: {
+    default: 1_000,
+    min: 1,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'Deadline of one request to the policy service (the 1.x default); past it the operation fails closed with POLICY_UNAVAILABLE.',
+  },
+  policyMaxCachedDecisions: {
+    default: 10_000,
+    min: 1,
+    max: 1_000_000,
+    unit: 'count',
+    description:
+      'Policy decisions a host keeps; past it the least recently used one is forgotten and asked for again.',
+  },
+  invocationSignatureWindowMs: {
+    default: 30_000,
+    min: 1_000,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'How far the signing time of a signed invocation may be from the serving host’s clock, either way, before INVOCATION_STALE; also how long its nonce is remembered.',
+  },
+  invocationReplayCacheSize: {
+    default: 100_000,
+    min: 100,
+    max: 10_000_000,
+    unit: 'count',
+    description:
+      'Nonces of signed invocations a host remembers to refuse replays; when full, invocations signed before the oldest forgotten one are refused as stale.',
+  },
+  hostCredentialCacheSize: {
+    default: 1_000,
+    min: 1,
+    max: 1_000_000,
+    unit: 'count',
+    description:
+      'Host credentials a host keeps verified, so that their signature is checked once rather than per invocation.',
+  },
+  hostCredentialLifetimeMs: {
+    default: 3_600_000,
+    min: 60_000,
+    max: 31_536_000_000,
+    unit: 'ms',
+    description:
+      'Lifetime of the credential a host issues itself with --cluster-seed; it issues a new one when half of it has passed.',
+  },
   kvMaxValueBytes: {
     default: 1 * MiB,
     min: 1,

@@ -40,6 +40,24 @@ export interface OtelConfig {
   [field: string]: unknown;
 }
 
+/**
+ * TLS towards the lattice's NATS server for a provider: a Cirrus extension of HostData (1.x has no
+ * such field, and 1.x SDKs ignore unknown fields; they only see the `tls://` scheme of the URL and
+ * then trust the system's CAs). Paths are absolute paths of PEM files on the host's machine, which
+ * the provider process, started by the host as the same user, can read.
+ */
+export interface LatticeRpcTls {
+  /** CA bundle that signed the server's certificate. */
+  ca_file?: string;
+  /** Client certificate and its key, for servers that verify clients. */
+  cert_file?: string;
+  key_file?: string;
+  /** Name expected in the server's certificate, when it differs from the URL's host. */
+  server_name?: string;
+  /** TLS before the NATS greeting (the server's `handshake_first`). */
+  handshake_first?: boolean;
+}
+
 export interface HostData {
   host_id: string;
   /** The lattice name. */
@@ -52,6 +70,8 @@ export interface HostData {
    * (`nats://<token>@host:port`, `nats://user:pass@host:port`), as NATS clients accept it.
    */
   lattice_rpc_url: string;
+  /** Cirrus extension: TLS settings beyond what the URL says; absent without TLS. */
+  lattice_rpc_tls?: LatticeRpcTls;
   /** The provider id. */
   provider_key: string;
   env_values: StringMap;
@@ -248,6 +268,23 @@ function logLevel(obj: Json): ProviderLogLevel | null {
   return level as ProviderLogLevel;
 }
 
+function rpcTls(obj: Json): LatticeRpcTls | undefined {
+  const value = obj['lattice_rpc_tls'];
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value)) invalid('lattice_rpc_tls must be an object');
+  const out: LatticeRpcTls = {};
+  for (const field of ['ca_file', 'cert_file', 'key_file', 'server_name'] as const) {
+    const text = str(value, field, 'lattice_rpc_tls.');
+    if (text !== '') out[field] = text;
+  }
+  const first = value['handshake_first'];
+  if (first !== undefined && first !== null && typeof first !== 'boolean') {
+    invalid('lattice_rpc_tls.handshake_first must be a boolean');
+  }
+  if (first === true) out.handshake_first = true;
+  return out;
+}
+
 function otelConfig(obj: Json): OtelConfig {
   const value = obj['otel_config'];
   const base: OtelConfig = {
@@ -292,6 +329,7 @@ export function parseHostData(input: unknown): HostData {
   if (typeof structured !== 'boolean') invalid('structured_logging must be a boolean');
   const lattice = str(input, 'lattice_rpc_prefix', '', true);
   const providerKey = str(input, 'provider_key', '', true);
+  const tls = rpcTls(input);
   try {
     assertValidId('lattice_rpc_prefix', lattice);
     assertValidId('provider_key', providerKey);
@@ -305,6 +343,7 @@ export function parseHostData(input: unknown): HostData {
     lattice_rpc_user_jwt: str(input, 'lattice_rpc_user_jwt', ''),
     lattice_rpc_user_seed: str(input, 'lattice_rpc_user_seed', ''),
     lattice_rpc_url: str(input, 'lattice_rpc_url', '', true),
+    ...(tls === undefined ? {} : { lattice_rpc_tls: tls }),
     provider_key: providerKey,
     env_values: strMap(input, 'env_values', ''),
     instance_id: str(input, 'instance_id', ''),

@@ -4,10 +4,33 @@
  * or user/password inside the URL (`nats://<token>@127.0.0.1:4222`), which is how a Cirrus host
  * hands out the token of its local lattice endpoint. Rust and Go NATS clients read URL credentials
  * the same way, so a provider written with another SDK connects with the same HostData.
+ *
+ * TLS: a `tls://` URL requires it (as in the Go and Rust clients); the CA, client certificate and
+ * expected server name come in `lattice_rpc_tls`, a Cirrus extension that 1.x SDKs ignore.
  */
-import type { NatsConnectOptions, NatsCredentials } from '@cirrus/lattice';
+import type { NatsConnectOptions, NatsCredentials, NatsTlsOptions } from '@cirrus/lattice';
 import { HostDataInvalidError } from '@cirrus/protocol';
 import type { HostData } from '@cirrus/protocol';
+
+function tlsOptions(data: HostData): NatsTlsOptions | undefined {
+  const tls = data.lattice_rpc_tls;
+  if (tls === undefined) return undefined;
+  if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+    throw new HostDataInvalidError(
+      'lattice_rpc_tls has a client certificate without its key, or a key alone',
+      {
+        hint: 'the host must pass cert_file and key_file together',
+      },
+    );
+  }
+  return {
+    ...(tls.ca_file === undefined ? {} : { caFile: tls.ca_file }),
+    ...(tls.cert_file === undefined ? {} : { certFile: tls.cert_file }),
+    ...(tls.key_file === undefined ? {} : { keyFile: tls.key_file }),
+    ...(tls.server_name === undefined ? {} : { serverName: tls.server_name }),
+    ...(tls.handshake_first === true ? { handshakeFirst: true } : {}),
+  };
+}
 
 export function natsOptionsFromHostData(data: HostData): NatsConnectOptions {
   let fromUrl: NatsCredentials | undefined;
@@ -29,8 +52,13 @@ export function natsOptionsFromHostData(data: HostData): NatsConnectOptions {
         const user = decodeURIComponent(url.username);
         fromUrl =
           url.password === ''
-            ? { type: 'token', token: user }
-            : { type: 'user', user, password: decodeURIComponent(url.password) };
+            ? { type: 'token', token: user, source: 'HostData lattice_rpc_url' }
+            : {
+                type: 'user',
+                user,
+                password: decodeURIComponent(url.password),
+                source: 'HostData lattice_rpc_url',
+              };
         url.username = '';
         url.password = '';
       }
@@ -41,13 +69,24 @@ export function natsOptionsFromHostData(data: HostData): NatsConnectOptions {
       hint: 'the host must pass a NATS URL such as nats://127.0.0.1:4222',
     });
   }
-  const jwt = data.lattice_rpc_user_jwt;
-  const seed = data.lattice_rpc_user_seed;
+  const jwt = data.lattice_rpc_user_jwt.trim();
+  const seed = data.lattice_rpc_user_seed.trim();
+  if (jwt !== '' && seed === '') {
+    throw new HostDataInvalidError('lattice_rpc_user_jwt comes without lattice_rpc_user_seed', {
+      hint: 'the host must pass the seed that signs for the user JWT',
+    });
+  }
   const credentials: NatsCredentials | undefined =
-    jwt !== '' && seed !== '' ? { type: 'jwt', jwt, seed } : seed !== '' ? { type: 'nkey', seed } : fromUrl;
+    jwt !== ''
+      ? { type: 'jwt', jwt, seed, source: 'HostData lattice_rpc_user_jwt/lattice_rpc_user_seed' }
+      : seed !== ''
+        ? { type: 'nkey', seed, source: 'HostData lattice_rpc_user_seed' }
+        : fromUrl;
+  const tls = tlsOptions(data);
   return {
     servers,
     name: data.provider_key,
     ...(credentials === undefined ? {} : { credentials }),
+    ...(tls === undefined ? {} : { tls }),
   };
 }

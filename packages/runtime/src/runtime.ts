@@ -4,8 +4,14 @@
  */
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import { DEFAULT_LIMITS, describeError, ExportNotFoundError, UnsupportedImportError } from '@cirrus/protocol';
-import type { Limits, Logger } from '@cirrus/protocol';
+import {
+  DEFAULT_LIMITS,
+  describeError,
+  ExportNotFoundError,
+  UnsupportedImportError,
+  verifyComponentClaims,
+} from '@cirrus/protocol';
+import type { Limits, Logger, WascapClaims } from '@cirrus/protocol';
 import { silentLogger } from '@cirrus/protocol';
 import { loadArtifact } from './artifact.ts';
 import { decodeComponentInterfaces } from './component-types.ts';
@@ -28,6 +34,12 @@ export interface RuntimeOptions {
 
 export interface LoadComponentOptions {
   allowFileLoad: boolean;
+  /** Refuse components without claims (CLAIMS_REQUIRED). */
+  requireSigned?: boolean;
+  /** When given, only components signed by these accounts (`A…`) load. */
+  allowedIssuers?: readonly string[];
+  /** The time claims' `exp` and `nbf` are judged by (default: now). */
+  now?: Date;
 }
 
 /** A component ready to be instantiated: verified, transpiled and compiled. */
@@ -48,6 +60,8 @@ export interface PreparedComponent {
    */
   readonly interfaces: ComponentInterfaces;
   readonly fromCache: boolean;
+  /** The verified claims embedded in the binary; undefined when it is unsigned. */
+  readonly claims: WascapClaims | undefined;
 }
 
 export interface PoolConfig {
@@ -96,7 +110,7 @@ export interface ComponentRuntime {
 }
 
 interface Compiled {
-  prepared: PreparedComponent;
+  prepared: Omit<PreparedComponent, 'claims'>;
   moduleUrl: string;
   coreModules: Record<string, WebAssembly.Module>;
 }
@@ -132,6 +146,13 @@ class Runtime implements ComponentRuntime {
       allowFileLoad: options.allowFileLoad,
     });
     assertComponent(artifact.bytes, ref);
+    // On every load, not once per digest: whether claims pass depends on the time and the host's settings.
+    const claims = await verifyComponentClaims(artifact.bytes, {
+      requireSigned: options.requireSigned,
+      allowedIssuers: options.allowedIssuers,
+      now: options.now,
+      what: ref,
+    });
     let compiled = this.#compiled.get(artifact.digest);
     if (compiled === undefined) {
       compiled = this.#compile(ref, artifact.bytes, artifact.digest);
@@ -139,7 +160,7 @@ class Runtime implements ComponentRuntime {
       compiled.catch(() => this.#compiled.delete(artifact.digest));
     }
     const result = await compiled;
-    const prepared: PreparedComponent = { ...result.prepared, ref };
+    const prepared: PreparedComponent = { ...result.prepared, ref, claims };
     this.#byPrepared.set(prepared, result);
     return prepared;
   }

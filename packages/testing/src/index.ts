@@ -12,7 +12,11 @@ export {
 export { tempDir } from './files.ts';
 export type { TempDir } from './files.ts';
 export { startNatsServer } from './nats-server.ts';
-export type { NatsServer, NatsServerOptions } from './nats-server.ts';
+export type { NatsOperatorConfig, NatsServer, NatsServerOptions, NatsUserEntry } from './nats-server.ts';
+export { createNatsOperator } from './nats-jwt.ts';
+export type { NatsOperator, NatsUserCreds } from './nats-jwt.ts';
+export { generateTlsFiles } from './tls.ts';
+export type { TlsFiles } from './tls.ts';
 export { freePort } from './net.ts';
 export { startRedisServer } from './redis-server.ts';
 export type { RedisServer, RedisServerOptions } from './redis-server.ts';

@@ -18,12 +18,39 @@ import { join } from 'node:path';
 import { daemonDirectory, findExecutable, killOnExit, recordServerPid } from './daemons.ts';
 import { DeadlineError } from './deadline.ts';
 
+/** One entry of the server's `authorization.users`: a user with a password, or an nkey user. */
+export interface NatsUserEntry {
+  readonly user?: string;
+  readonly password?: string;
+  /** Public key (`U…`) of an nkey user. */
+  readonly nkey?: string;
+  /** Subjects the user may publish and subscribe to (default: all). */
+  readonly permissions?: { readonly publish?: readonly string[]; readonly subscribe?: readonly string[] };
+}
+
+/** Decentralised auth: the operator's JWT and the account JWTs a memory resolver preloads. */
+export interface NatsOperatorConfig {
+  readonly operatorJwt: string;
+  readonly systemAccount: string;
+  /** Account public key → account JWT. */
+  readonly accounts: Readonly<Record<string, string>>;
+}
+
 export interface NatsServerOptions {
   /**
-   * Extra configuration appended to the generated file, e.g. `authorization { token: "s3cret" }` or a
-   * `tls { … }` block. It may override anything generated except the ports and the store directory.
+   * Extra configuration appended to the generated file. It may override anything generated except
+   * the ports and the store directory.
    */
   config?: string;
+  /**
+   * TLS on the client port (PEM files). With `verify`, clients must present a certificate signed by
+   * `caFile`. The websocket listener stays plain.
+   */
+  tls?: { certFile: string; keyFile: string; caFile?: string; verify?: boolean };
+  /** The `authorization` block: a token, or users (passwords, nkeys, permissions). */
+  authorization?: { token?: string; users?: readonly NatsUserEntry[] };
+  /** Operator mode with a memory resolver (`createNatsOperator()` makes one). */
+  operator?: NatsOperatorConfig;
   /** Deadline for the server to start (and to come back in `restart()`); default 10 s. */
   startTimeoutMs?: number;
   /** Deadline for the server to exit on SIGTERM before it is killed; default 5 s. */
@@ -66,6 +93,55 @@ const INSTALL_HINT =
 
 /** A quoted string in nats-server's configuration syntax (JSON strings are valid there). */
 const quote = (value: string): string => JSON.stringify(value);
+
+/** The configuration of the structured options, in nats-server's syntax. */
+function renderSecurity(options: NatsServerOptions): string {
+  const lines: string[] = [];
+  const tls = options.tls;
+  if (tls !== undefined) {
+    lines.push('tls {', `  cert_file: ${quote(tls.certFile)}`, `  key_file: ${quote(tls.keyFile)}`);
+    if (tls.caFile !== undefined) lines.push(`  ca_file: ${quote(tls.caFile)}`);
+    if (tls.verify === true) lines.push('  verify: true');
+    // The default half second is short for a TLS handshake on a loaded test machine.
+    lines.push('  timeout: 5', '}');
+  }
+  const auth = options.authorization;
+  if (auth !== undefined) {
+    lines.push('authorization {');
+    if (auth.token !== undefined) lines.push(`  token: ${quote(auth.token)}`);
+    if (auth.users !== undefined) {
+      lines.push('  users: [');
+      for (const user of auth.users) {
+        const fields: string[] = [];
+        if (user.user !== undefined) fields.push(`user: ${quote(user.user)}`);
+        if (user.password !== undefined) fields.push(`password: ${quote(user.password)}`);
+        if (user.nkey !== undefined) fields.push(`nkey: ${quote(user.nkey)}`);
+        const p = user.permissions;
+        if (p !== undefined) {
+          const list = (subjects: readonly string[]): string => `[${subjects.map(quote).join(', ')}]`;
+          const parts: string[] = [];
+          if (p.publish !== undefined) parts.push(`publish: ${list(p.publish)}`);
+          if (p.subscribe !== undefined) parts.push(`subscribe: ${list(p.subscribe)}`);
+          fields.push(`permissions: { ${parts.join(', ')} }`);
+        }
+        lines.push(`    { ${fields.join(', ')} }`);
+      }
+      lines.push('  ]');
+    }
+    lines.push('}');
+  }
+  const operator = options.operator;
+  if (operator !== undefined) {
+    lines.push(
+      `operator: ${quote(operator.operatorJwt)}`,
+      `system_account: ${quote(operator.systemAccount)}`,
+    );
+    lines.push('resolver: MEMORY', 'resolver_preload: {');
+    for (const [account, jwt] of Object.entries(operator.accounts)) lines.push(`  ${account}: ${quote(jwt)}`);
+    lines.push('}');
+  }
+  return lines.join('\n');
+}
 
 interface Layout {
   root: string;
@@ -134,7 +210,7 @@ class ServerImpl implements NatsServer {
   constructor(binary: string, layout: Layout, options: NatsServerOptions) {
     this.#binary = binary;
     this.#layout = layout;
-    this.#extra = options.config ?? '';
+    this.#extra = `${renderSecurity(options)}\n${options.config ?? ''}`;
     this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.#stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     this.#untrack = killOnExit(() => this.killSync());

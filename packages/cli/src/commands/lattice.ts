@@ -9,12 +9,14 @@ import { AmbiguousHostError, HostNotFoundError, resolveLimits, UsageError } from
 import type { HostInfo, StringMap } from '@cirrus/protocol';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { connectLattice } from '../connect.ts';
+import { natsFlagOptions, natsSettings } from '../nats-flags.ts';
 import type { CommandContext } from '../context.ts';
 
-export const COMMON_FLAGS = '[--nats URL] [--lattice NAME] [--timeout MS] [--output table|json]';
+export const COMMON_FLAGS =
+  '[--nats URL [--nats-… FLAGS]] [--lattice NAME] [--timeout MS] [--output table|json]';
 
 export const COMMON_OPTIONS = {
-  nats: { type: 'string' },
+  ...natsFlagOptions(['nats']),
   lattice: { type: 'string' },
   timeout: { type: 'string' },
   output: { type: 'string' },
@@ -23,10 +25,11 @@ export const COMMON_OPTIONS = {
 export type OutputFormat = 'table' | 'json';
 
 interface CommonValues {
-  nats?: string | undefined;
   lattice?: string | undefined;
   timeout?: string | undefined;
   output?: string | undefined;
+  /** `--nats` and the `--nats-…` flags. */
+  [flag: string]: string | boolean | (string | boolean)[] | undefined;
 }
 
 export interface Positionals {
@@ -106,7 +109,11 @@ export async function withControlClient<T>(
   const limits = resolveLimits({}, context.env);
   // Like wash's --timeout-ms: one flag bounds both single replies and the host.ping window.
   const timeoutMs = parseTimeout(common.timeout);
-  const session = await connectLattice({ nats: common.nats, lattice: common.lattice }, context, limits);
+  const nats = await natsSettings(common, {
+    env: context.env,
+    warn: (line) => context.log(`warning: ${line}`),
+  });
+  const session = await connectLattice({ nats, lattice: common.lattice }, context, limits);
   try {
     const client = createControlClient({
       connection: session.connection,

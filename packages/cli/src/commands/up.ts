@@ -4,13 +4,14 @@ import { pathToFileURL } from 'node:url';
 import { parseManifest, planDeployment } from '@cirrus/apps';
 import type { DeploymentPlan } from '@cirrus/apps';
 import { createHost, createLogger, DEFAULT_HTTP_ADDRESS, defaultCacheDir } from '@cirrus/host';
-import type { Host, LogFormat, LogLevel } from '@cirrus/host';
-import { connectNats, createMemoryLattice, serveLattice } from '@cirrus/lattice';
+import type { Host, LogFormat, LogLevel, PolicyOptions } from '@cirrus/host';
+import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
 import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
 import {
   ArtifactNotFoundError,
   DEFAULT_LATTICE,
   describeError,
+  LIMIT_SPECS,
   ManifestInvalidError,
   resolveLimits,
   UsageError,
@@ -19,12 +20,18 @@ import type { Limits } from '@cirrus/protocol';
 import { keyValues, oneOf, parseCommandArgs } from '../args.ts';
 import { deploy, servedUrls } from '../deploy.ts';
 import type { CommandContext } from '../context.ts';
-import { parseNatsUrl } from '../connect.ts';
+import { connectHostNats, hostNatsSettings, natsFlagOptions, providerRpcOf } from '../nats-flags.ts';
+import type { HostNatsSettings } from '../nats-flags.ts';
+import { HOST_IDENTITY_USAGE, hostIdentityOptions } from '../host-identity-flags.ts';
+import {
+  SIGNED_INVOCATIONS_FLAGS,
+  SIGNED_INVOCATIONS_USAGE,
+  signedInvocationOptions,
+} from '../signed-invocation-flags.ts';
 import { localEndpointFile, newToken, writeLocalEndpoint } from '../local-endpoint.ts';
 import type { LocalEndpointRemover } from '../local-endpoint.ts';
 
-export const UP_USAGE =
-  'cirrus up [--app FILE]… [--nats URL] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--heartbeat-interval S] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load] [--local-port N | --no-local-endpoint]';
+export const UP_USAGE = `cirrus up [--app FILE]… [--nats URL] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--heartbeat-interval S] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load] [--local-port N | --no-local-endpoint] [--nats-… FLAGS] [--ctl-nats URL] [--ctl-… FLAGS] [--rpc-nats URL] [--rpc-… FLAGS] [--policy-topic SUBJECT [--policy-changes-topic SUBJECT] [--policy-timeout-ms MS]] ${HOST_IDENTITY_USAGE} ${SIGNED_INVOCATIONS_USAGE}`;
 
 async function readPlan(file: string, limits: Limits): Promise<DeploymentPlan> {
   const path = resolve(file);
@@ -74,27 +81,48 @@ function heartbeatSeconds(value: string | undefined): number | undefined {
   return seconds;
 }
 
-/** Where the host lives: a NATS lattice, or the embedded one (which other processes reach locally). */
+function policyOptions(
+  topic: string | undefined,
+  changesTopic: string | undefined,
+  timeout: string | undefined,
+): PolicyOptions | undefined {
+  if (topic === undefined) {
+    if (changesTopic !== undefined || timeout !== undefined) {
+      throw new UsageError('--policy-changes-topic and --policy-timeout-ms need --policy-topic', {
+        hint: 'name the subject the policy service answers on: --policy-topic wasmcloud.policy',
+      });
+    }
+    return undefined;
+  }
+  if (timeout === undefined) return { topic, changesTopic };
+  const { min, max } = LIMIT_SPECS.policyTimeoutMs;
+  const timeoutMs = /^[0-9]{1,7}$/.test(timeout) ? Number(timeout) : Number.NaN;
+  if (!(timeoutMs >= min && timeoutMs <= max)) {
+    throw new UsageError(
+      `--policy-timeout-ms must be whole milliseconds from ${min} to ${max}, got ${JSON.stringify(timeout)}`,
+      { hint: 'the 1.x default is 1000' },
+    );
+  }
+  return { topic, changesTopic, timeoutMs };
+}
+
+/** Where the host lives:  a NATS lattice, or the embedded one (which other processes reach locally). */
 interface Backend {
   connection: LatticeConnection;
+  /** A connection for control traffic of its own (`--ctl-…` settings differing from `--rpc-…`). */
+  control?: LatticeConnection | undefined;
   embedded: MemoryLattice | undefined;
   close(): Promise<void>;
 }
 
 async function openBackend(
-  natsUrl: string | undefined,
+  nats: HostNatsSettings | undefined,
   limits: Limits,
   name: string | undefined,
 ): Promise<Backend> {
-  if (natsUrl !== undefined) {
-    const { servers, credentials } = parseNatsUrl(natsUrl);
-    const connection = await connectNats({
-      servers,
-      ...(credentials === undefined ? {} : { credentials }),
-      ...(name === undefined ? {} : { name }),
-      limits,
-    });
-    return { connection, embedded: undefined, close: () => connection.close() };
+  if (nats !== undefined) {
+    const { rpc, control, close } = await connectHostNats(nats, limits, name);
+    return { connection: rpc, control, embedded: undefined, close };
   }
   const lattice = createMemoryLattice({
     maxPayload: limits.latticeMaxPayloadBytes,
@@ -166,7 +194,7 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
     argv,
     {
       app: { type: 'string', multiple: true },
-      nats: { type: 'string' },
+      ...natsFlagOptions(['nats', 'ctl', 'rpc']),
       lattice: { type: 'string' },
       'heartbeat-interval': { type: 'string' },
       label: { type: 'string', multiple: true },
@@ -177,6 +205,13 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
       'no-file-load': { type: 'boolean' },
       'local-port': { type: 'string' },
       'no-local-endpoint': { type: 'boolean' },
+      'policy-topic': { type: 'string' },
+      'policy-changes-topic': { type: 'string' },
+      'policy-timeout-ms': { type: 'string' },
+      'host-seed': { type: 'string' },
+      'require-signed': { type: 'boolean' },
+      'allowed-issuer': { type: 'string', multiple: true },
+      ...SIGNED_INVOCATIONS_FLAGS,
     },
     UP_USAGE,
   );
@@ -185,32 +220,44 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
       hint: `usage: ${UP_USAGE}`,
     });
   }
-  if (values.nats !== undefined && values['local-port'] !== undefined) {
-    throw new UsageError('--local-port only applies to the embedded lattice, not with --nats', {
-      hint: 'clients reach a NATS lattice through the NATS server: cirrus get hosts --nats URL',
-    });
-  }
   const port = localPort(values['local-port']);
   const heartbeat = heartbeatSeconds(values['heartbeat-interval']);
+  const policy = policyOptions(
+    values['policy-topic'],
+    values['policy-changes-topic'],
+    values['policy-timeout-ms'],
+  );
   const logger = createLogger({
     format: oneOf<LogFormat>(values['log-format'], ['human', 'json'], '--log-format', 'human'),
     level: oneOf<LogLevel>(values['log-level'], ['debug', 'info', 'warn', 'error'], '--log-level', 'info'),
     write: context.log,
   });
+  const nats = await hostNatsSettings(values, {
+    env: context.env,
+    warn: (message) => logger.warn('NATS secret file is not private', { warning: message }),
+  });
+  if (nats !== undefined && values['local-port'] !== undefined) {
+    throw new UsageError('--local-port only applies to the embedded lattice, not with --nats', {
+      hint: 'clients reach a NATS lattice through the NATS server: cirrus get hosts --nats URL',
+    });
+  }
   const limits = resolveLimits({}, context.env);
   const labels = keyValues(values.label, '--label');
+  const identity = await hostIdentityOptions(values);
+  const signedInvocations = await signedInvocationOptions(values);
   // Every manifest is validated before anything starts, so one broken file deploys nothing.
   const plans: DeploymentPlan[] = [];
   for (const file of values.app ?? []) plans.push(await readPlan(file, limits));
 
-  const backend = await openBackend(values.nats, limits, values.name);
-  const natsUrl = values.nats;
+  const backend = await openBackend(nats, limits, values.name);
+  const natsRpc = nats === undefined ? undefined : providerRpcOf(nats.rpc);
   // Declared before the host: provider processes reach the embedded lattice through it.
   let endpoint: LocalEndpointHandle | undefined;
   let host: Host;
   try {
     host = await createHost({
       lattice: backend.connection,
+      ...(backend.control === undefined ? {} : { controlLattice: backend.control }),
       latticeName: values.lattice ?? DEFAULT_LATTICE,
       friendlyName: values.name,
       labels,
@@ -218,9 +265,11 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
       logger,
       cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
       allowFileLoad: values['no-file-load'] !== true,
-      providerRpc: () =>
-        natsUrl !== undefined ? { url: natsUrl } : endpoint && { url: endpoint.providerUrl },
+      providerRpc: () => natsRpc ?? (endpoint && { url: endpoint.providerUrl }),
       ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat * 1000 }),
+      ...(policy === undefined ? {} : { policy }),
+      ...identity,
+      ...signedInvocations,
     });
   } catch (err) {
     await backend.close();

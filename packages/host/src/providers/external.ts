@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { EMPTY, encodeJson } from '@cirrus/lattice';
 import {
   ArtifactNotFoundError,
+  ClaimsRequiredError,
   describeError,
   encodeHostData,
   FileLoadDeniedError,
@@ -28,7 +29,7 @@ import {
   providerShutdownSubject,
   UnsupportedReferenceError,
 } from '@cirrus/protocol';
-import type { HostData, InterfaceLinkDefinition, StringMap } from '@cirrus/protocol';
+import type { HostData, InterfaceLinkDefinition, LatticeRpcTls, StringMap } from '@cirrus/protocol';
 import type { EventSink } from '../ports.ts';
 import { parseProviderLogLine, readLines } from './external-output.ts';
 import type { BuiltinProvider, CapabilityProvider, ProviderContext, ResolvedLink } from './types.ts';
@@ -44,11 +45,18 @@ export interface ProviderRpc {
   readonly jwt?: string;
   /** The nkey seed that signs for `jwt`, or of an nkey user on its own. */
   readonly seed?: string;
+  /** TLS files and settings (HostData `lattice_rpc_tls`, a Cirrus extension); the URL says `tls://`. */
+  readonly tls?: LatticeRpcTls;
 }
 
 export interface ExternalProviderOptions {
   /** The host's `allowFileLoad`: without it, file references are refused. */
   allowFileLoad: boolean;
+  /**
+   * The host's `requireSigned`: a program file carries no claims (a signed provider archive, PAR, is
+   * not supported), so with it every provider program is refused.
+   */
+  requireSigned: boolean;
   events: EventSink;
   /** Read at every (re)start, since a local endpoint may come up after the host. */
   rpc: () => ProviderRpc | undefined;
@@ -237,6 +245,7 @@ class ExternalProvider implements CapabilityProvider {
       lattice_rpc_user_jwt: rpc.jwt ?? '',
       lattice_rpc_user_seed: rpc.seed ?? '',
       lattice_rpc_url: rpc.url,
+      ...(rpc.tls === undefined ? {} : { lattice_rpc_tls: { ...rpc.tls } }),
       provider_key: providerId,
       env_values: {},
       instance_id: randomUUID(),
@@ -530,6 +539,12 @@ export function externalProvider(
         throw new FileLoadDeniedError(`this host does not load providers from files (${ref})`, {
           hint: 'start the host with file loading allowed (cirrus up allows it unless --no-file-load is given)',
         });
+      }
+      if (options.requireSigned) {
+        throw new ClaimsRequiredError(
+          `provider program ${ref} carries no claims, and this host runs signed workloads only`,
+          { hint: 'use a built-in provider, or run provider programs on a host without --require-signed' },
+        );
       }
       const info = await stat(program).catch(() => undefined);
       if (info?.isFile() !== true) {

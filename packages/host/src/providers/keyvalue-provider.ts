@@ -177,6 +177,7 @@ class KeyValueProvider implements CapabilityProvider {
       maxBytes: context.limits.wrpcMaxValueBytes,
       maxPayload: this.#lattice.maxPayload,
       timeoutMs: context.limits.invocationTimeoutMs,
+      verify: context.verifyInvocation,
     });
   }
 

@@ -12,6 +12,7 @@ import {
 } from '@cirrus/protocol';
 import type { Limits, Link, Logger, ProviderDescription, StringMap } from '@cirrus/protocol';
 import type { LatticeState, LinkChange } from '../lattice-state.ts';
+import type { PolicyClient } from '../policy.ts';
 import type { EventSink } from '../ports.ts';
 import { BUILTIN_SCHEME, builtinName } from './builtin.ts';
 import { externalProvider, providerProgram } from './external.ts';
@@ -23,6 +24,7 @@ import type {
   CapabilityProvider,
   ComponentCalls,
   ImportSource,
+  ProviderContext,
   ResolvedLink,
 } from './types.ts';
 
@@ -55,8 +57,14 @@ export interface ProviderManagerOptions {
   builtins: Readonly<Record<string, BuiltinProvider>>;
   /** Whether providers may be started from files (the host's `allowFileLoad`); default false. */
   allowFileLoad?: boolean;
+  /** The host's `requireSigned`: provider programs, which carry no claims, are then refused. */
+  requireSigned?: boolean;
   /** Where provider processes connect; without it, providers cannot be started from files. */
   providerRpc?: () => ProviderRpc | undefined;
+  /** Asked before every start; without it every start is permitted. */
+  policy?: PolicyClient | undefined;
+  /** Checks invocations of built-in providers served over wRPC (signed invocations). */
+  verifyInvocation?: ProviderContext['verifyInvocation'];
 }
 
 /** 1.x reports provider refs without their transport scheme. */
@@ -79,6 +87,7 @@ export class ProviderManager {
     if (program !== undefined) {
       return externalProvider(ref, program, {
         allowFileLoad: this.#options.allowFileLoad ?? false,
+        requireSigned: this.#options.requireSigned ?? false,
         events: this.#options.events,
         rpc: this.#options.providerRpc ?? (() => undefined),
       });
@@ -112,6 +121,13 @@ export class ProviderManager {
     this.#starting.add(id);
     try {
       const builtin = this.#implementation(command.providerRef);
+      // Built-ins and provider programs carry no claims.
+      await this.#options.policy?.evaluateStartProvider({
+        providerId: id,
+        imageRef: command.providerRef,
+        annotations,
+        claims: undefined,
+      });
       const config = command.config ?? [];
       const provider = await builtin.start({
         providerId: id,
@@ -122,6 +138,7 @@ export class ProviderManager {
         logger: logger.child({ provider: id }),
         limits: this.#options.limits,
         components: this.#options.components,
+        verifyInvocation: this.#options.verifyInvocation,
       });
       const running: RunningProvider = {
         id,

@@ -1,4 +1,4 @@
-import type { LatticeConnection } from '@cirrus/lattice';
+import type { LatticeConnection, WrpcServeOptions } from '@cirrus/lattice';
 import type { Limits, Link, Logger, StringMap } from '@cirrus/protocol';
 import type { HttpBody, HttpRequestHead, HttpResponseSink, ImportCall } from '@cirrus/runtime';
 
@@ -35,6 +35,11 @@ export interface ProviderContext {
   logger: Logger;
   limits: Limits;
   components: ComponentCalls;
+  /**
+   * Hand to `wrpcServe` as its `verify` when serving over wRPC: set when the host requires signed
+   * invocations.
+   */
+  verifyInvocation?: WrpcServeOptions['verify'];
 }
 
 /**

@@ -16,7 +16,13 @@ import {
 } from '@cirrus/protocol';
 import type { Limits, Logger, WitFunction, WitInterface, WitType } from '@cirrus/protocol';
 import { wrpcInvoke, wrpcServe } from '@cirrus/lattice';
-import type { LatticeConnection, Subscription, WrpcHandler } from '@cirrus/lattice';
+import type {
+  LatticeConnection,
+  Subscription,
+  WrpcHandler,
+  WrpcInvocation,
+  WrpcServeOptions,
+} from '@cirrus/lattice';
 import type { ImportCall } from '@cirrus/runtime';
 
 export interface ComponentWrpcOptions {
@@ -24,6 +30,10 @@ export interface ComponentWrpcOptions {
   lattice: string;
   limits: Limits;
   logger: Logger;
+  /** Signs each invocation sent (signed invocations). */
+  sign?: WrpcInvocation['sign'];
+  /** Checks each invocation served (required signed invocations). */
+  verify?: WrpcServeOptions['verify'];
 }
 
 /** Resources are handles into one instance's table; a handle means nothing to another host. */
@@ -91,12 +101,15 @@ export function failureAsResult(fn: WitFunction, err: unknown): unknown {
 /**
  * Serves the exports of a component running here (those 1.x serves under their own name; HTTP,
  * messaging and watcher exports have wRPC-native forms of their own). Returns the subscriptions.
+ * `authorize` (the policy service) is awaited before each invocation; a rejection fails the call,
+ * which the caller sees as WRPC_CALL_FAILED.
  */
 export function serveComponentExports(
   options: ComponentWrpcOptions,
   componentId: string,
   exports: ReadonlyMap<string, WitInterface>,
   invoke: (exportInterface: string, fn: string, args: unknown[]) => Promise<unknown>,
+  authorize?: (instance: string, fn: string) => Promise<void>,
 ): Subscription[] {
   const subscriptions: Subscription[] = [];
   for (const [instance, iface] of exports) {
@@ -107,7 +120,10 @@ export function serveComponentExports(
       if (!crossesHosts(fn)) continue;
       handlers.set(fn.name, {
         fn,
-        handle: async (args) => asResults(fn, await invoke(unversioned, fn.name, args)),
+        handle: async (args) => {
+          await authorize?.(instance, fn.name);
+          return asResults(fn, await invoke(unversioned, fn.name, args));
+        },
       });
     }
     if (handlers.size === 0) continue;
@@ -121,6 +137,7 @@ export function serveComponentExports(
         maxBytes: options.limits.wrpcMaxValueBytes,
         maxPayload: options.connection.maxPayload,
         timeoutMs: options.limits.invocationTimeoutMs,
+        verify: options.verify,
       }),
     );
   }
@@ -162,6 +179,7 @@ export async function invokeRemoteImport(
       linkName: source.linkName,
       timeoutMs: options.limits.invocationTimeoutMs,
       maxBytes: options.limits.wrpcMaxValueBytes,
+      sign: options.sign,
     });
     return result;
   } catch (err) {

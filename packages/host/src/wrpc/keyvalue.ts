@@ -6,7 +6,7 @@
  */
 import { parseWit } from '@cirrus/protocol';
 import type { Limits, WitFunction } from '@cirrus/protocol';
-import type { LatticeConnection } from '@cirrus/lattice';
+import type { LatticeConnection, WrpcInvocation } from '@cirrus/lattice';
 import { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
 import { wrpcInvoke } from '@cirrus/lattice';
@@ -65,6 +65,8 @@ export interface RemoteKeyValueOptions {
   connection: LatticeConnection;
   lattice: string;
   limits: Limits;
+  /** Signs each invocation (signed invocations). */
+  sign?: WrpcInvocation['sign'];
 }
 
 /** Serves a component's wasi:keyvalue imports from a provider on another host. */
@@ -95,6 +97,7 @@ export async function remoteKeyValue(
       linkName: source.linkName,
       timeoutMs: options.limits.invocationTimeoutMs,
       maxBytes: options.limits.wrpcMaxValueBytes,
+      sign: options.sign,
     });
     return result;
   };

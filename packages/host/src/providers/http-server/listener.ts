@@ -17,9 +17,13 @@ const STATUS_BY_CODE: Record<string, number> = {
   COMPONENT_STOPPED: 503,
   DEADLINE_EXCEEDED: 504,
   PAYLOAD_TOO_LARGE: 413,
+  POLICY_DENIED: 403,
+  POLICY_UNAVAILABLE: 503,
+  POLICY_REPLY_INVALID: 503,
 };
 
 const REASON: Record<number, string> = {
+  403: 'forbidden by policy',
   404: 'no route',
   413: 'request body too large',
   500: 'the component failed',
