@@ -93,4 +93,16 @@ describe('component → component links on one host', () => {
     });
     assert.equal((await get(port, '/Back')).status, 200);
   });
+
+  it('fails a call at once when the linked component runs nowhere, even on the embedded lattice', async () => {
+    await host.scaleComponent({ componentRef: fixture('greeter'), componentId: 'greeter', count: 0 });
+    const started = performance.now();
+    const refused = await get(port, '/checked/Ada');
+    assert.equal(refused.status, 422);
+    assert.match(refused.body, /^refused: NO_RESPONDERS: nothing serves default\.greeter\.wrpc/);
+    assert.equal((await get(port, '/Ada')).status, 500);
+    assert.ok(performance.now() - started < 2000, 'known at once, not at the invocation deadline');
+    await host.scaleComponent({ componentRef: fixture('greeter'), componentId: 'greeter', count: 1 });
+    assert.equal((await get(port, '/Back')).status, 200);
+  });
 });

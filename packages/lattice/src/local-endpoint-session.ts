@@ -257,7 +257,8 @@ export class ClientSession {
       throw new ProtocolViolation(WIRE_SESSION.noRespondersNeedsHeaders);
     }
     if (this.#conn === undefined) {
-      this.#conn = this.#context.lattice.connect({ echo: options.echo });
+      // No responders is answered here, to the client's own request inbox, as nats-server does.
+      this.#conn = this.#context.lattice.connect({ echo: options.echo, noResponders: false });
       clearTimeout(this.#authTimer);
       this.#pingTimer = setInterval(() => this.#pingTick(), this.#context.limits.pingIntervalMs);
       this.#pingTimer.unref();

@@ -17,7 +17,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './port.ts';
-import { assertPublishSubject, subscriptionTokens } from './subject.ts';
+import { assertPublishSubject, subjectMatches, subscriptionTokens } from './subject.ts';
 import { Sublist } from './sublist.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { ReplyableMsg } from './message.ts';
@@ -29,6 +29,14 @@ export interface MemoryConnectOptions {
    * meaning as the NATS CONNECT `echo` flag, which the local endpoint passes through.
    */
   echo?: boolean;
+  /**
+   * Whether a message this connection publishes with a reply subject, and that reaches nobody, is
+   * answered at once on that reply subject by an empty message without a reply subject, delivered
+   * to this connection's own subscriptions (default true). nats-server does the same with a 503
+   * status for clients that ask for it, as nats.js always does; the local endpoint answers its
+   * clients itself and turns it off.
+   */
+  noResponders?: boolean;
 }
 
 export interface MemoryLatticeOptions {
@@ -156,7 +164,7 @@ class MemoryLatticeImpl implements MemoryLattice {
   }
 
   connect(options: MemoryConnectOptions = {}): LatticeConnection {
-    const conn = new MemoryConnection(this, options.echo ?? true);
+    const conn = new MemoryConnection(this, options.echo ?? true, options.noResponders ?? true);
     this.#connections.add(conn);
     return conn;
   }
@@ -210,13 +218,15 @@ class MemoryLatticeImpl implements MemoryLattice {
 
 class MemoryConnection implements LatticeConnection {
   readonly echo: boolean;
+  readonly #noResponders: boolean;
   readonly #server: MemoryLatticeImpl;
   readonly #subs = new Set<MemorySubscription>();
   #closed = false;
 
-  constructor(server: MemoryLatticeImpl, echo: boolean) {
+  constructor(server: MemoryLatticeImpl, echo: boolean, noResponders: boolean) {
     this.#server = server;
     this.echo = echo;
+    this.#noResponders = noResponders;
   }
 
   get maxPayload(): number {
@@ -248,7 +258,13 @@ class MemoryConnection implements LatticeConnection {
   }
 
   publish(subject: string, data: Uint8Array = EMPTY, options: PublishOptions = {}): void {
-    this.#send(subject, data, options);
+    const delivered = this.#send(subject, data, options);
+    if (delivered === 0 && options.reply !== undefined && this.#noResponders) {
+      const status = new MemoryMsg(this, options.reply, EMPTY, undefined, { 'Nats-Subject': subject });
+      for (const sub of this.#subs) {
+        if (sub.queue === undefined && subjectMatches(sub.subject, options.reply)) sub.deliver(status);
+      }
+    }
   }
 
   subscribe(subject: string, options: SubscribeOptions = {}): Subscription {

@@ -160,6 +160,23 @@ export function latticeContract(adapter: string, setup: () => Promise<ContractTa
       assert.ok(Date.now() - started < 1000, 'no-responders is reported before the timeout');
     });
 
+    it('answers a publish with a reply subject that reaches nobody with a message without reply', async () => {
+      const inbox = a.newInbox();
+      const sub = a.subscribe(inbox, { max: 1 });
+      await a.flush();
+      const started = Date.now();
+      a.publish(`${unique()}.nobody`, text('x'), { reply: inbox });
+      const status = await withDeadline(
+        sub[Symbol.asyncIterator]().next(),
+        2000,
+        'the no-responders answer on the reply subject',
+      );
+      assert.equal(status.done, false);
+      assert.equal(status.value?.reply, undefined);
+      assert.equal(status.value?.data.byteLength, 0);
+      assert.ok(Date.now() - started < 1000);
+    });
+
     it('fails a request with REQUEST_TIMEOUT at its deadline when the responder is silent', async () => {
       const subject = `${unique()}.silent`;
       const sub = b.subscribe(subject, { callback: () => {} });
