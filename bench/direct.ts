@@ -15,7 +15,7 @@ import { LineSink } from '../packages/runtime/src/wasi/buffers.ts';
 import { IncomingRequest, ResponseOutparam } from '../packages/runtime/src/wasi/http.ts';
 import type { HttpErrorCode, ResponseChannel } from '../packages/runtime/src/wasi/http.ts';
 import { createWasiImports } from '../packages/runtime/src/wasi/imports.ts';
-import { EMPTY_SOURCE, OutputStream } from '../packages/runtime/src/wasi/io.ts';
+import { EMPTY_SOURCE, ImmediateSink, OutputStream } from '../packages/runtime/src/wasi/io.ts';
 import type { ByteSink } from '../packages/runtime/src/wasi/io.ts';
 import { ASYNC_IMPORTS } from '../packages/runtime/src/wasi/supported.ts';
 
@@ -110,7 +110,7 @@ export async function loadDirect(
  * A ResponseChannel that keeps the whole response in memory (the component's output for one call),
  * like the runtime's collector in its tests. Subclasses decide what to do at the end.
  */
-export class BufferedResponse implements ResponseChannel, ByteSink {
+export class BufferedResponse extends ImmediateSink implements ResponseChannel {
   readonly body: ByteSink = this;
   status: number | undefined;
   /** Raw headers as `[name, value, …]`, latin1 as Node's rawHeaders. */
@@ -151,19 +151,5 @@ export class BufferedResponse implements ResponseChannel, ByteSink {
     if (bytes.byteLength === 0) return;
     this.chunks.push(bytes);
     this.bytes += bytes.byteLength;
-  }
-
-  flush(): void {}
-
-  blockUntilWritable(): void {}
-
-  blockUntilDrained(): void {}
-
-  ready(): boolean {
-    return true;
-  }
-
-  wait(): Promise<void> {
-    return Promise.resolve();
   }
 }

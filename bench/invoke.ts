@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createComponentRuntime, HostResource } from '@cirrus/runtime';
-import type { ComponentPool, HttpRequestHead, HttpResponseSink, ImportHandler } from '@cirrus/runtime';
+import type { ComponentPool, HttpRequestHead, ImportHandler } from '@cirrus/runtime';
 import { BufferedResponse, loadDirect } from './direct.ts';
 import type { DirectComponent } from './direct.ts';
 import {
@@ -29,6 +29,7 @@ import {
   removeTempDir,
   requireHelloWasm,
   table,
+  ResponseCollector,
 } from './lib.ts';
 import type { Settings } from './lib.ts';
 
@@ -39,24 +40,6 @@ const HEAD: HttpRequestHead = {
   authority: 'bench',
   headers: [],
 };
-
-/** Receives a response from the pool, as the runtime's tests collect one. */
-class Collector implements HttpResponseSink {
-  status: number | undefined;
-  bytes = 0;
-
-  head(status: number): void {
-    this.status = status;
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    this.bytes += chunk.byteLength;
-  }
-
-  end(chunks: Uint8Array[]): void {
-    for (const c of chunks) this.bytes += c.byteLength;
-  }
-}
 
 type Call = () => Promise<void>;
 
@@ -84,7 +67,7 @@ function inMemoryKeyValue(): { handler: ImportHandler; calls: () => number } {
 
 function poolCall(pool: ComponentPool): Call {
   return async () => {
-    const sink = new Collector();
+    const sink = new ResponseCollector();
     await pool.handleHttp(HEAD, null, sink);
     if (sink.status !== 200 || sink.bytes === 0) {
       throw new HarnessError(`the pool answered status ${sink.status} with ${sink.bytes} bytes`);

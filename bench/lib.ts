@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { HttpResponseSink } from '@cirrus/runtime';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const HELLO_WASM = join(ROOT, 'examples', 'hello', 'build', 'hello.wasm');
@@ -440,3 +441,21 @@ export class ChildServer {
 
 /** USER_HZ: 100 on every Linux build Node supports. */
 const CLOCK_TICKS = 100;
+
+/** Receives a component's HTTP response in memory, keeping only its status and size. */
+export class ResponseCollector implements HttpResponseSink {
+  status: number | undefined;
+  bytes = 0;
+
+  head(status: number): void {
+    this.status = status;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.bytes += chunk.byteLength;
+  }
+
+  end(chunks: Uint8Array[]): void {
+    for (const c of chunks) this.bytes += c.byteLength;
+  }
+}

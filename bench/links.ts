@@ -31,7 +31,7 @@ import type { ComponentCalls, Host, HostOptions } from '@cirrus/host';
 import { connectNats, createMemoryLattice } from '@cirrus/lattice';
 import type { LatticeConnection, NatsLatticeConnection } from '@cirrus/lattice';
 import { Nkey, resolveLimits, silentLogger } from '@cirrus/protocol';
-import type { HttpRequestHead, HttpResponseSink, ImportCall } from '@cirrus/runtime';
+import type { HttpRequestHead, ImportCall } from '@cirrus/runtime';
 import type { HostResource } from '@cirrus/runtime';
 import { startNatsServer } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
@@ -52,6 +52,7 @@ import {
   removeTempDir,
   requireHelloWasm,
   table,
+  ResponseCollector,
 } from './lib.ts';
 import type { Settings } from './lib.ts';
 import { existsSync } from 'node:fs';
@@ -77,23 +78,6 @@ interface Mode {
   samples: number[];
 }
 
-class Sink implements HttpResponseSink {
-  status: number | undefined;
-  bytes = 0;
-
-  head(status: number): void {
-    this.status = status;
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    this.bytes += chunk.byteLength;
-  }
-
-  end(chunks: Uint8Array[]): void {
-    for (const c of chunks) this.bytes += c.byteLength;
-  }
-}
-
 /** A provider whose only job is to hand the benchmark the host's way into its components. */
 function driver(): { provider: (typeof BUILTIN_PROVIDERS)[string]; calls: () => ComponentCalls } {
   let captured: ComponentCalls | undefined;
@@ -114,7 +98,7 @@ function driver(): { provider: (typeof BUILTIN_PROVIDERS)[string]; calls: () => 
 
 function hostCall(calls: ComponentCalls, componentId: string): Call {
   return async () => {
-    const sink = new Sink();
+    const sink = new ResponseCollector();
     await calls.handleHttp(componentId, HEAD, null, sink);
     if (sink.status !== 200 || sink.bytes === 0) {
       throw new HarnessError(`${componentId} answered status ${sink.status} with ${sink.bytes} bytes`);

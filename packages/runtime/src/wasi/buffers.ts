@@ -1,5 +1,5 @@
-import { IoError } from './io.ts';
-import type { ByteSink, ByteSource } from './io.ts';
+import { ImmediateSink, IoError } from './io.ts';
+import type { ByteSource } from './io.ts';
 
 /**
  * A byte queue filled by the host (request bodies arriving from the main thread) and drained by the
@@ -84,7 +84,7 @@ export class ChunkSource implements ByteSource {
 const EMPTY = new Uint8Array(0);
 
 /** stdout/stderr of a component: complete lines go to the host log, each cut to a maximum length. */
-export class LineSink implements ByteSink {
+export class LineSink extends ImmediateSink {
   readonly #emit: (line: string) => void;
   readonly #maxLine: number;
   readonly #decoder = new TextDecoder();
@@ -93,6 +93,7 @@ export class LineSink implements ByteSink {
   readonly error = undefined;
 
   constructor(emit: (line: string) => void, maxLine: number) {
+    super();
     this.#emit = emit;
     this.#maxLine = maxLine;
   }
@@ -118,20 +119,6 @@ export class LineSink implements ByteSink {
   #line(text: string): void {
     const line = text.endsWith('\r') ? text.slice(0, -1) : text;
     this.#emit(line.length > this.#maxLine ? `${line.slice(0, this.#maxLine)}…` : line);
-  }
-
-  flush(): void {}
-
-  blockUntilWritable(): void {}
-
-  blockUntilDrained(): void {}
-
-  ready(): boolean {
-    return true;
-  }
-
-  wait(): Promise<void> {
-    return Promise.resolve();
   }
 
   /** Emits a trailing partial line (at the end of a call). */

@@ -12,7 +12,7 @@ import type {
   HttpRequestHead,
 } from '../http-types.ts';
 import { ChunkSource } from './buffers.ts';
-import { ALWAYS_READY, failed, InputStream, IoError, OutputStream, Pollable } from './io.ts';
+import { ALWAYS_READY, failed, ImmediateSink, InputStream, IoError, OutputStream, Pollable } from './io.ts';
 import type { ByteSink, ByteSource, Readiness } from './io.ts';
 
 export type { HttpErrorCode };
@@ -352,7 +352,7 @@ type BodyOutcome = { tag: 'ok'; val: Uint8Array } | { tag: 'err'; val: HttpError
  * The body of an outgoing request, collected in the instance until the guest finishes it (the
  * provider sends it whole). Writing past the size limit fails the stream and the request.
  */
-class RequestBody implements ByteSink {
+class RequestBody extends ImmediateSink {
   readonly #maxBytes: number;
   #chunks: Uint8Array[] = [];
   #bytes = 0;
@@ -361,6 +361,7 @@ class RequestBody implements ByteSink {
   #onEnd: ((outcome: BodyOutcome) => void) | undefined;
 
   constructor(maxBytes: number) {
+    super();
     this.#maxBytes = maxBytes;
   }
 
@@ -388,20 +389,6 @@ class RequestBody implements ByteSink {
     }
     this.#chunks.push(bytes.slice());
     this.#bytes += bytes.byteLength;
-  }
-
-  flush(): void {}
-
-  blockUntilWritable(): void {}
-
-  blockUntilDrained(): void {}
-
-  ready(): boolean {
-    return true;
-  }
-
-  wait(): Promise<void> {
-    return Promise.resolve();
   }
 
   /** Calls `onEnd` once the body is complete (at once if it already is), or has failed. */

@@ -169,6 +169,31 @@ export interface ByteSink extends Readiness {
   close?(): void;
 }
 
+/**
+ * A sink that takes every write at once and holds nothing back (it keeps or forwards bytes in
+ * `write`): there is never anything to flush, wait for or block on.
+ */
+export abstract class ImmediateSink implements ByteSink {
+  abstract readonly closed: boolean;
+  abstract readonly error: IoError | undefined;
+  abstract capacity(): number;
+  abstract write(bytes: Uint8Array): void;
+
+  flush(): void {}
+
+  blockUntilWritable(): void {}
+
+  blockUntilDrained(): void {}
+
+  ready(): boolean {
+    return true;
+  }
+
+  wait(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 let beforeSuspend: () => void = () => {};
 
 /** Runs `hook` whenever the guest is about to be suspended, so buffered output goes out first. */
