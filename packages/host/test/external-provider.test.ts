@@ -170,7 +170,13 @@ describe('providers that run as processes', () => {
       interfaces: ['greet'],
       target_config: ['greeter-hi'],
     });
-    assert.equal(await call('greet', ['Ada']), 'Hi, Ada!');
+    // The link reaches the process on its own subscription, so a call made from another connection
+    // right after putLink may arrive first: wait until the provider greets with the link's config.
+    await waitFor(
+      async () => (await call('greet', ['Ada'])) === 'Hi, Ada!',
+      CALL_MS,
+      'the provider to apply the link config',
+    );
     assert.equal(
       await call('greet', ['Ada'], 'stranger'),
       'Hello, Ada!',
