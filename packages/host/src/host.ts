@@ -245,6 +245,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     requireSigned: options.requireSigned ?? false,
     policy,
     verifyInvocation: signing.verify,
+    clusterIssuers: signing.clusterIssuers,
     ...(options.providerRpc === undefined ? {} : { providerRpc: options.providerRpc }),
   });
   const imports: ImportRouter = new ImportRouter({

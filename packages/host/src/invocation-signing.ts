@@ -77,6 +77,8 @@ export interface SignedInvocationOptions {
 export interface InvocationSigning {
   sign?: WrpcInvocation['sign'];
   verify?: WrpcServeOptions['verify'];
+  /** The cluster keys whose hosts' invocations are accepted, when they are required. */
+  clusterIssuers?: readonly string[];
 }
 
 export interface InvocationSigningContext {
@@ -146,6 +148,7 @@ export async function setUpInvocationSigning(
       now,
     });
     out.verify = (fields, headers, params) => verifier.verify(fields, headers, params);
+    out.clusterIssuers = [...new Set(issuers)];
     logger.info('refusing unsigned invocations', { cluster_issuers: [...new Set(issuers)] });
   }
   return out;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connectNats, createMemoryLattice, wrpcInvoke } from '@cirrus/lattice';
 import type { Msg, MsgHeaders, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
@@ -41,6 +41,9 @@ const GREET = parseWit(
   'package example:greeter@0.1.0; interface greet { greet: func(name: string) -> string; }',
 ).interfaces[0]?.functions.get('greet') as WitFunction;
 const GREET_INSTANCE = 'example:greeter/greet@0.1.0';
+const GREETER_PROVIDER = fileURLToPath(
+  new URL('../../../examples/greeter-provider/src/main.ts', import.meta.url),
+);
 const HOUR = 3_600_000;
 
 type Sign = (fields: InvocationFields, params: Uint8Array) => Promise<Record<string, string>>;
@@ -126,6 +129,7 @@ describe('signed invocations across hosts', () => {
     a = await startHost('a', { signedInvocations: { sign: true, clusterSeed: cluster } });
     b = await startHost('b', {
       signedInvocations: { require: true, clusterIssuers: [cluster.publicKey] },
+      providerRpc: () => ({ url: nats.url }),
       logger: createLogger({ format: 'json', level: 'info', write: (line) => bLog.push(line) }),
     });
     open = await startHost('open', {});
@@ -352,6 +356,20 @@ describe('signed invocations across hosts', () => {
       tag: 'ok',
       val: 2n,
     });
+  });
+
+  it('has provider processes of a requiring host check invocations themselves', async () => {
+    await b.startProvider({
+      providerRef: pathToFileURL(GREETER_PROVIDER).href,
+      providerId: 'greeter-process',
+    });
+    const [reply] = await greet('greeter-process', 'Ada', outsiderSign);
+    assert.equal(reply, 'Hello, Ada!');
+    await refusedByB(() => greet('greeter-process', 'Mallory'), 'INVOCATION_UNSIGNED');
+    const signed = encodeWrpcParams(GREET, ['Alan']).bytes;
+    const tampered: Sign = (fields) => outsiderSign(fields, signed);
+    await refusedByB(() => greet('greeter-process', 'Mallory', tampered), 'INVOCATION_TAMPERED');
+    await b.stopProvider('greeter-process');
   });
 
   it('leaves a host without the options as a 1.x host: unsigned and signed calls pass', async () => {

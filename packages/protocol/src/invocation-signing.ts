@@ -60,6 +60,19 @@ export interface InvocationCrypto<K> {
   verify(key: K, data: Uint8Array, signature: Uint8Array): MaybePromise<boolean>;
 }
 
+/**
+ * The platform's WebCrypto (Node, browsers): slower than node:crypto's one-shot calls, because every
+ * step is a promise, but available wherever the protocol runs. Provider processes check with it.
+ */
+type WebCryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
+export const webInvocationCrypto: InvocationCrypto<Promise<WebCryptoKey>> = {
+  sha256: async (data) => new Uint8Array(await crypto.subtle.digest('SHA-256', data)),
+  importPublicKey: (raw) => crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']),
+  verify: async (key, data, signature) =>
+    crypto.subtle.verify({ name: 'Ed25519' }, await key, signature, data),
+};
+
 /** A host able to sign: its current credential and its key's Ed25519 signature. */
 export interface InvocationSigner {
   credential(): string;

@@ -10,6 +10,7 @@ import type { LatticeConnection, Msg, Subscription, WrpcHandler } from '@cirrus/
 import {
   DEFAULT_LIMITS,
   describeError,
+  InvocationVerifier,
   InvalidArgumentError,
   parseInterfaceLinkDefinition,
   parseWit,
@@ -19,6 +20,7 @@ import {
   providerLinkPutSubject,
   providerShutdownSubject,
   stringMap,
+  webInvocationCrypto,
   witInstanceName,
 } from '@cirrus/protocol';
 import type {
@@ -224,6 +226,18 @@ function resolveImports(wit: string | undefined): ReadonlyMap<string, WitInterfa
 async function start(options: ProviderOptions, hostData: HostData, logger: Logger): Promise<Provider> {
   const served = resolveExports(options.wit, options.exports ?? {});
   const callable = resolveImports(options.imports);
+  // A host that requires signed invocations names its accepted clusters; the provider then refuses
+  // what that host would refuse, so a call cannot reach the host's providers around its checks.
+  const verifier =
+    hostData.cluster_issuers.length === 0
+      ? undefined
+      : new InvocationVerifier({
+          clusterIssuers: hostData.cluster_issuers,
+          crypto: webInvocationCrypto,
+          windowMs: DEFAULT_LIMITS.invocationSignatureWindowMs,
+          replayCacheSize: DEFAULT_LIMITS.invocationReplayCacheSize,
+          credentialCacheSize: DEFAULT_LIMITS.hostCredentialCacheSize,
+        });
   const id = hostData.provider_key;
   const lattice = hostData.lattice_rpc_prefix;
   const owned = options.connection === undefined;
@@ -334,6 +348,9 @@ async function start(options: ProviderOptions, hostData: HostData, logger: Logge
         maxBytes: DEFAULT_LIMITS.wrpcMaxValueBytes,
         maxPayload: conn.maxPayload,
         timeoutMs: hostData.default_rpc_timeout_ms ?? DEFAULT_LIMITS.invocationTimeoutMs,
+        ...(verifier === undefined
+          ? {}
+          : { verify: (fields, headers, params) => verifier.verify(fields, headers, params) }),
       }),
     );
   }
@@ -400,6 +417,7 @@ async function start(options: ProviderOptions, hostData: HostData, logger: Logge
     lattice,
     exports: served.map((s) => s.instance),
     links: links.all().length,
+    signed_invocations_from: hostData.cluster_issuers,
   });
 
   return {

@@ -250,7 +250,9 @@ class ExternalProvider implements CapabilityProvider {
       env_values: {},
       instance_id: randomUUID(),
       link_definitions: [...links].map((link) => linkDefinition(link)),
-      cluster_issuers: [],
+      // Empty in 1.x; filled when this host requires signed invocations, as 0.x did, so the process
+      // refuses what the host would refuse.
+      cluster_issuers: [...(this.#ctx.clusterIssuers ?? [])],
       config: { ...this.#config },
       secrets: {},
       host_xkey_public_key: '',

@@ -65,6 +65,7 @@ export interface ProviderManagerOptions {
   policy?: PolicyClient | undefined;
   /** Checks invocations of built-in providers served over wRPC (signed invocations). */
   verifyInvocation?: ProviderContext['verifyInvocation'];
+  clusterIssuers?: ProviderContext['clusterIssuers'];
 }
 
 /** 1.x reports provider refs without their transport scheme. */
@@ -139,6 +140,7 @@ export class ProviderManager {
         limits: this.#options.limits,
         components: this.#options.components,
         verifyInvocation: this.#options.verifyInvocation,
+        clusterIssuers: this.#options.clusterIssuers,
       });
       const running: RunningProvider = {
         id,

@@ -40,6 +40,11 @@ export interface ProviderContext {
    * invocations.
    */
   verifyInvocation?: WrpcServeOptions['verify'];
+  /**
+   * The cluster keys whose hosts' invocations are accepted, when the host requires signed
+   * invocations: provider processes get them as HostData `cluster_issuers` and check for themselves.
+   */
+  clusterIssuers?: readonly string[];
 }
 
 /**
