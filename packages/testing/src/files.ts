@@ -11,6 +11,9 @@ export interface TempDir {
 /** A private temporary directory, removed by `remove()` or `await using`. */
 export async function tempDir(prefix = 'cirrus-test-'): Promise<TempDir> {
   const path = await mkdtemp(join(tmpdir(), prefix));
-  const remove = (): Promise<void> => rm(path, { recursive: true, force: true });
+  // Retried: a worker that has just exited may still be writing Node's compile cache into the
+  // tree, and a file appearing mid-removal fails it with ENOTEMPTY.
+  const remove = (): Promise<void> =>
+    rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   return { path, remove, [Symbol.asyncDispose]: remove };
 }
