@@ -18,6 +18,7 @@ import { freePort, tempDir, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
+import { routeHttp } from './support.ts';
 
 const BLOBS_WASM = fileURLToPath(new URL('../../testing/fixtures/blobs/build/blobs.wasm', import.meta.url));
 const MiB = 1024 * 1024;
@@ -114,21 +115,8 @@ describe('wasi:blobstore: blobs component → built-in blobstore provider', () =
       interfaces: ['blobstore'],
       target_config: ['blob-root'],
     });
-    for (const [component, listen] of [
-      ['blobs', port],
-      ['unlinked', unlinkedPort],
-    ] as const) {
-      await host.putConfig(`listen-${component}`, { address: `127.0.0.1:${listen}` });
-      await host.putLink({
-        source_id: 'web',
-        target: component,
-        name: component,
-        wit_namespace: 'wasi',
-        wit_package: 'http',
-        interfaces: ['incoming-handler'],
-        source_config: [`listen-${component}`],
-      });
-    }
+    await routeHttp(host, 'blobs', port, 'blobs');
+    await routeHttp(host, 'unlinked', unlinkedPort, 'unlinked');
   });
 
   after(async () => {

@@ -9,13 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connectNats, wrpcInvoke } from '@cirrus/lattice';
 import type { Msg, NatsLatticeConnection } from '@cirrus/lattice';
-import { parseWit, resolveLimits } from '@cirrus/protocol';
+import { parseWit } from '@cirrus/protocol';
 import type { HostData, WitFunction } from '@cirrus/protocol';
 import { runProvider } from '@cirrus/provider-sdk';
 import { freePort, startNatsServer, tempDir } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
-import { createHost } from '../src/index.ts';
-import { httpGet as get, serveOverHttp } from './support.ts';
+import { hostOnNats, httpGet as get, serveOverHttp } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const fixture = (name: string): string =>
@@ -63,22 +62,10 @@ describe('component → component across hosts over wRPC', () => {
   before(async () => {
     dir = await tempDir();
     nats = await startNatsServer();
-    const hosts: Host[] = [];
-    for (const name of ['a', 'b']) {
-      const conn = await connectNats({ servers: nats.url, name: `host-${name}` });
-      connections.push(conn);
-      hosts.push(
-        await createHost({
-          lattice: conn,
-          friendlyName: `host-${name}`,
-          cacheDir: join(dir.path, 'cache'),
-          allowFileLoad: true,
-          heartbeatIntervalMs: 0,
-          limits: resolveLimits({ maxInstances: 10 }),
-        }),
-      );
-    }
-    [a, b] = hosts as [Host, Host];
+    const cache = join(dir.path, 'cache');
+    const started = [await hostOnNats(nats.url, 'a', cache), await hostOnNats(nats.url, 'b', cache)];
+    connections.push(...started.map((s) => s.connection));
+    [a, b] = started.map((s) => s.host) as [Host, Host];
     port = await freePort();
     await b.scaleComponent({ componentRef: fixture('greeter'), componentId: 'greeter', count: 2 });
     await a.scaleComponent({ componentRef: fixture('greet-client'), componentId: 'client', count: 2 });

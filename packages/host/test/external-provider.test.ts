@@ -30,7 +30,7 @@ import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import { parseProviderLogLine, readLines } from '../src/providers/external-output.ts';
 import type { Host } from '../src/index.ts';
-import { EventLog, httpGet } from './support.ts';
+import { EventLog, httpGet, serveOverHttp } from './support.ts';
 
 const GREETER_MAIN = fileURLToPath(
   new URL('../../../examples/greeter-provider/src/main.ts', import.meta.url),
@@ -187,17 +187,8 @@ describe('providers that run as processes', () => {
 
     // A component's import reaches it through the link, typed from the component's binary.
     await host.scaleComponent({ componentRef: GREET_CLIENT_WASM, componentId: 'client', count: 1 });
-    await host.startProvider({ providerRef: 'wasmcloud+builtin://http-server', providerId: 'web' });
     port = await freePort();
-    await host.putConfig('web-listen', { address: `127.0.0.1:${port}` });
-    await host.putLink({
-      source_id: 'web',
-      target: 'client',
-      wit_namespace: 'wasi',
-      wit_package: 'http',
-      interfaces: ['incoming-handler'],
-      source_config: ['web-listen'],
-    });
+    await serveOverHttp(host, 'client', port);
     assert.deepEqual(await httpGet(port, '/Ada'), { status: 200, body: 'Hi, Ada!\n' });
     assert.deepEqual(await httpGet(port, '/checked/'), {
       status: 422,

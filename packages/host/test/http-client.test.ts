@@ -22,6 +22,7 @@ import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
 import { builtinName } from '../src/providers/builtin.ts';
 import { hostAllowed, parseAllowedHosts } from '../src/providers/http-client-provider.ts';
+import { routeHttp } from './support.ts';
 
 const FETCHER_WASM = fileURLToPath(
   new URL('../../testing/fixtures/fetcher/build/fetcher.wasm', import.meta.url),
@@ -256,21 +257,8 @@ describe('http-client provider: a component calling real upstreams', () => {
     await host.putConfig('allow-first', { allowed_hosts: `127.0.0.1:${allowed.port}` });
     await host.putConfig('allow-other', { allowed_hosts: `127.0.0.1:${other.port}` });
     await linkClient('allow-first');
-    for (const [component, listen] of [
-      ['fetcher', port],
-      ['lonely', lonelyPort],
-    ] as const) {
-      await host.putConfig(`listen-${component}`, { address: `127.0.0.1:${listen}` });
-      await host.putLink({
-        source_id: 'web',
-        target: component,
-        name: component,
-        wit_namespace: 'wasi',
-        wit_package: 'http',
-        interfaces: ['incoming-handler'],
-        source_config: [`listen-${component}`],
-      });
-    }
+    await routeHttp(host, 'fetcher', port, 'fetcher');
+    await routeHttp(host, 'lonely', lonelyPort, 'lonely');
   });
 
   after(async () => {

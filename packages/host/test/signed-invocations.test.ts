@@ -32,7 +32,7 @@ import { createHost, createLogger, issueHostCredential } from '../src/index.ts';
 import type { Host, HostOptions } from '../src/index.ts';
 import { nodeInvocationCrypto, setUpInvocationSigning } from '../src/invocation-signing.ts';
 import { remoteKeyValue } from '../src/wrpc/keyvalue.ts';
-import { httpGet as get, serveOverHttp } from './support.ts';
+import { hostOnNats, httpGet as get, serveOverHttp } from './support.ts';
 
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`../../testing/fixtures/${name}/build/${name}.wasm`, import.meta.url));
@@ -66,17 +66,8 @@ describe('signed invocations across hosts', () => {
   let outsiderSign: Sign;
 
   async function startHost(name: string, extra: Partial<HostOptions>): Promise<Host> {
-    const conn = await connectNats({ servers: nats.url, name: `host-${name}` });
-    connections.push(conn);
-    const host = await createHost({
-      lattice: conn,
-      friendlyName: `host-${name}`,
-      cacheDir: join(dir.path, 'cache'),
-      allowFileLoad: true,
-      heartbeatIntervalMs: 0,
-      limits: resolveLimits({ maxInstances: 10 }),
-      ...extra,
-    });
+    const { host, connection } = await hostOnNats(nats.url, name, join(dir.path, 'cache'), extra);
+    connections.push(connection);
     hosts.push(host);
     return host;
   }

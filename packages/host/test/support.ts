@@ -1,8 +1,11 @@
 /** Helpers the host's integration tests share. */
 import { waitFor } from '@cirrus/testing';
-import type { LatticeConnection, Msg, Subscription } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice';
+import type { LatticeConnection, Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
+import { resolveLimits } from '@cirrus/protocol';
 import type { CloudEvent } from '@cirrus/protocol';
-import type { Host } from '../src/index.ts';
+import { createHost } from '../src/index.ts';
+import type { Host, HostOptions } from '../src/index.ts';
 
 export type Event = CloudEvent<Record<string, unknown>>;
 
@@ -43,16 +46,51 @@ export async function httpGet(port: number, path: string): Promise<{ status: num
   return { status: response.status, body: await response.text() };
 }
 
-/** Puts `componentId` behind the built-in HTTP server (provider `web`, started here) on 127.0.0.1:`port`. */
-export async function serveOverHttp(host: Host, componentId: string, port: number): Promise<void> {
-  await host.startProvider({ providerRef: 'wasmcloud+builtin://http-server', providerId: 'web' });
-  await host.putConfig('web-listen', { address: `127.0.0.1:${port}` });
+/**
+ * Routes 127.0.0.1:`port` to `componentId` through the running HTTP server provider `web`. Several
+ * components can share the provider, each under its own link name.
+ */
+export async function routeHttp(
+  host: Host,
+  componentId: string,
+  port: number,
+  linkName = 'default',
+): Promise<void> {
+  const config = `listen-${componentId}`;
+  await host.putConfig(config, { address: `127.0.0.1:${port}` });
   await host.putLink({
     source_id: 'web',
     target: componentId,
+    name: linkName,
     wit_namespace: 'wasi',
     wit_package: 'http',
     interfaces: ['incoming-handler'],
-    source_config: ['web-listen'],
+    source_config: [config],
   });
+}
+
+/** Puts `componentId` behind the built-in HTTP server (provider `web`, started here) on 127.0.0.1:`port`. */
+export async function serveOverHttp(host: Host, componentId: string, port: number): Promise<void> {
+  await host.startProvider({ providerRef: 'wasmcloud+builtin://http-server', providerId: 'web' });
+  await routeHttp(host, componentId, port);
+}
+
+/** A host on its own connection to `natsUrl`, sharing `cacheDir` with the test's other hosts. */
+export async function hostOnNats(
+  natsUrl: string,
+  name: string,
+  cacheDir: string,
+  extra: Partial<HostOptions> = {},
+): Promise<{ host: Host; connection: NatsLatticeConnection }> {
+  const connection = await connectNats({ servers: natsUrl, name: `host-${name}` });
+  const host = await createHost({
+    lattice: connection,
+    friendlyName: `host-${name}`,
+    cacheDir,
+    allowFileLoad: true,
+    heartbeatIntervalMs: 0,
+    limits: resolveLimits({ maxInstances: 10 }),
+    ...extra,
+  });
+  return { host, connection };
 }

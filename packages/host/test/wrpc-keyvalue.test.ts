@@ -14,8 +14,7 @@ import { freePort, startNatsServer, tempDir } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 import type { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
-import { createHost } from '../src/index.ts';
-import { httpGet as get } from './support.ts';
+import { hostOnNats, httpGet as get, routeHttp } from './support.ts';
 import { remoteKeyValue } from '../src/wrpc/keyvalue.ts';
 import type { Host } from '../src/index.ts';
 
@@ -32,22 +31,10 @@ describe('wasi:keyvalue across hosts over wRPC', () => {
   before(async () => {
     dir = await tempDir();
     nats = await startNatsServer();
-    const hosts: Host[] = [];
-    for (const name of ['a', 'b']) {
-      const conn = await connectNats({ servers: nats.url, name: `host-${name}` });
-      connections.push(conn);
-      hosts.push(
-        await createHost({
-          lattice: conn,
-          friendlyName: `host-${name}`,
-          cacheDir: join(dir.path, 'cache'),
-          allowFileLoad: true,
-          heartbeatIntervalMs: 0,
-          limits: resolveLimits({ maxInstances: 10 }),
-        }),
-      );
-    }
-    [a, b] = hosts as [Host, Host];
+    const cache = join(dir.path, 'cache');
+    const started = [await hostOnNats(nats.url, 'a', cache), await hostOnNats(nats.url, 'b', cache)];
+    connections.push(...started.map((s) => s.connection));
+    [a, b] = started.map((s) => s.host) as [Host, Host];
     port = await freePort();
     await b.startProvider({ providerRef: 'wasmcloud+builtin://keyvalue', providerId: 'kv' });
     await a.scaleComponent({ componentRef: COUNTER_WASM, componentId: 'counter', count: 2 });
@@ -61,15 +48,7 @@ describe('wasi:keyvalue across hosts over wRPC', () => {
       interfaces: ['store', 'atomics'],
       target_config: ['kv-memory'],
     });
-    await a.putConfig('web-listen', { address: `127.0.0.1:${port}` });
-    await a.putLink({
-      source_id: 'web',
-      target: 'counter',
-      wit_namespace: 'wasi',
-      wit_package: 'http',
-      interfaces: ['incoming-handler'],
-      source_config: ['web-listen'],
-    });
+    await routeHttp(a, 'counter', port);
   });
 
   after(async () => {
