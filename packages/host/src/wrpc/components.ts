@@ -25,15 +25,59 @@ import type {
 } from '@cirrus/lattice';
 import type { ImportCall } from '@cirrus/runtime';
 
-export interface ComponentWrpcOptions {
+/** What a host needs to make calls to targets elsewhere in the lattice. */
+export interface CrossHostOptions {
   connection: LatticeConnection;
   lattice: string;
   limits: Limits;
-  logger: Logger;
+  /** Where failed calls that reach the guest as its own error are recorded. */
+  logger?: Logger;
   /** Signs each invocation sent (signed invocations). */
   sign?: WrpcInvocation['sign'];
+}
+
+export interface ComponentWrpcOptions extends CrossHostOptions {
+  logger: Logger;
   /** Checks each invocation served (required signed invocations). */
   verify?: WrpcServeOptions['verify'];
+}
+
+export interface CrossHostCall {
+  targetId: string;
+  /** The wRPC instance invoked, e.g. `wrpc:keyvalue/atomics@0.2.0-draft`. */
+  instance: string;
+  fn: WitFunction;
+  args: unknown[];
+  sourceId: string;
+  linkName: string;
+}
+
+/**
+ * One call to a target elsewhere in the lattice, returning its single result. A failure on the way
+ * reaches the guest as the function's own error where its type has room for one (see
+ * `failureAsResult`); otherwise it is thrown, and the guest traps.
+ */
+export async function invokeAcrossHosts(options: CrossHostOptions, call: CrossHostCall): Promise<unknown> {
+  try {
+    const [result] = await wrpcInvoke(options.connection, {
+      ...call,
+      lattice: options.lattice,
+      timeoutMs: options.limits.invocationTimeoutMs,
+      maxBytes: options.limits.wrpcMaxValueBytes,
+      sign: options.sign,
+    });
+    return result;
+  } catch (err) {
+    const failed = failureAsResult(call.fn, err);
+    if (failed === undefined) throw err;
+    options.logger?.warn('call across hosts failed', {
+      source: call.sourceId,
+      target: call.targetId,
+      function: `${call.instance}.${call.fn.name}`,
+      error: describeError(err),
+    });
+    return failed;
+  }
 }
 
 /** Resources are handles into one instance's table; a handle means nothing to another host. */
@@ -168,29 +212,12 @@ export async function invokeRemoteImport(
       hint: `run ${targetId} on the same host as ${source.sourceId}`,
     });
   }
-  try {
-    const [result] = await wrpcInvoke(options.connection, {
-      lattice: options.lattice,
-      targetId,
-      instance: wrpcImportTarget(instance).instance,
-      fn,
-      args: call.args,
-      sourceId: source.sourceId,
-      linkName: source.linkName,
-      timeoutMs: options.limits.invocationTimeoutMs,
-      maxBytes: options.limits.wrpcMaxValueBytes,
-      sign: options.sign,
-    });
-    return result;
-  } catch (err) {
-    const failed = failureAsResult(fn, err);
-    if (failed === undefined) throw err;
-    options.logger.warn('call across hosts failed', {
-      source: source.sourceId,
-      target: targetId,
-      function: `${instance}.${fn.name}`,
-      error: describeError(err),
-    });
-    return failed;
-  }
+  return invokeAcrossHosts(options, {
+    targetId,
+    instance: wrpcImportTarget(instance).instance,
+    fn,
+    args: call.args,
+    sourceId: source.sourceId,
+    linkName: source.linkName,
+  });
 }

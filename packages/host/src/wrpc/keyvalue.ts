@@ -5,12 +5,11 @@
  * bucket name; the host running the provider serves them with the link's backend.
  */
 import { parseWit } from '@cirrus/protocol';
-import type { Limits, WitFunction } from '@cirrus/protocol';
-import type { LatticeConnection, WrpcInvocation } from '@cirrus/lattice';
+import type { WitFunction } from '@cirrus/protocol';
 import { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
-import { wrpcInvoke } from '@cirrus/lattice';
-import { failureAsResult } from './components.ts';
+import { invokeAcrossHosts } from './components.ts';
+import type { CrossHostOptions } from './components.ts';
 
 export const WRPC_STORE = 'wrpc:keyvalue/store@0.2.0-draft';
 export const WRPC_ATOMICS = 'wrpc:keyvalue/atomics@0.2.0-draft';
@@ -61,46 +60,22 @@ interface RemoteBucket {
   name: string;
 }
 
-export interface RemoteKeyValueOptions {
-  connection: LatticeConnection;
-  lattice: string;
-  limits: Limits;
-  /** Signs each invocation (signed invocations). */
-  sign?: WrpcInvocation['sign'];
-}
-
 /** Serves a component's wasi:keyvalue imports from a provider on another host. */
 export async function remoteKeyValue(
-  options: RemoteKeyValueOptions,
+  options: CrossHostOptions,
   targetId: string,
   call: ImportCall,
   source: { sourceId: string; linkName: string },
 ): Promise<unknown> {
-  const invoke = async (instance: string, fn: WitFunction, args: unknown[]): Promise<unknown> => {
-    try {
-      return await invokeOnce(instance, fn, args);
-    } catch (err) {
-      // A provider out of reach is the interface's `other` error, which a guest can handle.
-      const failed = failureAsResult(fn, err);
-      if (failed === undefined) throw err;
-      return failed;
-    }
-  };
-  const invokeOnce = async (instance: string, fn: WitFunction, args: unknown[]): Promise<unknown> => {
-    const [result] = await wrpcInvoke(options.connection, {
-      lattice: options.lattice,
+  const invoke = (instance: string, fn: WitFunction, args: unknown[]): Promise<unknown> =>
+    invokeAcrossHosts(options, {
       targetId,
       instance,
       fn,
       args,
       sourceId: source.sourceId,
       linkName: source.linkName,
-      timeoutMs: options.limits.invocationTimeoutMs,
-      maxBytes: options.limits.wrpcMaxValueBytes,
-      sign: options.sign,
     });
-    return result;
-  };
   if (call.interface === 'wasi:keyvalue/store' && call.resource === undefined && call.fn === 'open') {
     const bucket: RemoteBucket = { targetId, linkName: source.linkName, name: String(call.args[0]) };
     return { tag: 'ok', val: new HostResource('wasi:keyvalue/store', 'bucket', bucket) };
