@@ -13,7 +13,10 @@ interface Step {
 }
 
 const extra = process.argv.slice(2);
-const testFiles = extra.some((a) => !a.startsWith('-')) ? [] : ['packages/*/test/**/*.test.ts'];
+// The failure suite's slow tier (test/failure/slow) runs separately: `npm run test:slow`, which CI runs too.
+const testFiles = extra.some((a) => !a.startsWith('-'))
+  ? []
+  : ['packages/*/test/**/*.test.ts', 'test/failure/*.test.ts'];
 
 /** Component projects the tests run, built first (each is skipped when its sources are unchanged). */
 const COMPONENTS = [

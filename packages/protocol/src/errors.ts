@@ -183,6 +183,12 @@ export class BuildFailedError extends kind('BUILD_FAILED') {}
 export class InsecurePermissionsError extends kind('INSECURE_PERMISSIONS') {}
 export class FileExistsError extends kind('FILE_EXISTS') {}
 
+// --- files a user names --------------------------------------------------------------------------
+export class FileNotFoundError extends kind('FILE_NOT_FOUND') {}
+export class NotARegularFileError extends kind('NOT_A_REGULAR_FILE') {}
+export class FileTooLargeError extends kind('FILE_TOO_LARGE') {}
+export class FileUnreadableError extends kind('FILE_UNREADABLE') {}
+
 export const ERROR_CLASSES: readonly ErrorClass[] = [
   InvalidArgumentError,
   InvalidIdError,
@@ -280,6 +286,10 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   BuildFailedError,
   InsecurePermissionsError,
   FileExistsError,
+  FileNotFoundError,
+  NotARegularFileError,
+  FileTooLargeError,
+  FileUnreadableError,
 ];
 
 export const ERROR_CODES: readonly string[] = ERROR_CLASSES.map((c) => c.CODE);

@@ -3,7 +3,6 @@
  * reading (a huge download is cut off, not buffered) and the fetch deadline.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -11,8 +10,11 @@ import {
   ArtifactNotFoundError,
   ArtifactTooLargeError,
   FileLoadDeniedError,
+  FileNotFoundError,
+  FileTooLargeError,
   UnsupportedReferenceError,
 } from '@cirrus/protocol';
+import { readRegularFile } from './files.ts';
 
 export interface Artifact {
   /** The reference as given. */
@@ -54,33 +56,17 @@ function tooLarge(ref: string, maxBytes: number): ArtifactTooLargeError {
   });
 }
 
-async function readFileLimited(path: string, ref: string, maxBytes: number): Promise<Uint8Array> {
-  let handle;
+async function readComponentFile(path: string, ref: string, maxBytes: number): Promise<Uint8Array> {
   try {
-    handle = await open(path, 'r');
+    return await readRegularFile(path, { what: 'component file', maxBytes });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
+    if (err instanceof FileNotFoundError) {
       throw new ArtifactNotFoundError(`component file ${path} does not exist`, {
         hint: 'check the path; relative paths in a manifest are resolved from the manifest file',
       });
     }
-    throw new ArtifactNotFoundError(`cannot open ${path}: ${(err as Error).message}`);
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new ArtifactNotFoundError(`${path} is not a file`);
-    if (stat.size > maxBytes) throw tooLarge(ref, maxBytes);
-    const bytes = new Uint8Array(stat.size);
-    let offset = 0;
-    while (offset < bytes.byteLength) {
-      const { bytesRead } = await handle.read(bytes, offset, bytes.byteLength - offset, offset);
-      if (bytesRead === 0) break;
-      offset += bytesRead;
-    }
-    return offset === bytes.byteLength ? bytes : bytes.subarray(0, offset);
-  } finally {
-    await handle.close();
+    if (err instanceof FileTooLargeError) throw tooLarge(ref, maxBytes);
+    throw err;
   }
 }
 
@@ -144,7 +130,7 @@ export async function loadArtifact(ref: string, options: LoadOptions): Promise<A
         hint: 'start the host with file loading allowed (cirrus up allows it by default) or serve the file over http(s)',
       });
     }
-    bytes = await readFileLimited(location.path, ref, options.maxBytes);
+    bytes = await readComponentFile(location.path, ref, options.maxBytes);
   } else {
     bytes = await fetchLimited(location.url, ref, options);
   }
