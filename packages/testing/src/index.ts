@@ -20,3 +20,4 @@ export type { TlsFiles } from './tls.ts';
 export { freePort } from './net.ts';
 export { startRedisServer } from './redis-server.ts';
 export type { RedisServer, RedisServerOptions } from './redis-server.ts';
+export { fc, fuzz, fuzzAsync, fuzzRuns } from './fuzz.ts';
