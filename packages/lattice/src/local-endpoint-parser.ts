@@ -3,7 +3,8 @@
  * HPUB, SUB, UNSUB). TCP hands data over in arbitrary pieces, so the parser keeps its state between
  * `push` calls and never assumes that a line or a payload arrives whole. Every buffer it keeps is
  * bounded: a control line by `maxControlLine`, a payload by `maxPayload` (checked from the announced
- * size before a single payload byte is stored).
+ * size before a single payload byte is stored) and by the bytes that actually arrived: the buffer
+ * grows with them, so a client announcing a large payload and sending little holds little.
  */
 
 export type ClientOp =
@@ -67,7 +68,10 @@ type State =
       readonly subject: string;
       readonly reply: string | undefined;
       readonly headerBytes: number;
-      readonly buffer: Uint8Array;
+      /** The announced size. */
+      readonly total: number;
+      /** Grows with the bytes received, to `total`. */
+      buffer: Uint8Array;
       filled: number;
     }
   | { readonly name: 'cr' | 'lf'; readonly op: ClientOp };
@@ -129,12 +133,19 @@ export class ClientProtocolParser {
             i = this.#readLine(chunk, i);
             break;
           case 'payload': {
-            const take = Math.min(state.buffer.length - state.filled, chunk.length - i);
+            const take = Math.min(state.total - state.filled, chunk.length - i);
+            if (state.filled + take > state.buffer.length) {
+              // Doubling keeps the copies linear; the buffer stays within twice what arrived.
+              const grown = new Uint8Array(
+                Math.min(state.total, Math.max(state.filled + take, 2 * state.buffer.length)),
+              );
+              grown.set(state.buffer.subarray(0, state.filled));
+              state.buffer = grown;
+            }
             state.buffer.set(chunk.subarray(i, i + take), state.filled);
             state.filled += take;
             i += take;
-            if (state.filled === state.buffer.length)
-              this.#state = { name: 'cr', op: this.#publication(state) };
+            if (state.filled === state.total) this.#state = { name: 'cr', op: this.#publication(state) };
             break;
           }
           case 'cr':
@@ -251,7 +262,8 @@ export class ClientProtocolParser {
       subject,
       reply,
       headerBytes: op === 'HPUB' ? headerBytes : -1,
-      buffer: new Uint8Array(total),
+      total,
+      buffer: new Uint8Array(0),
       filled: 0,
     };
     this.#state = total === 0 ? { name: 'cr', op: this.#publication(state) } : state;

@@ -761,3 +761,17 @@ describe('client protocol parser', () => {
     }
   });
 });
+  it('holds only the payload bytes that arrived, not the size a PUB announces', () => {
+    const limit = 64 * 1024 * 1024;
+    const ops: ClientOp[] = [];
+    const parser = new ClientProtocolParser({ maxControlLine: 256, maxPayload: limit }, (op) => ops.push(op));
+    const before = process.memoryUsage().arrayBuffers;
+    parser.push(Buffer.from(`CONNECT {}\r\nPUB a ${limit}\r\n0123456789`));
+    const held = process.memoryUsage().arrayBuffers - before;
+    assert.ok(held < 1024 * 1024, `${held} bytes held for 10 bytes of payload`);
+    assert.deepEqual(
+      ops.map((op) => op.kind),
+      ['CONNECT'],
+    );
+  });
+

@@ -184,6 +184,16 @@ function claimsOf(obj: Record<string, unknown>): WascapClaims {
 }
 
 /**
+ * A header value for a message: strings and scalars as JSON, anything else by its kind, since
+ * serialising an arbitrary value could recurse past the stack (a header nested thousands deep).
+ */
+function headerValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+/**
  * Splits and decodes a compact JWS holding component claims, checking its shape (three segments,
  * base64url, the exact header values, typed fields, a non-empty account issuer and subject) but not
  * its signature. Throws CLAIMS_MALFORMED.
@@ -196,10 +206,10 @@ export function decodeClaimsToken(token: string): DecodedClaimsToken {
   const [head, body, sig] = segments as [string, string, string];
   const header = segmentJson(head, 'header');
   if (header['alg'] !== HEADER_ALG) {
-    throw malformed(`the token's algorithm is ${JSON.stringify(header['alg'])}, only "Ed25519" is accepted`);
+    throw malformed(`the token's algorithm is ${headerValue(header['alg'])}, only "Ed25519" is accepted`);
   }
   if (header['typ'] !== HEADER_TYP) {
-    throw malformed(`the token's type is ${JSON.stringify(header['typ'])}, expected "jwt"`);
+    throw malformed(`the token's type is ${headerValue(header['typ'])}, expected "jwt"`);
   }
   const claims = claimsOf(segmentJson(body, 'claims'));
   const signature = decodeBase64Url(sig);

@@ -442,7 +442,9 @@ export function parseRegistryPut(body: unknown): Record<string, RegistryCredenti
     }
     const type = entry['registryType'];
     if (type !== undefined && type !== null && type !== 'oci') {
-      throw new InvalidArgumentError(`${where}: registryType must be "oci", got ${JSON.stringify(type)}`);
+      // Only a string is quoted back: serialising an arbitrary value could recurse past the stack.
+      const got = typeof type === 'string' ? JSON.stringify(type) : typeName(type);
+      throw new InvalidArgumentError(`${where}: registryType must be "oci", got ${got}`);
     }
     out.push([registry, credential]);
   }

@@ -19,6 +19,11 @@ const CORE_MODULE = 1;
 const COMPONENT = 4;
 const HEADER_BYTES = 8;
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
+/**
+ * Modules and components nested in each other. Toolchains nest two or three levels; the bound keeps
+ * the recursion below far from the stack limit whatever a hostile binary declares.
+ */
+const MAX_NESTING = 100;
 
 export interface ClaimsSection {
   /** `wasmcloud_jwt` or `jwt`. */
@@ -126,15 +131,20 @@ export function claimsSectionText(section: ClaimsSection): string {
   }
 }
 
-/** Appends the normalised form of the binary in `bytes[start, end)` to `out`. */
-function strip(bytes: Uint8Array, start: number, end: number, out: Chunks): void {
+/** Appends the normalised form of the binary in `bytes[start, end)`, `depth` levels down, to `out`. */
+function strip(bytes: Uint8Array, start: number, end: number, out: Chunks, depth: number): void {
+  if (depth > MAX_NESTING) {
+    throw malformed(
+      `modules and components are nested more than ${MAX_NESTING} levels deep at byte ${start}`,
+    );
+  }
   const { component, list } = sections(bytes, start, end);
   out.push(bytes.subarray(start, start + HEADER_BYTES));
   for (const section of list) {
     if (section.id === CUSTOM && isClaimsName(customName(bytes, section)[0])) continue;
     if (component && (section.id === CORE_MODULE || section.id === COMPONENT)) {
       const inner = new Chunks();
-      strip(bytes, section.start, section.end, inner);
+      strip(bytes, section.start, section.end, inner, depth + 1);
       out.push(Uint8Array.of(section.id, ...leb(inner.length)));
       out.append(inner);
       continue;
@@ -171,7 +181,7 @@ class Chunks {
 /** The binary without any claims section, normalised as wascap does: what the module hash covers. */
 export function stripClaimsSections(bytes: Uint8Array): Uint8Array {
   const out = new Chunks();
-  strip(bytes, 0, bytes.byteLength, out);
+  strip(bytes, 0, bytes.byteLength, out, 0);
   return out.concat();
 }
 

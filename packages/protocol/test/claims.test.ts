@@ -24,7 +24,14 @@ import {
   WASCAP_REVISION,
 } from '../src/index.ts';
 import type { ClaimsVerificationOptions, SignComponentOptions, WascapClaims } from '../src/index.ts';
-import { component, coreModule, custom, nestedComponent, withSections } from './wasm-builder.ts';
+import {
+  component,
+  coreModule,
+  custom,
+  deeplyNestedComponent,
+  nestedComponent,
+  withSections,
+} from './wasm-builder.ts';
 
 /** Test keys: fixed, so that the encoding below is known byte for byte. */
 const ACCOUNT = Nkey.fromSeed('SAALBMHP7I7WSP7VHNRD5LZ2XMMN4WNT2OFVPHSNB5XF3X3ACESDILXIXM');
@@ -448,6 +455,29 @@ describe('component claims: every failure has its own code', () => {
         'CLAIMS_MALFORMED',
         /UTF-8/,
       );
+    });
+
+    it('a header value nested thousands of levels deep is named by its kind, not serialised', async () => {
+      const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+      const claims = await claimsFor(binary);
+      await rejects(
+        signedWith(token(claims, ACCOUNT, b64(`{"typ":"jwt","alg":${deep}}`))),
+        'CLAIMS_MALFORMED',
+        /algorithm is an array, only "Ed25519"/,
+      );
+      await rejects(
+        signedWith(token(claims, ACCOUNT, b64(`{"typ":{"a":${deep}},"alg":"Ed25519"}`))),
+        'CLAIMS_MALFORMED',
+        /type is an object, expected "jwt"/,
+      );
+    });
+
+    it('components nested deeper than any toolchain nests them, under a valid signature', async () => {
+      const nested = deeplyNestedComponent(20_000);
+      const signedNested = withSections(nested, custom(CLAIMS_SECTION, token(await claimsFor(binary))));
+      await rejects(signedNested, 'CLAIMS_MALFORMED', /nested more than 100 levels deep/);
+      assert.throws(() => stripClaimsSections(nested), { code: 'CLAIMS_MALFORMED' });
+      assert.equal(stripClaimsSections(deeplyNestedComponent(100)).length, deeplyNestedComponent(100).length);
     });
 
     it('a binary whose sections run past its end', async () => {

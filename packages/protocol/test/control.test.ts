@@ -625,6 +625,15 @@ describe('registry.put', () => {
       /registryType must be "oci"/,
     );
   });
+
+  it('names the type of a registryType nested too deep to print instead of overflowing the stack', () => {
+    const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`) as unknown;
+    refuses(
+      () => parseRegistryPut({ 'ghcr.io': { registryType: deep } }),
+      'INVALID_ARGUMENT',
+      /^registry "ghcr\.io": registryType must be "oci", got array$/,
+    );
+  });
 });
 
 describe('stored claims', () => {

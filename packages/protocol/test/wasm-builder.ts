@@ -68,3 +68,26 @@ export function nestedComponent(inner: Uint8Array): Uint8Array {
 export function withSections(binary: Uint8Array, ...extra: Uint8Array[]): Uint8Array {
   return concat([binary, ...extra]);
 }
+
+/**
+ * An empty component inside a component, `depth` times over. Built in one pass from the known sizes:
+ * nesting by concatenation would copy the whole binary once per level.
+ */
+export function deeplyNestedComponent(depth: number): Uint8Array {
+  const sizes = [COMPONENT_HEADER.length];
+  for (let level = 1; level <= depth; level += 1) {
+    const inner = sizes[level - 1] as number;
+    sizes.push(COMPONENT_HEADER.length + 1 + leb(inner).length + inner);
+  }
+  const out = new Uint8Array(sizes[depth] as number);
+  let at = 0;
+  for (let level = depth; level >= 0; level -= 1) {
+    out.set(COMPONENT_HEADER, at);
+    at += COMPONENT_HEADER.length;
+    if (level === 0) break;
+    const head = [4, ...leb(sizes[level - 1] as number)];
+    out.set(head, at);
+    at += head.length;
+  }
+  return out;
+}

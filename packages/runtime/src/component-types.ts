@@ -44,8 +44,13 @@ const MAX_TYPE_DEPTH = 100;
 const MAX_TYPE_SIZE = 1_000_000;
 /** Components and component/instance types nested in each other. */
 const MAX_SCOPE_DEPTH = 32;
-/** Bytes parsed outside skipped sections, nested components being parsed once per instantiation. */
+/**
+ * Bytes read: every section's header, and the contents of the sections that are not skipped, nested
+ * components being read once per instantiation.
+ */
 const MAX_PARSED_BYTES = 16 * 1024 * 1024;
+/** Bytes charged at least for a section header, for the work of reading past one. */
+const SECTION_COST = 32;
 /** WIT type nodes built while converting interfaces. */
 const MAX_CONVERT_STEPS = 2_000_000;
 /** Longest name (wasmparser's limit for strings). */
@@ -922,6 +927,9 @@ function decodeComponent(
     const sectionStart = r.pos;
     const id = r.byte();
     const size = r.u32();
+    // Skipped sections are charged too: a nested component is read again for each of its
+    // instantiations, and a body of many tiny sections would otherwise make that quadratic.
+    r.charge(Math.max(r.pos - sectionStart, SECTION_COST));
     const sectionEnd = r.pos + size;
     if (sectionEnd > end) throw r.overrun();
     r.end = sectionEnd;

@@ -12,7 +12,6 @@ import {
 } from '@cirrus/protocol';
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
-const PAGE = 65_536;
 
 export type WasmKind = 'component' | 'module';
 
@@ -40,6 +39,17 @@ class Reader {
       result |= (b & 0x7f) << shift;
       if ((b & 0x80) === 0) return result >>> 0;
       shift += 7;
+    }
+    throw new MalformedComponentError(`${this.#what}: invalid LEB128 number at byte ${this.pos}`);
+  }
+
+  /** An unsigned LEB128 of up to 64 bits (memory64 limits), exact below 2^53. */
+  u64(): number {
+    let result = 0;
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte();
+      result += (b & 0x7f) * 2 ** (7 * i);
+      if ((b & 0x80) === 0) return result;
     }
     throw new MalformedComponentError(`${this.#what}: invalid LEB128 number at byte ${this.pos}`);
   }
@@ -99,24 +109,33 @@ export function assertComponent(bytes: Uint8Array, what: string): void {
   }
 }
 
+/** Unsigned LEB128 of a whole number below 2^53 (a capped page count may need 33 bits). */
 function leb(value: number): number[] {
   const out: number[] = [];
-  let v = value >>> 0;
+  let v = value;
   do {
-    let b = v & 0x7f;
-    v >>>= 7;
+    let b = v % 0x80;
+    v = Math.floor(v / 0x80);
     if (v !== 0) b |= 0x80;
     out.push(b);
   } while (v !== 0);
   return out;
 }
 
+/** Memory limits flags: a maximum is present, shared, 64-bit indices, a custom page size. */
+const HAS_MAX = 0x01;
+const MEMORY64 = 0x04;
+const PAGE_SIZE = 0x08;
+const KNOWN_FLAGS = 0x0f;
+/** log2 of the largest page size (the default, 64 KiB). */
+const MAX_PAGE_SIZE_LOG2 = 16;
+
 /**
  * Rewrites every memory a core module defines so that its maximum is at most `maxBytes`. V8 then
  * refuses `memory.grow` past the cap (the guest sees -1), which worker resource limits cannot do.
+ * 64-bit memories and custom page sizes are capped alike: either would otherwise grow past the cap.
  */
 export function capModuleMemory(module: Uint8Array, maxBytes: number, what: string): Uint8Array {
-  const capPages = Math.floor(maxBytes / PAGE);
   const reader = new Reader(module, 8, what);
   while (reader.pos < module.byteLength) {
     const sectionStart = reader.pos;
@@ -132,18 +151,35 @@ export function capModuleMemory(module: Uint8Array, maxBytes: number, what: stri
     const count = reader.u32();
     const content: number[] = leb(count);
     for (let i = 0; i < count; i++) {
+      const at = reader.pos;
       const flags = reader.byte();
-      if ((flags & 0x04) !== 0) return module;
-      const min = reader.u32();
-      const max = (flags & 0x01) !== 0 ? reader.u32() : undefined;
+      if ((flags & ~KNOWN_FLAGS) !== 0) {
+        throw new MalformedComponentError(
+          `${what}: unknown memory limits flags 0x${flags.toString(16)} at byte ${at}`,
+        );
+      }
+      const wide = (flags & MEMORY64) !== 0;
+      const min = wide ? reader.u64() : reader.u32();
+      const max = (flags & HAS_MAX) === 0 ? undefined : wide ? reader.u64() : reader.u32();
+      const pageLog2 = (flags & PAGE_SIZE) === 0 ? MAX_PAGE_SIZE_LOG2 : reader.u32();
+      if (pageLog2 > MAX_PAGE_SIZE_LOG2) {
+        throw new MalformedComponentError(
+          `${what}: memory page size 2^${pageLog2} at byte ${at} is not valid`,
+        );
+      }
+      const capPages = Math.floor(maxBytes / 2 ** pageLog2);
       if (min > capPages) {
         throw new InstantiationFailedError(
-          `${what} needs ${min * PAGE} bytes of linear memory at start, above the ${maxBytes}-byte cap`,
+          `${what} needs ${min * 2 ** pageLog2} bytes of linear memory at start, above the ${maxBytes}-byte cap`,
           { hint: 'raise instanceMemoryMaxBytes for this host' },
         );
       }
       const cappedMax = max === undefined ? capPages : Math.min(max, capPages);
-      content.push(flags | 0x01, ...leb(min), ...leb(cappedMax));
+      content.push(flags | HAS_MAX, ...leb(min), ...leb(cappedMax));
+      if ((flags & PAGE_SIZE) !== 0) content.push(...leb(pageLog2));
+    }
+    if (reader.pos !== contentEnd) {
+      throw new MalformedComponentError(`${what}: the memory section does not end where its size says`);
     }
     const section = [5, ...leb(content.length), ...content];
     const out = new Uint8Array(sectionStart + section.length + (module.byteLength - contentEnd));

@@ -150,4 +150,28 @@ describe('binary checks', () => {
       'a module whose initial memory exceeds the cap is refused',
     );
   });
+
+  it('caps a 64-bit memory too, which it once left to grow without bound', async () => {
+    const module = await assemble(`(module
+      (memory (export "memory") i64 1)
+      (func (export "grow") (param i64) (result i64) (memory.grow (local.get 0))))`);
+    const { instance } = await WebAssembly.instantiate(capModuleMemory(module, 4 * 65536, 'test'));
+    const grow = instance.exports['grow'] as (pages: bigint) => bigint;
+    assert.equal(grow(3n), 1n, 'growing to the cap works');
+    assert.equal(grow(1n), -1n, 'growing past the cap fails');
+  });
+
+  it('refuses a memory section that does not end where its size says, instead of reading on', () => {
+    const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    // Two memories announced, one present; a custom section follows.
+    const short = Uint8Array.from([...header, 0x05, 0x03, 0x02, 0x00, 0x01, 0x00, 0x03, 0x01, 0x78, 0x00]);
+    // Unknown limits flags (0x10).
+    const flags = Uint8Array.from([...header, 0x05, 0x03, 0x01, 0x10, 0x01]);
+    for (const module of [short, flags]) {
+      assert.throws(
+        () => capModuleMemory(module, 1024 * 65536, 'test'),
+        (err) => codeOf(err) === 'MALFORMED_COMPONENT',
+      );
+    }
+  });
 });

@@ -630,4 +630,22 @@ describe('component interface types of broken and hostile binaries', () => {
     assertInvalid(() => decodeComponentInterfaces(binary), /more than 16777216 bytes/);
     assert.ok(performance.now() - started < 2000);
   });
+
+  it('bounds the work of instantiating, many times, a nested component made of many empty sections', () => {
+    // 30,000 empty custom sections and one exported type, instantiated 20,000 times, each instance's
+    // export aliased: re-reading the skipped sections for every instance once took minutes.
+    const emptyCustomSections = Uint8Array.from({ length: 90_000 }, (_, i) => (i % 3 === 1 ? 1 : 0));
+    const nested = component(
+      emptyCustomSections,
+      section(7, [[0x7d]]),
+      section(11, [bytes([0x00], str('t'), [0x03, 0x00, 0x00])]),
+    );
+    const count = 20_000;
+    const instances = Array.from({ length: count }, () => [0x00, ...leb(0), ...vec([])]);
+    const aliases = Array.from({ length: count }, (_, i) => bytes([0x03, 0x00, ...leb(i)], str('t')));
+    const binary = component(rawSection(4, nested), section(5, instances), section(6, aliases));
+    const started = performance.now();
+    assertInvalid(() => decodeComponentInterfaces(binary), /more than 16777216 bytes/);
+    assert.ok(performance.now() - started < 1000);
+  });
 });
