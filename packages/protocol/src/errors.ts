@@ -74,6 +74,10 @@ export class MalformedComponentError extends kind('MALFORMED_COMPONENT') {}
 export class UnsupportedImportError extends kind('UNSUPPORTED_IMPORT') {}
 export class ExportNotFoundError extends kind('EXPORT_NOT_FOUND') {}
 
+// --- the component cache: logged as warnings, never fatal ----------------------------------------
+export class CacheUnavailableError extends kind('CACHE_UNAVAILABLE') {}
+export class CacheEntryDamagedError extends kind('CACHE_ENTRY_DAMAGED') {}
+
 // --- keys and component claims -------------------------------------------------------------------
 export class NkeyMalformedError extends kind('NKEY_MALFORMED') {}
 export class NkeyWrongTypeError extends kind('NKEY_WRONG_TYPE') {}
@@ -131,6 +135,7 @@ export class PayloadTooLargeError extends kind('PAYLOAD_TOO_LARGE') {}
 export class LatticeClosedError extends kind('LATTICE_CLOSED') {}
 export class InvalidKeyError extends kind('INVALID_KEY') {}
 export class LatticeConnectFailedError extends kind('LATTICE_CONNECT_FAILED') {}
+export class LatticeConnectRefusedError extends kind('LATTICE_CONNECT_REFUSED') {}
 export class LatticeAuthFailedError extends kind('LATTICE_AUTH_FAILED') {}
 export class LatticeTlsFailedError extends kind('LATTICE_TLS_FAILED') {}
 export class LatticeCredentialsInvalidError extends kind('LATTICE_CREDENTIALS_INVALID') {}
@@ -170,6 +175,7 @@ export class ComponentScaleFailedError extends kind('COMPONENT_SCALE_FAILED') {}
 export class HostNotFoundError extends kind('HOST_NOT_FOUND') {}
 export class AmbiguousHostError extends kind('AMBIGUOUS_HOST') {}
 export class NoLatticeError extends kind('NO_LATTICE') {}
+export class LocalEndpointUnavailableError extends kind('LOCAL_ENDPOINT_UNAVAILABLE') {}
 
 // --- http server provider ------------------------------------------------------------------------
 export class AddressInUseError extends kind('ADDRESS_IN_USE') {}
@@ -205,6 +211,8 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   MalformedComponentError,
   UnsupportedImportError,
   ExportNotFoundError,
+  CacheUnavailableError,
+  CacheEntryDamagedError,
   NkeyMalformedError,
   NkeyWrongTypeError,
   ClaimsMalformedError,
@@ -251,6 +259,7 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   LatticeClosedError,
   InvalidKeyError,
   LatticeConnectFailedError,
+  LatticeConnectRefusedError,
   LatticeAuthFailedError,
   LatticeTlsFailedError,
   LatticeCredentialsInvalidError,
@@ -278,6 +287,7 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   HostNotFoundError,
   AmbiguousHostError,
   NoLatticeError,
+  LocalEndpointUnavailableError,
   AddressInUseError,
   InvalidAddressError,
   RouteConflictError,

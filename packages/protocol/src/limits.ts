@@ -130,6 +130,22 @@ export const LIMIT_SPECS = {
     unit: 'ms',
     description: 'On shutdown, how long in-flight requests may finish before connections are closed.',
   },
+  httpOverloadPauseMs: {
+    default: 1_000,
+    min: 0,
+    max: 60_000,
+    unit: 'ms',
+    description:
+      'After a 503 for capacity, how long the HTTP server waits before reading the next request of that connection (0: at once).',
+  },
+  httpLingerMs: {
+    default: 2_000,
+    min: 0,
+    max: 60_000,
+    unit: 'ms',
+    description:
+      'How long the HTTP server reads and drops what a client still sends after a response that closes the connection (a 413 during an upload), so the client reads the response instead of a reset.',
+  },
   httpResponseWindowBytes: {
     default: 1 * MiB,
     min: 4 * KiB,
@@ -229,6 +245,13 @@ export const LIMIT_SPECS = {
     max: 100,
     unit: 'count',
     description: 'Unanswered pings after which the NATS connection counts as dead and is re-established.',
+  },
+  natsStatusLogIntervalMs: {
+    default: 5_000,
+    min: 10,
+    max: 600_000,
+    unit: 'ms',
+    description: 'Least time between two host log lines about a NATS connection that stays down.',
   },
   natsKvTimeoutMs: {
     default: 5_000,
@@ -405,8 +428,14 @@ export const LIMIT_SPECS = {
     min: 1,
     max: 10_000,
     unit: 'count',
-    description:
-      'Clients the local lattice endpoint of `cirrus up` serves at once; further ones are refused.',
+    description: 'Authenticated clients the local endpoint of `cirrus up` serves at once; more are refused.',
+  },
+  localEndpointMaxUnauthenticated: {
+    default: 64,
+    min: 1,
+    max: 10_000,
+    unit: 'count',
+    description: 'Local endpoint connections not yet authenticated; past it the oldest one is dropped.',
   },
   localEndpointMaxSubscriptions: {
     default: 10_000,
@@ -529,12 +558,51 @@ export const LIMIT_SPECS = {
     description:
       'Longest stdout/stderr line of a provider process kept in the host log; longer lines are cut.',
   },
+  logRepeatLines: {
+    default: 20,
+    min: 1,
+    max: 1_000_000,
+    unit: 'count',
+    description:
+      'Host log lines of one kind (same level, message, code and component) written per window; the rest are counted and reported in one line when the window ends.',
+  },
+  logRepeatWindowMs: {
+    default: 10_000,
+    min: 10,
+    max: 3_600_000,
+    unit: 'ms',
+    description: 'The window of logRepeatLines.',
+  },
   manifestMaxBytes: {
     default: 1 * MiB,
     min: 1 * KiB,
     max: 64 * MiB,
     unit: 'bytes',
     description: 'Largest application manifest accepted.',
+  },
+  manifestMaxDepth: {
+    default: 64,
+    // The deepest valid manifest nests 11 collections (a link target's config properties).
+    min: 16,
+    // wadm's serde_yaml refuses deeper documents; yaml's composer recurses per level and needs about
+    // a third of Node's default stack at 256.
+    max: 128,
+    unit: 'count',
+    description: 'Deepest nesting of mappings and lists in an application manifest.',
+  },
+  manifestMaxNodes: {
+    default: 100_000,
+    min: 1_000,
+    max: 10_000_000,
+    unit: 'count',
+    description: 'Values (keys, scalars, mappings, lists) in a manifest once its aliases are expanded.',
+  },
+  secretFileMaxBytes: {
+    default: 64 * KiB,
+    min: 1 * KiB,
+    max: 16 * MiB,
+    unit: 'bytes',
+    description: 'Largest seed, host credential or NATS secret file the CLI reads.',
   },
 } as const satisfies Record<string, LimitSpec>;
 
