@@ -28,6 +28,7 @@ export interface LoadOptions {
   maxBytes: number;
   fetchTimeoutMs: number;
   allowFileLoad: boolean;
+  signal?: AbortSignal | undefined;
 }
 
 type Location = { kind: 'file'; path: string } | { kind: 'http'; url: URL };
@@ -73,7 +74,9 @@ async function readComponentFile(path: string, ref: string, maxBytes: number): P
 async function fetchLimited(url: URL, ref: string, options: LoadOptions): Promise<Uint8Array> {
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(options.fetchTimeoutMs), redirect: 'follow' });
+    const deadline = AbortSignal.timeout(options.fetchTimeoutMs);
+    const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal]);
+    response = await fetch(url, { signal, redirect: 'follow' });
   } catch (err) {
     const reason =
       (err as Error).name === 'TimeoutError' ? `timed out after ${options.fetchTimeoutMs} ms` : String(err);

@@ -6,7 +6,8 @@
  * type is checked on the opened descriptor, so a file swapped between a check and the open is caught.
  */
 import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { join, parse, resolve, sep } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import {
@@ -116,4 +117,46 @@ export async function readRegularFile(path: string, options: RegularFileOptions)
 /** `readRegularFile` decoded as UTF-8. */
 export async function readRegularTextFile(path: string, options: RegularFileOptions): Promise<string> {
   return new TextDecoder().decode(await readRegularFile(path, options));
+}
+
+/** How directories are made: Node's file system, or a test's fault injection. */
+export interface DirectoryOps {
+  /** Creates one directory (never its parents); rejects with EEXIST when something is there. */
+  mkdir(path: string, mode: number): Promise<void>;
+  isDirectory(path: string): Promise<boolean>;
+}
+
+const nodeDirectoryOps: DirectoryOps = {
+  mkdir: async (path, mode) => {
+    await mkdir(path, { mode });
+  },
+  isDirectory: async (path) => (await stat(path)).isDirectory(),
+};
+
+/**
+ * Creates `path` and its missing parents one directory at a time, so the work is bounded by the
+ * number of path components. Node's recursive mkdir retries forever where mkdir keeps failing with
+ * ENOENT (measured on Node 24: `/proc/x/y` never settles, and the process cannot exit meanwhile), so
+ * it is never used on a path a user gives.
+ */
+export async function makeDirectories(
+  path: string,
+  options: { mode?: number; ops?: DirectoryOps } = {},
+): Promise<void> {
+  const { mode = 0o777, ops = nodeDirectoryOps } = options;
+  const absolute = resolve(path);
+  const root = parse(absolute).root;
+  let current = root;
+  for (const part of absolute.slice(root.length).split(sep)) {
+    if (part === '') continue;
+    current = join(current, part);
+    try {
+      await ops.mkdir(current, mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  if (!(await ops.isDirectory(absolute))) {
+    throw Object.assign(new Error(`ENOTDIR: not a directory, ${absolute}`), { code: 'ENOTDIR' });
+  }
 }

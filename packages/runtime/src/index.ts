@@ -24,5 +24,5 @@ export { decodeComponentInterfaces } from './component-types.ts';
 export type { ComponentInterfaces, DecodedComponentInterfaces, SkippedFunction } from './component-types.ts';
 export { HostResource, STREAMS_INTERFACE } from './import-calls.ts';
 export type { HostInputStream, HostOutputStream, ImportCall, ImportHandler } from './import-calls.ts';
-export { checkRegularFile, readRegularFile, readRegularTextFile } from './files.ts';
-export type { RegularFileOptions } from './files.ts';
+export { checkRegularFile, makeDirectories, readRegularFile, readRegularTextFile } from './files.ts';
+export type { DirectoryOps, RegularFileOptions } from './files.ts';

@@ -25,11 +25,31 @@ import type {
   WorkerInit,
 } from './worker-protocol.ts';
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url);
+const WORKER_URL = new URL('./worker-entry.ts', import.meta.url);
 /** A small young generation makes guests' glue code scavenge constantly (measured: +30% per call). */
 const YOUNG_GENERATION_MB = 32;
+/** Room for the buffers a worker holds besides linear memory (calls' chunks, Node's own). */
+const EXTERNAL_HEADROOM_MB = 32;
+const MiB = 1024 * 1024;
+
 const ACKED = 0;
 const CLIENT_GONE = 1;
+
+/**
+ * The old-generation limit of an instance worker. V8 counts linear memory as external memory, and
+ * once a worker's external memory passes half its old-generation limit, each `memory.grow` runs a
+ * full, memory-reducing mark-compact (`Heap::HandleExternalMemoryInterrupt`: the hard limit is
+ * `max_old_generation_size / 2`). Sized to the heap cap alone (256 MiB), a guest growing one page at
+ * a time to a 256 MiB memory ran one per page past 128 MiB, 2,048 in all (10.8 s, against 0.31 s in
+ * a worker without limits). So the limit is at least twice the linear memory an instance may hold,
+ * plus headroom; a runaway JavaScript heap is still bounded, by the larger of the two. The cap is per
+ * memory and components have one (the canonical ABI's); one with several could still reach the
+ * slow path.
+ */
+function oldGenerationMb(heapMaxBytes: number, linearMemoryMaxBytes: number): number {
+  const heapMb = Math.max(16, Math.floor(heapMaxBytes / MiB));
+  return Math.max(heapMb, 2 * (Math.ceil(linearMemoryMaxBytes / MiB) + EXTERNAL_HEADROOM_MB));
+}
 
 export interface InstanceOptions {
   init: Omit<WorkerInit, 'flow' | 'importSignal' | 'importReplies'>;
@@ -37,6 +57,8 @@ export interface InstanceOptions {
   imports?: ImportHandler | undefined;
   startTimeoutMs: number;
   heapMaxBytes: number;
+  /** The most linear memory the instance can hold (the cap written into its modules). */
+  linearMemoryMaxBytes: number;
   logger: Logger;
 }
 
@@ -98,7 +120,7 @@ export class WorkerInstance {
   }
 
   static async start(options: InstanceOptions): Promise<WorkerInstance> {
-    const heapMb = Math.max(16, Math.floor(options.heapMaxBytes / (1024 * 1024)));
+    const oldGenerationSizeMb = oldGenerationMb(options.heapMaxBytes, options.linearMemoryMaxBytes);
     const flow = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
     const importSignal = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     const { port1: importReplies, port2: replyPort } = new MessageChannel();
@@ -107,7 +129,10 @@ export class WorkerInstance {
     const worker = new Worker(WORKER_URL, {
       workerData: { ...options.init, flow, importSignal, importReplies } satisfies WorkerInit,
       transferList: [importReplies],
-      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+      resourceLimits: {
+        maxOldGenerationSizeMb: oldGenerationSizeMb,
+        maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
+      },
       stdout: false,
       stderr: false,
     });

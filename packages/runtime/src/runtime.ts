@@ -14,6 +14,7 @@ import {
 import type { Limits, Logger, WascapClaims } from '@cirrus/protocol';
 import { silentLogger } from '@cirrus/protocol';
 import { loadArtifact } from './artifact.ts';
+import { ComponentCache } from './component-cache.ts';
 import { decodeComponentInterfaces } from './component-types.ts';
 import type { ComponentInterfaces } from './component-types.ts';
 import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
@@ -21,7 +22,7 @@ import type { ImportHandler } from './import-calls.ts';
 import { WorkerInstance } from './instance.ts';
 import { InstancePool } from './pool.ts';
 import type { PoolStats } from './pool.ts';
-import { readCoreModule, transpileCached } from './transpile.ts';
+import { transpileCached } from './transpile.ts';
 import { assertComponent, capModuleMemory } from './wasm-binary.ts';
 import { SUPPORTED_IMPORTS, unversioned } from './wasi/supported.ts';
 
@@ -40,6 +41,8 @@ export interface LoadComponentOptions {
   allowedIssuers?: readonly string[];
   /** The time claims' `exp` and `nbf` are judged by (default: now). */
   now?: Date;
+  /** Abandons a download in progress (a host that stops while the component loads). */
+  signal?: AbortSignal;
 }
 
 /** A component ready to be instantiated: verified, transpiled and compiled. */
@@ -111,7 +114,7 @@ export interface ComponentRuntime {
 
 interface Compiled {
   prepared: Omit<PreparedComponent, 'claims'>;
-  moduleUrl: string;
+  bindings: string;
   coreModules: Record<string, WebAssembly.Module>;
 }
 
@@ -126,7 +129,7 @@ export function createComponentRuntime(options: RuntimeOptions = {}): ComponentR
 }
 
 class Runtime implements ComponentRuntime {
-  readonly #cacheDir: string;
+  readonly #cache: ComponentCache;
   readonly #limits: Limits;
   readonly #logger: Logger;
   readonly #compiled = new Map<string, Promise<Compiled>>();
@@ -134,9 +137,9 @@ class Runtime implements ComponentRuntime {
   readonly #pools = new Set<ComponentPool>();
 
   constructor(options: RuntimeOptions) {
-    this.#cacheDir = options.cacheDir ?? defaultCacheDir();
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#logger = options.logger ?? silentLogger;
+    this.#cache = new ComponentCache({ dir: options.cacheDir ?? defaultCacheDir(), logger: this.#logger });
   }
 
   async load(ref: string, options: LoadComponentOptions): Promise<PreparedComponent> {
@@ -144,6 +147,7 @@ class Runtime implements ComponentRuntime {
       maxBytes: this.#limits.componentMaxBytes,
       fetchTimeoutMs: this.#limits.componentFetchTimeoutMs,
       allowFileLoad: options.allowFileLoad,
+      signal: options.signal,
     });
     assertComponent(artifact.bytes, ref);
     // On every load, not once per digest: whether claims pass depends on the time and the host's settings.
@@ -167,7 +171,7 @@ class Runtime implements ComponentRuntime {
 
   async #compile(ref: string, bytes: Uint8Array, digest: string): Promise<Compiled> {
     const started = performance.now();
-    const transpiled = await transpileCached(bytes, digest, this.#cacheDir);
+    const transpiled = await transpileCached(bytes, digest, this.#cache);
     // Interfaces the worker's WASI does not implement are served by the host through links; a bare
     // function imported at the top level of the world has no interface to link, so nothing can serve it.
     const unsupported = transpiled.imports.filter(
@@ -184,8 +188,7 @@ class Runtime implements ComponentRuntime {
     }
     const coreModules: Record<string, WebAssembly.Module> = {};
     await Promise.all(
-      transpiled.coreModules.map(async (name) => {
-        const raw = await readCoreModule(transpiled, name);
+      transpiled.coreModules.map(async ({ name, bytes: raw }) => {
         const capped = capModuleMemory(raw, this.#limits.instanceMemoryMaxBytes, `${ref} (${name})`);
         coreModules[name] = await WebAssembly.compile(capped);
       }),
@@ -219,7 +222,7 @@ class Runtime implements ComponentRuntime {
         interfaces,
         fromCache: transpiled.fromCache,
       },
-      moduleUrl: transpiled.moduleUrl,
+      bindings: transpiled.bindings,
       coreModules,
     };
   }
@@ -232,23 +235,25 @@ class Runtime implements ComponentRuntime {
     const deadlineMs = config.invocationTimeoutMs ?? limits.invocationTimeoutMs;
     const init = {
       componentId: config.componentId,
-      moduleUrl: compiled.moduleUrl,
+      bindings: compiled.bindings,
       coreModules: compiled.coreModules,
       environment: Object.entries(config.environment ?? {}),
       httpExport: component.httpExport,
       logLineMaxBytes: limits.guestLogLineMaxBytes,
       responseWindowBytes: limits.httpResponseWindowBytes,
       outgoingBodyMaxBytes: limits.httpClientMaxRequestBodyBytes,
-      compileCacheDir: join(this.#cacheDir, 'v8'),
       linkedImports: [...component.linkedImports],
     };
+    const cache = this.#cache;
     const instances = new InstancePool<WorkerInstance>({
       name: `component ${config.componentId}`,
       start: () =>
         WorkerInstance.start({
-          init,
+          // Asked at each start: a cache that stopped working is left alone by later workers.
+          init: { ...init, compileCacheDir: cache.compileCacheDir },
           startTimeoutMs: limits.instanceStartTimeoutMs,
           heapMaxBytes: limits.instanceHeapMaxBytes,
+          linearMemoryMaxBytes: limits.instanceMemoryMaxBytes,
           logger,
           imports: config.imports,
         }),

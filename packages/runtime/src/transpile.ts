@@ -1,32 +1,19 @@
 /**
  * Turns a component into jco's JavaScript bindings plus core modules, in memory, and keeps the result
- * on disk by content digest so a restarted host skips the transpile (about a second per component).
- * Cache entries are written to a private temp directory and renamed into place, so a crash never
- * leaves a half-written entry behind.
+ * in the component cache by content digest so a restarted host skips the transpile (about a second
+ * per component). Without a usable cache the result simply stays in memory.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { MalformedComponentError } from '@cirrus/protocol';
+import type { CacheEntry, ComponentCache } from './component-cache.ts';
 import { ASYNC_IMPORTS } from './wasi/supported.ts';
 
-export interface Transpiled {
-  dir: string;
-  moduleUrl: string;
-  /** Core module file names in the order jco asks for them. */
-  coreModules: string[];
-  /** Unversioned import names, e.g. `wasi:http/types`. */
-  imports: string[];
-  /** Export names as jco exposes them on the instance, e.g. `wasi:http/incoming-handler@0.2.12`. */
-  exports: string[];
+export interface Transpiled extends CacheEntry {
+  /** Read from the cache rather than transpiled now. */
   fromCache: boolean;
-}
-
-interface Meta {
-  coreModules: string[];
-  imports: string[];
-  exports: string[];
 }
 
 const NAME = 'component';
@@ -41,6 +28,9 @@ const OPTIONS = {
   emitTypescriptDeclarations: false,
 } as const;
 
+/** Bumped when what the cache stores for a component changes, so older entries are not looked at. */
+const CACHE_LAYOUT = 2;
+
 let fingerprintPromise: Promise<string> | undefined;
 
 /** Identifies the transpiler build and options, so a jco upgrade invalidates cached output. */
@@ -51,45 +41,42 @@ function fingerprint(): Promise<string> {
       version: string;
     };
     return createHash('sha256')
-      .update(`jco-transpile@${pkg.version}\n${JSON.stringify(OPTIONS)}`)
+      .update(`jco-transpile@${pkg.version}\n${JSON.stringify(OPTIONS)}\nlayout ${CACHE_LAYOUT}`)
       .digest('hex')
       .slice(0, 16);
   })();
   return fingerprintPromise;
 }
 
-async function readCached(dir: string): Promise<Meta | undefined> {
-  try {
-    return JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Meta;
-  } catch {
-    return undefined;
-  }
-}
-
 const inFlight = new Map<string, Promise<Transpiled>>();
 
-export function transpileCached(bytes: Uint8Array, digest: string, cacheDir: string): Promise<Transpiled> {
-  const pending = inFlight.get(digest);
+export function transpileCached(
+  bytes: Uint8Array,
+  digest: string,
+  cache: ComponentCache,
+): Promise<Transpiled> {
+  const id = `${cache.dir}\0${digest}`;
+  const pending = inFlight.get(id);
   if (pending !== undefined) return pending;
-  const work = transpileInto(bytes, digest, cacheDir).finally(() => inFlight.delete(digest));
-  inFlight.set(digest, work);
+  const work = transpileThrough(bytes, digest, cache).finally(() => inFlight.delete(id));
+  inFlight.set(id, work);
   return work;
 }
 
-async function transpileInto(bytes: Uint8Array, digest: string, cacheDir: string): Promise<Transpiled> {
+async function transpileThrough(
+  bytes: Uint8Array,
+  digest: string,
+  cache: ComponentCache,
+): Promise<Transpiled> {
   const key = `${digest.replace(/^sha256:/, '')}-${await fingerprint()}`;
-  const root = join(cacheDir, 'components');
-  const dir = join(root, key);
-  const result = (meta: Meta, fromCache: boolean): Transpiled => ({
-    dir,
-    moduleUrl: pathToFileURL(join(dir, `${NAME}.mjs`)).href,
-    ...meta,
-    fromCache,
-  });
+  const cached = await cache.read(key);
+  if (cached !== undefined) return { ...cached, fromCache: true };
+  const entry = await transpile(bytes);
+  await cache.write(key, entry);
+  return { ...entry, fromCache: false };
+}
 
-  const cached = await readCached(dir);
-  if (cached !== undefined) return result(cached, true);
-
+async function transpile(bytes: Uint8Array): Promise<CacheEntry> {
   const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
   let output: Awaited<ReturnType<typeof transpileBytes>>;
   try {
@@ -103,35 +90,19 @@ async function transpileInto(bytes: Uint8Array, digest: string, cacheDir: string
       hint: 'the binary is not a valid component; rebuild it and check it with `wasm-tools validate`',
     });
   }
-
-  const meta: Meta = {
-    coreModules: Object.keys(output.files).filter((f) => f.endsWith('.wasm')),
+  const bindings = output.files[`${NAME}.js`];
+  if (bindings === undefined)
+    throw new MalformedComponentError('the transpiler produced no JavaScript bindings');
+  return {
+    bindings: optimiseBindings(new TextDecoder().decode(bindings)),
+    coreModules: Object.entries(output.files)
+      .filter(([name]) => name.endsWith('.wasm'))
+      .map(([name, content]) => ({ name, bytes: content })),
     imports: output.imports.map((name) => name.replace(/@.*$/, '')),
     exports: output.exports
       .filter(([, kind]) => kind === 'instance' || kind === 'function')
       .map(([name]) => name),
   };
-  const bindings = output.files[`${NAME}.js`];
-  if (bindings === undefined)
-    throw new MalformedComponentError('the transpiler produced no JavaScript bindings');
-  const js = optimiseBindings(new TextDecoder().decode(bindings));
-
-  const temp = join(root, `.tmp-${randomBytes(6).toString('hex')}`);
-  await mkdir(temp, { recursive: true, mode: 0o700 });
-  try {
-    await writeFile(join(temp, `${NAME}.mjs`), js);
-    for (const name of meta.coreModules) await writeFile(join(temp, name), output.files[name] as Uint8Array);
-    await writeFile(join(temp, 'meta.json'), JSON.stringify(meta));
-    try {
-      await rename(temp, dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    }
-  } finally {
-    await rm(temp, { recursive: true, force: true });
-  }
-  return result(meta, false);
 }
 
 /**
@@ -149,8 +120,4 @@ function describe(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.message;
   if (typeof err === 'object' && err !== null && 'payload' in err) return String(err.payload);
   return String(err);
-}
-
-export async function readCoreModule(transpiled: Transpiled, name: string): Promise<Uint8Array> {
-  return readFile(join(transpiled.dir, name));
 }

@@ -8,7 +8,11 @@ import type { HttpRequestHead } from './http-types.ts';
 
 export interface WorkerInit {
   componentId: string;
-  moduleUrl: string;
+  /**
+   * The JavaScript bindings jco generated (an ES module), as source: the worker never reads the
+   * cache directory, so it works without one and cannot see an entry change after it was verified.
+   */
+  bindings: string;
   coreModules: Record<string, WebAssembly.Module>;
   environment: [string, string][];
   httpExport: string | undefined;
@@ -16,6 +20,7 @@ export interface WorkerInit {
   responseWindowBytes: number;
   /** Largest request body the component may send through wasi:http/outgoing-handler. */
   outgoingBodyMaxBytes: number;
+  /** V8's compile cache (see worker-entry.ts); undefined when the cache directory is unusable. */
   compileCacheDir: string | undefined;
   /** Two Int32 slots: bytes the client has taken, and a client-gone flag (see worker.ts). */
   flow: SharedArrayBuffer;
