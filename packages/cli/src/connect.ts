@@ -114,6 +114,8 @@ export async function connectLattice(
     const connection = await connectNats({
       servers: local.url,
       name: 'cirrus-cli',
+      // Errors then say whose endpoint refused or failed (e.g. at its connection limit).
+      label: 'local lattice endpoint',
       limits,
       credentials: { type: 'token', token: local.token },
     });

@@ -40,6 +40,7 @@ import { startControlServer } from './control/server.ts';
 import type { ControlServer } from './control/server.ts';
 import type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 import { latticeEventSink } from './events.ts';
+import { logLatticeStatus } from './lattice-status.ts';
 import { generateHostIdentity, hostcoreLabels } from './identity.ts';
 import { setUpInvocationSigning } from './invocation-signing.ts';
 import type { SignedInvocationOptions } from './invocation-signing.ts';
@@ -435,6 +436,18 @@ export async function createHost(options: HostOptions): Promise<Host> {
     await host.stop().catch(() => undefined);
     throw err;
   }
+
+  const statusLog = logLatticeStatus(
+    ctl === conn
+      ? [{ connection: conn }]
+      : [
+          { connection: ctl, label: 'control' },
+          { connection: conn, label: 'rpc' },
+        ],
+    logger,
+    { intervalMs: limits.natsStatusLogIntervalMs, now: () => clock.monotonicMs() },
+  );
+  void stopped.then(() => statusLog.stop());
 
   events.publish('host_started', {
     friendly_name: identity.friendlyName,

@@ -5,6 +5,7 @@ export type {
   KvWatch,
   KvWatchOptions,
   LatticeConnection,
+  LatticeStatus,
   Msg,
   MsgHeaders,
   PublishOptions,

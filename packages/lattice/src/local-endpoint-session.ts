@@ -40,6 +40,11 @@ export interface SessionContext {
   readonly tokenDigest: Buffer;
   readonly limits: SessionLimits;
   readonly info: Readonly<Record<string, unknown>>;
+  /**
+   * Asked when the client first presents the right token; false refuses it with `maximum connections
+   * exceeded` (the endpoint counts authenticated clients apart from those still authenticating).
+   */
+  readonly admit: (session: ClientSession) => boolean;
   /** Called once the socket is gone, whatever the reason. */
   readonly onClosed: (session: ClientSession) => void;
   /** Failures that are not the client's fault (bugs); the client is dropped. */
@@ -56,10 +61,11 @@ interface SubRecord {
   active: boolean;
 }
 
-const WIRE_SESSION = {
+export const WIRE_SESSION = {
   badProtocol: 'invalid client protocol',
   noRespondersNeedsHeaders: 'no responders requires headers support',
   authTimeout: 'Authentication Timeout',
+  tooManyConnections: 'maximum connections exceeded',
   stale: 'Stale Connection',
   slowConsumer: 'Slow Consumer',
   tooManySubs: 'maximum subscriptions exceeded',
@@ -257,6 +263,7 @@ export class ClientSession {
       throw new ProtocolViolation(WIRE_SESSION.noRespondersNeedsHeaders);
     }
     if (this.#conn === undefined) {
+      if (!this.#context.admit(this)) throw new ProtocolViolation(WIRE_SESSION.tooManyConnections);
       // No responders is answered here, to the client's own request inbox, as nats-server does.
       this.#conn = this.#context.lattice.connect({ echo: options.echo, noResponders: false });
       clearTimeout(this.#authTimer);

@@ -6,6 +6,17 @@
  *
  * Security rests on two things: the socket listens on loopback only, and every client must present
  * the token in its CONNECT before anything else is accepted.
+ *
+ * Admission keeps clients without the token from locking out those with it. Connections that have
+ * not authenticated yet (still waiting for their CONNECT, or refused and being closed) have a budget
+ * of their own, `localEndpointMaxUnauthenticated`; when a new connection finds it full, the oldest
+ * of them is dropped. Only authenticated clients count against `localEndpointMaxConnections`. A
+ * client with the token sends its CONNECT as soon as it reads INFO (well under a millisecond on
+ * loopback), so a flood of idle connections, which nats-server would let fill its single connection
+ * limit until their auth timeout, only ever evicts itself; to push out an honest client, a budget's
+ * worth of new connections would have to arrive within that client's own handshake. Refusing the
+ * newcomer instead (nats-server's rule) is what let idlers lock the endpoint. Sockets held stay
+ * bounded by the sum of the two limits, whatever the rate of connections.
  */
 import { randomBytes } from 'node:crypto';
 import { BlockList, createServer, isIP } from 'node:net';
@@ -18,7 +29,7 @@ import {
 } from '@cirrus/protocol';
 import type { LimitName } from '@cirrus/protocol';
 import type { MemoryLattice } from './memory.ts';
-import { ClientSession, tokenDigest } from './local-endpoint-session.ts';
+import { ClientSession, tokenDigest, WIRE_SESSION } from './local-endpoint-session.ts';
 import type { SessionContext, SessionLimits } from './local-endpoint-session.ts';
 import { errLine, infoLine } from './local-endpoint-wire.ts';
 
@@ -31,8 +42,10 @@ export interface ServeLatticeOptions {
   token: string;
   /** Largest message a client may publish; default and upper bound: the lattice's own maximum. */
   maxPayload?: number;
-  /** Default `localEndpointMaxConnections`. */
+  /** Default `localEndpointMaxConnections`: authenticated clients at once. */
   maxConnections?: number;
+  /** Default `localEndpointMaxUnauthenticated`: connections not (yet) authenticated at once. */
+  maxUnauthenticated?: number;
   /** Default `localEndpointMaxSubscriptions`. */
   maxSubscriptionsPerConnection?: number;
   /** Default `localEndpointMaxControlLineBytes`. */
@@ -54,7 +67,7 @@ export interface LocalEndpoint {
   readonly url: string;
   readonly host: string;
   readonly port: number;
-  /** Clients connected right now (authenticated or not yet). */
+  /** Clients connected right now (authenticated or not yet; refused ones not counted). */
   readonly connectionCount: number;
   /** Stops listening and disconnects every client; their lattice subscriptions end. */
   close(): Promise<void>;
@@ -118,6 +131,7 @@ export async function serveLattice(
   const given: Partial<Record<LimitName, number>> = {};
   const pairs: [LimitName, number | undefined][] = [
     ['localEndpointMaxConnections', options.maxConnections],
+    ['localEndpointMaxUnauthenticated', options.maxUnauthenticated],
     ['localEndpointMaxSubscriptions', options.maxSubscriptionsPerConnection],
     ['localEndpointMaxControlLineBytes', options.maxControlLineBytes],
     ['localEndpointMaxPendingBytes', options.maxPendingBytes],
@@ -141,6 +155,7 @@ export async function serveLattice(
     digest: tokenDigest(options.token),
     limits: sessionLimits,
     maxConnections: limits.localEndpointMaxConnections,
+    maxUnauthenticated: limits.localEndpointMaxUnauthenticated,
     onError: options.onError ?? (() => {}),
   });
   await endpoint.listen(host, port);
@@ -151,6 +166,7 @@ interface EndpointConfig {
   readonly digest: Buffer;
   readonly limits: SessionLimits;
   readonly maxConnections: number;
+  readonly maxUnauthenticated: number;
   readonly onError: (err: unknown) => void;
 }
 
@@ -159,6 +175,12 @@ class LocalEndpointImpl implements LocalEndpoint {
   readonly #config: EndpointConfig;
   readonly #server: Server;
   readonly #sessions = new Set<ClientSession>();
+  readonly #authenticated = new Set<ClientSession>();
+  /**
+   * Sockets that have not authenticated, oldest first (Map keeps insertion order): waiting for their
+   * CONNECT (with their session) or refused and being closed (without one).
+   */
+  readonly #unauthenticated = new Map<Socket, ClientSession | undefined>();
   /** Every accepted socket, refused ones included, so close() can end them all. */
   readonly #sockets = new Set<Socket>();
   readonly #serverId = `CIRRUS${randomBytes(12).toString('hex').toUpperCase()}`;
@@ -234,15 +256,23 @@ class LocalEndpointImpl implements LocalEndpoint {
       socket.destroy();
       return;
     }
+    if (this.#unauthenticated.size >= this.#config.maxUnauthenticated) this.#dropOldestUnauthenticated();
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.#unauthenticated.delete(socket);
+    });
     const clientId = this.#nextClientId++;
-    if (this.#sessions.size >= this.#config.maxConnections) {
-      // As nats-server: INFO first (clients expect it), then the refusal.
+    if (this.#authenticated.size >= this.#config.maxConnections) {
+      // As nats-server: INFO first (clients expect it), then the refusal. What the client sends is read
+      // and dropped, so that its own close is seen and frees the socket before the timer does.
       socket.on('error', () => {});
+      socket.resume();
       socket.write(infoLine(this.#info(clientId, socket)));
-      socket.end(errLine('maximum connections exceeded'));
-      setTimeout(() => socket.destroy(), this.#config.limits.authTimeoutMs).unref();
+      socket.end(errLine(WIRE_SESSION.tooManyConnections));
+      this.#unauthenticated.set(socket, undefined);
+      const timer = setTimeout(() => socket.destroy(), this.#config.limits.authTimeoutMs).unref();
+      socket.once('close', () => clearTimeout(timer));
       return;
     }
     const context: SessionContext = {
@@ -250,10 +280,36 @@ class LocalEndpointImpl implements LocalEndpoint {
       tokenDigest: this.#config.digest,
       limits: this.#config.limits,
       info: this.#info(clientId, socket),
-      onClosed: (session) => this.#sessions.delete(session),
+      admit: (session) => {
+        // Others may have authenticated since this client was accepted.
+        if (this.#authenticated.size >= this.#config.maxConnections) return false;
+        this.#unauthenticated.delete(socket);
+        this.#authenticated.add(session);
+        return true;
+      },
+      onClosed: (session) => {
+        this.#sessions.delete(session);
+        this.#authenticated.delete(session);
+      },
       onError: this.#config.onError,
     };
-    this.#sessions.add(new ClientSession(socket, context));
+    const session = new ClientSession(socket, context);
+    this.#sessions.add(session);
+    this.#unauthenticated.set(socket, session);
+  }
+
+  /** Makes room for a new connection; the one dropped is told why if its socket still takes data. */
+  #dropOldestUnauthenticated(): void {
+    const oldest = this.#unauthenticated.entries().next();
+    if (oldest.done === true) return;
+    const [socket, session] = oldest.value;
+    this.#unauthenticated.delete(socket);
+    if (session === undefined) {
+      socket.destroy();
+      return;
+    }
+    session.closeWithError(WIRE_SESSION.authTimeout);
+    session.destroy();
   }
 
   close(): Promise<void> {

@@ -43,6 +43,14 @@ export function isTimeout(err: unknown): boolean {
   return has(err, errors.TimeoutError) || /timeout|timed out/i.test(reasonOf(err));
 }
 
+/** The server closed the connection under the client (typically while it was sending CONNECT). */
+export function isCutOff(err: unknown): boolean {
+  return causeChain(err).some((e) => {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    return code === 'EPIPE' || code === 'ECONNRESET';
+  });
+}
+
 export function isNoResponders(err: unknown): boolean {
   return has(err, errors.NoRespondersError);
 }
@@ -51,7 +59,15 @@ export function isClosed(err: unknown): boolean {
   return has(err, errors.ClosedConnectionError) || has(err, errors.DrainingConnectionError);
 }
 
+const AUTH_TIMEOUT = /authentication timeout/i;
+
+/** nats.js files the server's `Authentication Timeout` as an AuthorizationError, yet no credential was refused. */
+function isAuthTimeout(e: unknown): boolean {
+  return e instanceof errors.AuthorizationError && AUTH_TIMEOUT.test(e.message);
+}
+
 export function isAuthFailure(err: unknown): boolean {
+  if (causeChain(err).some(isAuthTimeout)) return false;
   return has(err, errors.AuthorizationError) || has(err, errors.UserAuthenticationExpiredError);
 }
 
@@ -122,4 +138,10 @@ export function kvError(err: unknown, operation: string, timeoutMs: number): Cir
     });
   }
   return new KvUnavailableError(`key-value ${operation} failed: ${reasonOf(err)}`, { cause: err });
+}
+
+/** The server's own words when it refused the client with `-ERR` for a reason other than credentials. */
+export function serverRefusal(err: unknown): string | undefined {
+  const refusal = causeChain(err).find((e) => e instanceof errors.ProtocolError || isAuthTimeout(e));
+  return refusal instanceof Error ? refusal.message : undefined;
 }

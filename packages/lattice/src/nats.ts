@@ -4,11 +4,13 @@
  * both, and adds what a real network needs: it reconnects forever, pings often enough to notice a dead
  * server, and reports connection trouble as typed errors and status events.
  */
+import { connect as tcpConnect } from 'node:net';
 import type { CirrusError, Limits } from '@cirrus/protocol';
 import {
   InvalidArgumentError,
   LatticeClosedError,
   LatticeConnectFailedError,
+  LatticeConnectRefusedError,
   PayloadTooLargeError,
   RequestTimeoutError,
   resolveLimits,
@@ -19,6 +21,7 @@ import type {
   Msg as NatsMsg,
   MsgHdrs,
   NatsConnection,
+  NatsConnectionImpl,
   NodeConnectionOptions,
   Subscription as NatsSubscription,
 } from '@nats-io/transport-node';
@@ -31,11 +34,13 @@ import type { NatsCredentials, PreparedCredentials } from './nats-auth.ts';
 import {
   authError,
   isAuthFailure,
+  isCutOff,
   isPermissionViolation,
   isTimeout,
   permissionError,
   reasonOf,
   requestError,
+  serverRefusal,
 } from './nats-errors.ts';
 import { natsTlsOptions, probeTls, tlsError } from './nats-tls.ts';
 import type { NatsTlsOptions } from './nats-tls.ts';
@@ -43,6 +48,7 @@ import { openNatsBucket } from './nats-kv.ts';
 import type {
   KvBucket,
   LatticeConnection,
+  LatticeStatus,
   Msg,
   MsgHeaders,
   PublishOptions,
@@ -74,14 +80,8 @@ export interface NatsConnectOptions {
   readonly limits?: Partial<Limits>;
 }
 
-/** Connection events, in order; a dashboard and tests consume the same stream. */
-export type NatsStatus =
-  | { readonly type: 'disconnected'; readonly server: string }
-  | { readonly type: 'reconnecting' }
-  | { readonly type: 'reconnected'; readonly server: string }
-  /** Pings went unanswered: the client drops the connection and reconnects. */
-  | { readonly type: 'stale' }
-  | { readonly type: 'error'; readonly error: CirrusError | Error };
+/** Connection events, in order; the host's log, a dashboard and tests consume the same stream. */
+export type NatsStatus = LatticeStatus;
 
 export interface NatsLatticeConnection extends LatticeConnection {
   /** `host:port` of the server currently in use. */
@@ -104,7 +104,81 @@ function serverList(servers: string | readonly string[]): string[] {
   return list;
 }
 
-/** Why the first connect failed, in Cirrus codes: credentials refused, TLS, or the server unreachable. */
+/** What to do about a refusal, by the server's words (nats-server's and the local endpoint's texts). */
+function refusalHint(refusal: string): string {
+  if (/maximum connections/i.test(refusal)) {
+    return 'the server already serves as many clients as it allows: close some, or raise its max_connections (for `cirrus up`: CIRRUS_LIMIT_LOCAL_ENDPOINT_MAX_CONNECTIONS)';
+  }
+  if (/authentication timeout/i.test(refusal)) {
+    return "the server did not get this client's CONNECT in time: the machine is overloaded, or many connections without credentials are being opened to it; retry";
+  }
+  return "the server's log says why it refused this client";
+}
+
+/** After the server's INFO, how long a refusal (`-ERR`) may take to follow it in the same burst. */
+const REFUSAL_GRACE_MS = 250;
+/** More than any INFO line; a server that sends this much without a refusal is not refusing. */
+const PROBE_MAX_BYTES = 64 * 1024;
+const REFUSAL = /^INFO [^\r\n]*\r\n-ERR '([^'\r\n]*)'\r\n/;
+const REFUSAL_PROBES = 3;
+
+/**
+ * Reads what the server says to a client that sends nothing. nats-server refuses a client beyond its
+ * connection limit with `-ERR` right after INFO and closes at once, so the client library, already
+ * writing its CONNECT, sees only a broken pipe or a reset; this second look recovers the words.
+ */
+async function probeRefusal(server: string, timeoutMs: number): Promise<string | undefined> {
+  // The server may reset the connection as it closes it, and the reset can overtake its words; a
+  // few more looks make that unlikely, and a server that is not refusing answers each without -ERR.
+  for (let attempt = 1; attempt <= REFUSAL_PROBES; attempt++) {
+    const outcome = await probeOnce(server, timeoutMs);
+    if (outcome.kind !== 'reset') return outcome.refusal;
+  }
+  return undefined;
+}
+
+/** One look: the server's refusal (or none), or a connection cut off before the server was heard. */
+type ProbeOutcome = { kind: 'heard'; refusal: string | undefined } | { kind: 'reset' };
+
+async function probeOnce(server: string, timeoutMs: number): Promise<ProbeOutcome> {
+  const heard = (refusal: string | undefined): ProbeOutcome => ({ kind: 'heard', refusal });
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `nats://${server}`);
+  } catch {
+    return heard(undefined);
+  }
+  const socket = tcpConnect(url.port === '' ? 4222 : Number(url.port), url.hostname.replace(/^\[|\]$/g, ''));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await new Promise<ProbeOutcome>((resolve) => {
+      timer = setTimeout(() => resolve(heard(undefined)), timeoutMs);
+      let text = '';
+      let greeted = false;
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        const refused = REFUSAL.exec(text);
+        if (refused !== null) resolve(heard(refused[1]));
+        else if (text.length > PROBE_MAX_BYTES) resolve(heard(undefined));
+        else if (!greeted && text.includes('\r\n')) {
+          greeted = true;
+          clearTimeout(timer);
+          timer = setTimeout(() => resolve(heard(undefined)), REFUSAL_GRACE_MS);
+        }
+      });
+      socket.on('error', () => resolve({ kind: 'reset' }));
+      socket.on('close', () => resolve(heard(undefined)));
+    });
+  } finally {
+    clearTimeout(timer);
+    socket.destroy();
+  }
+}
+
+/**
+ * Why the first connect failed, in Cirrus codes: credentials refused, refused for another reason the
+ * server gave, TLS, or the server unreachable.
+ */
 async function connectError(
   err: unknown,
   servers: string[],
@@ -115,16 +189,29 @@ async function connectError(
   const list = servers.join(', ');
   const prefix = options.label === undefined ? '' : `${options.label}: `;
   if (isAuthFailure(err)) return authError(err, list, credentials, prefix);
+  const refused = (refusal: string): LatticeConnectRefusedError =>
+    new LatticeConnectRefusedError(`${prefix}the NATS server at ${list} refused the connection: ${refusal}`, {
+      hint: refusalHint(refusal),
+      cause: err,
+    });
+  const refusal = serverRefusal(err);
+  if (refusal !== undefined) return refused(refusal);
   const context = { servers: list, tls: options.tls, prefix };
   const tls = tlsError(err, context);
   if (tls !== undefined) return tls;
-  if (isTimeout(err) && servers[0] !== undefined) {
+  if (isCutOff(err) && servers[0] !== undefined) {
+    const probed = await probeRefusal(servers[0], timeoutMs);
+    if (probed !== undefined) return refused(probed);
+  }
+  // A server that refuses the TLS handshake (no client certificate) may reset the connection before
+  // its alert is read, and one that expects TLS first stays silent: a second look tells which.
+  if ((isTimeout(err) || isCutOff(err)) && servers[0] !== undefined) {
     const probe = await probeTls(servers[0], options.tls, timeoutMs);
     if (probe.kind === 'failed') {
       const explained = tlsError(probe.error, context);
       if (explained !== undefined) return explained;
     }
-    if (probe.kind === 'silent') {
+    if (probe.kind === 'silent' && isTimeout(err)) {
       return new LatticeConnectFailedError(
         `${prefix}cannot connect to NATS at ${list}: the server sent no greeting within ${timeoutMs} ms`,
         {
@@ -145,8 +232,8 @@ async function connectError(
 
 /**
  * Connects to NATS; rejects saying what failed: LATTICE_CREDENTIALS_INVALID (before connecting),
- * LATTICE_AUTH_FAILED, LATTICE_TLS_FAILED or LATTICE_CONNECT_FAILED. A `tls://` server URL requires
- * TLS, as it does for the Go and Rust clients.
+ * LATTICE_AUTH_FAILED, LATTICE_CONNECT_REFUSED, LATTICE_TLS_FAILED or LATTICE_CONNECT_FAILED. A
+ * `tls://` server URL requires TLS, as it does for the Go and Rust clients.
  */
 export async function connectNats(given: NatsConnectOptions): Promise<NatsLatticeConnection> {
   const limits = resolveLimits(given.limits ?? {});
@@ -157,6 +244,10 @@ export async function connectNats(given: NatsConnectOptions): Promise<NatsLattic
   const credentials = await prepareCredentials(options.credentials, prefix);
   const natsOptions: NodeConnectionOptions = {
     servers,
+    // Off for the first connect only, and turned on once connected. With it on, a server that refuses
+    // the client with -ERR during the handshake (`maximum connections exceeded`) leaves nats.js waiting
+    // for its own reconnect loop until the connect timeout, which then hides the server's words.
+    reconnect: false,
     // A host must outlive any server outage: the default gives up after 10 attempts (~20 s).
     maxReconnectAttempts: -1,
     // Credentials that stop working (rotated, revoked) are fixed on the server side; keep trying
@@ -177,6 +268,8 @@ export async function connectNats(given: NatsConnectOptions): Promise<NatsLattic
   } catch (err) {
     throw await connectError(err, servers, options, credentials, limits.natsConnectTimeoutMs);
   }
+  // nats.js reads this option of the connection's own options object at each disconnect.
+  (nc as NatsConnectionImpl).options.reconnect = true;
   const js = jetstream(nc, {
     timeout: limits.natsKvTimeoutMs,
     ...(options.jsDomain === undefined ? {} : { domain: options.jsDomain }),
@@ -337,28 +430,38 @@ class NatsLattice implements NatsLatticeConnection {
   }
 
   async #watchStatus(): Promise<void> {
+    /** When the current outage began (monotonic), and how many reconnect attempts it has seen. */
+    let downSince = 0;
+    let attempts = 0;
+    const downMs = (): number => Math.round(performance.now() - downSince);
     for await (const s of this.#nc.status()) {
       let event: NatsStatus | undefined;
       switch (s.type) {
         case 'disconnect':
           this.#connected = false;
+          downSince = performance.now();
+          attempts = 0;
           event = { type: 'disconnected', server: s.server };
           break;
         case 'reconnecting':
-          event = { type: 'reconnecting' };
+          attempts++;
+          event = { type: 'reconnecting', attempt: attempts, downMs: downMs() };
           break;
         case 'reconnect': {
           this.#connected = true;
           const woken = this.#reconnected;
           this.#reconnected = NatsLattice.#signal();
           woken.resolve();
-          event = { type: 'reconnected', server: s.server };
+          event = { type: 'reconnected', server: s.server, downMs: downMs(), attempts };
           break;
         }
         case 'staleConnection':
           // The client is about to drop this connection; nothing sent now would be answered.
           this.#connected = false;
-          event = { type: 'stale' };
+          event = { type: 'stale', server: this.#nc.getServer() };
+          break;
+        case 'ldm':
+          event = { type: 'lameDuck', server: s.server };
           break;
         case 'error':
           event = { type: 'error', error: this.#explain(s.error) };

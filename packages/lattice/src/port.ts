@@ -93,6 +93,28 @@ export interface KvBucket {
   watch(options?: KvWatchOptions): Promise<KvWatch>;
 }
 
+/**
+ * A change in a connection's link to its server, in the order it happened. Only connections over a
+ * network (NATS) have them; `server` is `host:port`, never with credentials.
+ */
+export type LatticeStatus =
+  /** The connection dropped; reconnect attempts follow, for as long as it takes. */
+  | { readonly type: 'disconnected'; readonly server: string }
+  /** Attempt number `attempt` since the drop begins; from the second on, the one before failed. */
+  | { readonly type: 'reconnecting'; readonly attempt: number; readonly downMs: number }
+  | {
+      readonly type: 'reconnected';
+      readonly server: string;
+      readonly downMs: number;
+      readonly attempts: number;
+    }
+  /** Pings went unanswered: the connection is dropped and re-established. */
+  | { readonly type: 'stale'; readonly server: string }
+  /** The server is shutting down gracefully (lame-duck mode): clients are moved off it soon. */
+  | { readonly type: 'lameDuck'; readonly server: string }
+  /** The server reported an error (`-ERR`), e.g. credentials refused on a reconnect. */
+  | { readonly type: 'error'; readonly error: Error };
+
 export interface LatticeConnection {
   publish(subject: string, data?: Uint8Array, options?: PublishOptions): void;
   subscribe(subject: string, options?: SubscribeOptions): Subscription;
@@ -107,4 +129,9 @@ export interface LatticeConnection {
   readonly maxPayload: number;
   close(): Promise<void>;
   readonly isClosed: boolean;
+  /**
+   * Status changes from now on, on connections over a network (absent on the in-memory lattice). The
+   * iteration ends when the connection closes or the reader stops.
+   */
+  status?(): AsyncIterable<LatticeStatus>;
 }

@@ -5,6 +5,7 @@
  * it closes a socket.
  */
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -624,6 +625,129 @@ describe('local lattice endpoint: connection limits, keep-alive and slow consume
   });
 });
 
+describe('local lattice endpoint: connections without the token cannot lock out a client with it', () => {
+  const AUTH_TIMEOUT_MS = 500;
+  const MAX_UNAUTHENTICATED = 64;
+  const cleanup: (() => unknown)[] = [];
+  const serve = async (options: Omit<ServeLatticeOptions, 'token'> = {}): Promise<LocalEndpoint> => {
+    const lattice = createMemoryLattice();
+    cleanup.push(() => lattice.close());
+    const endpoint = await serveLattice(lattice, { token: TOKEN, ...options });
+    cleanup.push(() => endpoint.close());
+    const responder = lattice.connect();
+    responder.subscribe('svc.echo', { callback: (m: Msg) => m.respond(m.data) });
+    return endpoint;
+  };
+  const raw = async (endpoint: LocalEndpoint): Promise<RawClient> => {
+    const client = await RawClient.open(endpoint.port);
+    cleanup.push(() => client.destroy());
+    return client;
+  };
+  /** Open file descriptors of this process: the endpoint's sockets and the test's own. */
+  const openFds = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
+
+  afterEach(async () => {
+    for (const undo of cleanup.splice(0).reverse()) await undo();
+  });
+
+  for (const idle of [200, 1000]) {
+    it(`serves a client with the token at once while ${idle} connections never authenticate, and closes those by the auth timeout with bounded sockets`, async () => {
+      const endpoint = await serve({
+        authTimeoutMs: AUTH_TIMEOUT_MS,
+        maxUnauthenticated: MAX_UNAUTHENTICATED,
+      });
+      const baseline = await openFds();
+      const idlers: RawClient[] = [];
+      for (let i = 0; i < idle; i++) {
+        idlers.push(await raw(endpoint));
+        // Each accept evicts the oldest idler once the budget is full: the endpoint never holds more.
+        assert.ok(endpoint.connectionCount <= MAX_UNAUTHENTICATED, `${endpoint.connectionCount} held`);
+      }
+
+      // Both ends of each connection held are in this process; the dropped ones are closed.
+      await waitFor(
+        async () => (await openFds()) <= baseline + 2 * MAX_UNAUTHENTICATED + 4,
+        2000,
+        'sockets bounded by the budget',
+      );
+
+      const started = performance.now();
+      const client = await connectNats({
+        servers: endpoint.url,
+        credentials: { type: 'token', token: TOKEN },
+      });
+      cleanup.push(() => client.close());
+      const reply = await client.request('svc.echo', encodeText('hi'), { timeoutMs: 1000 });
+      const elapsed = performance.now() - started;
+      assert.equal(reply.string(), 'hi');
+      // Measured 5–26 ms with 200 or 1,000 idlers (2 loaded cores); before, the client failed after 5 s.
+      assert.ok(elapsed < 250, `connect and request/reply took ${elapsed.toFixed(1)} ms`);
+
+      await withDeadline(
+        Promise.all(idlers.map((c) => c.closed)),
+        AUTH_TIMEOUT_MS + 2000,
+        'every idle connection closed by the auth timeout',
+      );
+      for (const c of idlers)
+        assert.ok(c.text.endsWith("-ERR 'Authentication Timeout'\r\n"), c.text.slice(-60));
+      await waitFor(() => endpoint.connectionCount === 1, 2000, 'only the client with the token left');
+      const fds = await waitFor(
+        async () => {
+          const now = await openFds();
+          return now <= baseline + 4 ? now : undefined;
+        },
+        2000,
+        'file descriptors back at the baseline',
+      );
+      assert.ok(fds <= baseline + 4, `${fds} open, ${baseline} before (one client, two sockets)`);
+    });
+  }
+
+  it('refuses a client with LATTICE_CONNECT_REFUSED naming maximum connections, quickly, when authenticated clients are at the max', async () => {
+    const endpoint = await serve({ maxConnections: 3 });
+    // Connections without the token do not count against the maximum.
+    for (let i = 0; i < 5; i++) await raw(endpoint);
+    for (let i = 0; i < 3; i++) await (await raw(endpoint)).handshake();
+    assert.equal(endpoint.connectionCount, 8);
+
+    const started = performance.now();
+    await assert.rejects(
+      connectNats({ servers: endpoint.url, credentials: { type: 'token', token: TOKEN } }),
+      (err) => {
+        assert.equal(codeOf(err), 'LATTICE_CONNECT_REFUSED');
+        assert.match(String(err), /refused the connection: maximum connections exceeded/);
+        assert.match((err as { hint?: string }).hint ?? '', /CIRRUS_LIMIT_LOCAL_ENDPOINT_MAX_CONNECTIONS/);
+        return true;
+      },
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 1000, `refused after ${elapsed.toFixed(1)} ms, not at the 5 s connect timeout`);
+  });
+
+  it('refuses a client whose CONNECT comes after others filled the maximum while it waited', async () => {
+    const endpoint = await serve({ maxConnections: 2 });
+    const late = await raw(endpoint);
+    await late.until('\r\n');
+    for (let i = 0; i < 2; i++) await (await raw(endpoint)).handshake();
+    await late.send(`CONNECT ${JSON.stringify({ auth_token: TOKEN, verbose: false })}\r\nPING\r\n`);
+    await late.closedWithin(2000, 'late client refused');
+    assert.equal(late.afterInfo, "-ERR 'maximum connections exceeded'\r\n");
+  });
+
+  it('drops the oldest connection still waiting to authenticate, with Authentication Timeout, when their budget is full', async () => {
+    const endpoint = await serve({ maxUnauthenticated: 2 });
+    const oldest = await raw(endpoint);
+    await oldest.until('\r\n');
+    const middle = await raw(endpoint);
+    const newest = await raw(endpoint);
+    await oldest.closedWithin(2000, 'oldest waiting connection dropped');
+    assert.equal(oldest.afterInfo, "-ERR 'Authentication Timeout'\r\n");
+    await middle.handshake();
+    await newest.handshake();
+    assert.equal(endpoint.connectionCount, 2);
+  });
+});
+
 describe('local lattice endpoint: through the Cirrus NATS adapter', () => {
   let lattice: MemoryLattice;
   let endpoint: LocalEndpoint;
@@ -742,6 +866,20 @@ describe('client protocol parser', () => {
     assert.deepEqual(parseAll([...bytes].map((b) => Uint8Array.of(b))), whole);
   });
 
+  it('holds only the payload bytes that arrived, not the size a PUB announces', () => {
+    const limit = 64 * 1024 * 1024;
+    const ops: ClientOp[] = [];
+    const parser = new ClientProtocolParser({ maxControlLine: 256, maxPayload: limit }, (op) => ops.push(op));
+    const before = process.memoryUsage().arrayBuffers;
+    parser.push(Buffer.from(`CONNECT {}\r\nPUB a ${limit}\r\n0123456789`));
+    const held = process.memoryUsage().arrayBuffers - before;
+    assert.ok(held < 1024 * 1024, `${held} bytes held for 10 bytes of payload`);
+    assert.deepEqual(
+      ops.map((op) => op.kind),
+      ['CONNECT'],
+    );
+  });
+
   it('stops at the first violation and names it as nats-server does', () => {
     const cases: [string, string][] = [
       ['PING\r\n', 'Authorization Violation'],
@@ -761,17 +899,3 @@ describe('client protocol parser', () => {
     }
   });
 });
-  it('holds only the payload bytes that arrived, not the size a PUB announces', () => {
-    const limit = 64 * 1024 * 1024;
-    const ops: ClientOp[] = [];
-    const parser = new ClientProtocolParser({ maxControlLine: 256, maxPayload: limit }, (op) => ops.push(op));
-    const before = process.memoryUsage().arrayBuffers;
-    parser.push(Buffer.from(`CONNECT {}\r\nPUB a ${limit}\r\n0123456789`));
-    const held = process.memoryUsage().arrayBuffers - before;
-    assert.ok(held < 1024 * 1024, `${held} bytes held for 10 bytes of payload`);
-    assert.deepEqual(
-      ops.map((op) => op.kind),
-      ['CONNECT'],
-    );
-  });
-

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect, nkeys } from '@nats-io/transport-node';
@@ -39,6 +41,22 @@ async function nextStatus(conn: NatsLatticeConnection, type: NatsStatus['type'],
   } finally {
     await events.return?.();
   }
+}
+
+/** Records every status event of `conn` from now until `stop()`. */
+function collect(conn: NatsLatticeConnection): { stop: () => NatsStatus[] } {
+  const seen: NatsStatus[] = [];
+  const events = conn.status()[Symbol.asyncIterator]();
+  void (async () => {
+    for (let next = await events.next(); next.done !== true; next = await events.next())
+      seen.push(next.value);
+  })();
+  return {
+    stop: () => {
+      void events.return?.();
+      return seen;
+    },
+  };
 }
 
 latticeContract('NATS', async () => {
@@ -117,6 +135,28 @@ describe('NATS adapter on a restarting server', () => {
     sub.unsubscribe();
   });
 
+  it('reports a restart as disconnected, numbered reconnect attempts, then reconnected with the time it was down', async () => {
+    const events = collect(a);
+    const back = nextStatus(a, 'reconnected', 15_000);
+    await server.restart();
+    await back;
+    const seen = events.stop();
+    const server0 = `127.0.0.1:${server.port}`;
+    assert.deepEqual(seen[0], { type: 'disconnected', server: server0 });
+    const attempts = seen.filter((e) => e.type === 'reconnecting');
+    assert.deepEqual(
+      attempts.map((e) => e.attempt),
+      attempts.map((_, i) => i + 1),
+    );
+    const last = seen.at(-1);
+    assert.equal(last?.type, 'reconnected');
+    if (last?.type === 'reconnected') {
+      assert.equal(last.server, server0);
+      assert.equal(last.attempts, attempts.length);
+      assert.ok(last.downMs > 0);
+    }
+  });
+
   it('creates key-value buckets in the wasmCloud layout: stream KV_<bucket>, history 1, file storage', async () => {
     const name = `CONFIGDATA_${unique()}`;
     const kv = await a.kv(name);
@@ -154,6 +194,22 @@ describe('NATS adapter while the server is unreachable', () => {
       }
       await nextStatus(conn, 'reconnected', 10_000);
       await conn.flush();
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('reports a server entering lame-duck mode, naming it', async () => {
+    // Lame-duck mode holds off SIGTERM; the server is killed right after the test instead.
+    await using server = await startNatsServer({ config: 'lame_duck_grace_period: 10s', stopTimeoutMs: 200 });
+    const conn = await connectNats({ servers: server.url, limits: FAST });
+    try {
+      const events = collect(conn);
+      const ldm = nextStatus(conn, 'lameDuck', 5_000);
+      // nats-server enters lame-duck mode on SIGUSR2 and tells its clients at once.
+      process.kill(server.pid, 'SIGUSR2');
+      await ldm;
+      assert.deepEqual(events.stop()[0], { type: 'lameDuck', server: `127.0.0.1:${server.port}` });
     } finally {
       await conn.close();
     }
@@ -276,6 +332,50 @@ describe('NATS connection errors and credentials', () => {
       connectNats({ servers: server.url, credentials: { type: 'nkey', seed: seedOf(other) } }),
       (err) => codeOf(err) === 'LATTICE_AUTH_FAILED',
     );
+  });
+
+  it('fails at once with LATTICE_CONNECT_REFUSED and the server’s words when it is at max_connections', async () => {
+    await using server = await startNatsServer({ config: 'max_connections: 1' });
+    const first = await connectNats({ servers: server.url });
+    try {
+      const started = performance.now();
+      await assert.rejects(connectNats({ servers: server.url }), (err: Error) => {
+        assert.equal(codeOf(err), 'LATTICE_CONNECT_REFUSED');
+        assert.match(err.message, /refused the connection: maximum connections exceeded$/);
+        return true;
+      });
+      // Before, nats.js waited out its 5 s connect timeout and reported only "timeout".
+      assert.ok(performance.now() - started < 1_000, 'not at the connect timeout');
+      await first.flush();
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('reports an Authentication Timeout as LATTICE_CONNECT_REFUSED, not as refused credentials', async () => {
+    // A server that answers every CONNECT as an overloaded server would: too late.
+    const fake = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.write(
+        `INFO ${JSON.stringify({ server_id: 'FAKE', version: '2.10.0', proto: 1, auth_required: true, max_payload: 1024 })}\r\n`,
+      );
+      socket.once('data', () => socket.end("-ERR 'Authentication Timeout'\r\n"));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = fake.address() as AddressInfo;
+      await assert.rejects(
+        connectNats({ servers: `nats://127.0.0.1:${port}`, credentials: { type: 'token', token: 'tok' } }),
+        (err: Error & { hint?: string }) => {
+          assert.equal(codeOf(err), 'LATTICE_CONNECT_REFUSED');
+          assert.match(err.message, /refused the connection: Authentication Timeout$/);
+          assert.match(err.hint ?? '', /in time/);
+          return true;
+        },
+      );
+    } finally {
+      await new Promise((resolve) => fake.close(resolve));
+    }
   });
 
   it('rejects limits out of range with INVALID_LIMIT before connecting', async () => {
