@@ -25,6 +25,7 @@ import type {
   ImportHandler,
 } from '@cirrus/runtime';
 import type { LatticeState } from './lattice-state.ts';
+import { StartGuard } from './start-guard.ts';
 import type { ComponentPolicyTarget, PolicyClient } from './policy.ts';
 import type { EventSink } from './ports.ts';
 
@@ -107,6 +108,7 @@ export class ComponentManager {
   readonly #options: ComponentManagerOptions;
   readonly #running = new Map<string, RunningComponent>();
   readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #starts = new StartGuard();
 
   constructor(options: ComponentManagerOptions) {
     this.#options = options;
@@ -129,6 +131,7 @@ export class ComponentManager {
   async scale(command: ScaleComponentCommand): Promise<void> {
     const id = assertValidId('component_id', command.componentId);
     const count = checkCount(command.count, this.#options.limits.maxInstances);
+    this.#starts.assertOpen();
     if (typeof command.componentRef !== 'string' || command.componentRef.length === 0) {
       throw new InvalidArgumentError('component_ref is required', {
         hint: 'give a file path or http(s) URL',
@@ -210,36 +213,49 @@ export class ComponentManager {
     annotations: StringMap,
   ): Promise<ComponentPool> {
     const { runtime, state, logger, allowFileLoad, policy, claims } = this.#options;
-    const environment = await state.resolveConfig(config);
-    const prepared = await runtime.load(ref, {
-      allowFileLoad,
-      requireSigned: claims?.requireSigned,
-      allowedIssuers: claims?.allowedIssuers,
-      now: claims?.now(),
-    });
-    // After loading, so that the request carries the component's claims; before any instance runs.
-    await policy?.evaluateStartComponent(
-      { componentId: id, imageRef: ref, annotations, claims: prepared.claims },
-      count,
+    const pool = await this.#starts.run(
+      async (signal) => {
+        const environment = await state.resolveConfig(config);
+        const prepared = await runtime.load(ref, {
+          allowFileLoad,
+          requireSigned: claims?.requireSigned,
+          allowedIssuers: claims?.allowedIssuers,
+          now: claims?.now(),
+          signal,
+        });
+        // After loading, so that the request carries the component's claims; before any instance runs.
+        await policy?.evaluateStartComponent(
+          { componentId: id, imageRef: ref, annotations, claims: prepared.claims },
+          count,
+        );
+        const started = runtime.createPool(prepared, {
+          componentId: id,
+          maxInstances: count,
+          environment,
+          logger,
+          imports: this.#options.imports(id),
+        });
+        // Stopping the host while the first instance starts ends that start at once.
+        const abort = (): void => void started.close();
+        signal.addEventListener('abort', abort, { once: true });
+        try {
+          await started.warm();
+        } catch (err) {
+          await started.close();
+          throw err;
+        } finally {
+          signal.removeEventListener('abort', abort);
+        }
+        return started;
+      },
+      (started) => started.close(),
     );
-    const pool = runtime.createPool(prepared, {
-      componentId: id,
-      maxInstances: count,
-      environment,
-      logger,
-      imports: this.#options.imports(id),
-    });
-    try {
-      await pool.warm();
-    } catch (err) {
-      await pool.close();
-      throw err;
-    }
     logger.info('component started', { component: id, ref, max_instances: count });
-    if (prepared.claims !== undefined) {
+    const signed = pool.component.claims;
+    if (signed !== undefined) {
       // For claims.get, as 1.x stores them; a lattice that refuses the record does not stop the component.
       await state
-        .putClaims(storedComponentClaims(prepared.claims))
+        .putClaims(storedComponentClaims(signed))
         .catch((err: unknown) =>
           logger.warn('claims not stored', { component: id, error: describeError(err) }),
         );
@@ -330,6 +346,7 @@ export class ComponentManager {
 
   async update(command: UpdateComponentCommand): Promise<void> {
     const id = assertValidId('component_id', command.componentId);
+    this.#starts.assertOpen();
     return this.#serial(id, async () => {
       const running = this.#running.get(id);
       const { events, hostId } = this.#options;
@@ -385,10 +402,25 @@ export class ComponentManager {
     return this.#running.has(id);
   }
 
+  /**
+   * The running component `id`; while it is still starting (a scale or update in progress), once
+   * that has finished. Calls that arrive during a start (an HTTP listener restored from a stored link
+   * opens before its component is warm) then wait for it instead of failing.
+   */
+  async #whenRunning(id: string): Promise<RunningComponent> {
+    const running = this.#running.get(id);
+    if (running !== undefined) return running;
+    await this.#queues.get(id);
+    const started = this.#running.get(id);
+    if (started !== undefined) return started;
+    throw new ComponentNotRunningError(`component ${id} is not running on this host`, {
+      hint: `start it: cirrus scale component <host> <ref> ${id} --count 1`,
+    });
+  }
+
   /** Serves another component's linked import with an export of `id`, if `id` runs here. */
   serveImport(id: string, call: ImportCall): Promise<unknown> | undefined {
-    const running = this.#running.get(id);
-    if (running === undefined) return undefined;
+    if (!this.#running.has(id) && !this.#queues.has(id)) return undefined;
     if (call.resource !== undefined) {
       return Promise.reject(
         new ImportFailedError(
@@ -396,21 +428,16 @@ export class ComponentManager {
         ),
       );
     }
-    return this.#permitted(running, call.interface, call.fn, () =>
-      running.pool.invoke(call.interface, call.fn, call.args),
+    return this.#whenRunning(id).then((running) =>
+      this.#permitted(running, call.interface, call.fn, () =>
+        running.pool.invoke(call.interface, call.fn, call.args),
+      ),
     );
   }
 
   /** Calls an export of a component running here (COMPONENT_NOT_RUNNING otherwise). */
-  invoke(id: string, exportInterface: string, fn: string, args: unknown[]): Promise<unknown> {
-    const running = this.#running.get(id);
-    if (running === undefined) {
-      return Promise.reject(
-        new ComponentNotRunningError(`component ${id} is not running on this host`, {
-          hint: `start it: cirrus scale component <host> <ref> ${id} --count 1`,
-        }),
-      );
-    }
+  async invoke(id: string, exportInterface: string, fn: string, args: unknown[]): Promise<unknown> {
+    const running = this.#running.get(id) ?? (await this.#whenRunning(id));
     return this.#permitted(running, exportInterface, fn, () =>
       running.pool.invoke(exportInterface, fn, args),
     );
@@ -432,15 +459,8 @@ export class ComponentManager {
   }
 
   /** Routes an HTTP request to a component running here. */
-  handleHttp(id: string, head: HttpRequestHead, body: HttpBody, sink: HttpResponseSink): Promise<void> {
-    const running = this.#running.get(id);
-    if (running === undefined) {
-      return Promise.reject(
-        new ComponentNotRunningError(`component ${id} is not running on this host`, {
-          hint: `start it: cirrus scale component <host> <ref> ${id} --count 1`,
-        }),
-      );
-    }
+  async handleHttp(id: string, head: HttpRequestHead, body: HttpBody, sink: HttpResponseSink): Promise<void> {
+    const running = this.#running.get(id) ?? (await this.#whenRunning(id));
     return this.#permitted(running, HTTP_HANDLER, 'handle', () => running.pool.handleHttp(head, body, sink));
   }
 
@@ -455,8 +475,13 @@ export class ComponentManager {
     }));
   }
 
+  /**
+   * Stops every component, including those still starting: their starts are aborted and whatever
+   * they started is closed, so nothing runs once this resolves.
+   */
   async stopAll(): Promise<void> {
-    const all = [...this.#running.values()];
-    await Promise.all(all.map((c) => this.#serial(c.id, () => this.#stop(c))));
+    await this.#starts.close();
+    while (this.#queues.size > 0) await Promise.all([...this.#queues.values()]);
+    await Promise.all([...this.#running.values()].map((c) => this.#stop(c)));
   }
 }

@@ -16,7 +16,7 @@ export type {
 export { BUILTIN_PROVIDERS, BUILTIN_SCHEME } from './providers/builtin.ts';
 export { DEFAULT_HTTP_ADDRESS } from './providers/http-server/index.ts';
 export { createLogger } from './logger.ts';
-export type { LogFormat, LogLevel, LoggerOptions } from './logger.ts';
+export type { LogFormat, LogLevel, LoggerOptions, LogRepeatLimit } from './logger.ts';
 export { systemClock } from './ports.ts';
 export type { Clock, EventSink } from './ports.ts';
 export { VERSION } from './version.ts';

@@ -36,7 +36,7 @@ import { natsOptionsFromHostData } from './connect.ts';
 import { LinkTable } from './links.ts';
 import type { LinkRole } from './links.ts';
 import { createJsonLogger, minimumLevel } from './logger.ts';
-import { readHostData } from './stdin.ts';
+import { readHostData, whenHostGone } from './stdin.ts';
 
 /** What a handler knows about the call it serves. */
 export interface InvocationContext {
@@ -207,6 +207,14 @@ export async function runProvider(options: ProviderOptions): Promise<Provider> {
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
+      // A provider outliving its host would serve on unsupervised (NATS) or never again (the
+      // host's embedded lattice): the end of stdin, which the host keeps open, stops it.
+      if (options.hostData === undefined) {
+        whenHostGone(process.stdin, () => {
+          logger.warn('the host is gone (stdin closed); stopping');
+          void provider.stop();
+        });
+      }
       void provider.stopped.then(() => process.exit(0));
     }
     return provider;

@@ -300,7 +300,9 @@ class ExternalProvider implements CapabilityProvider {
     this.#forwardOutput(proc);
     // A process that exits at once closes stdin under our feet; its exit is what gets reported.
     child.stdin?.on('error', () => {});
-    child.stdin?.end(`${encodeHostData(hostData)}\r\n`);
+    // Stdin stays open for the life of the host: when the host dies, however it dies (SIGKILL
+    // included), the pipe closes and the provider learns that its host is gone.
+    child.stdin?.write(`${encodeHostData(hostData)}\r\n`);
     this.#ctx.logger.info('provider process started', { pid: proc.pid, program: this.#program });
     try {
       await this.#waitReady(proc);

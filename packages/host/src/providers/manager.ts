@@ -13,6 +13,7 @@ import {
 import type { Limits, Link, Logger, ProviderDescription, StringMap } from '@cirrus/protocol';
 import type { LatticeState, LinkChange } from '../lattice-state.ts';
 import type { PolicyClient } from '../policy.ts';
+import { StartGuard } from '../start-guard.ts';
 import type { EventSink } from '../ports.ts';
 import { BUILTIN_SCHEME, builtinName } from './builtin.ts';
 import { externalProvider, providerProgram } from './external.ts';
@@ -77,6 +78,7 @@ export class ProviderManager {
   readonly #options: ProviderManagerOptions;
   readonly #running = new Map<string, RunningProvider>();
   readonly #starting = new Set<string>();
+  readonly #starts = new StartGuard();
 
   constructor(options: ProviderManagerOptions) {
     this.#options = options;
@@ -114,6 +116,7 @@ export class ProviderManager {
     const id = assertValidId('provider_id', command.providerId);
     const { events, hostId, state, logger } = this.#options;
     const annotations = command.annotations ?? {};
+    this.#starts.assertOpen();
     if (this.#running.has(id) || this.#starting.has(id)) {
       throw new ProviderAlreadyRunningError(`provider ${id} is already running on this host`, {
         hint: 'stop it first, or start it under another id',
@@ -130,35 +133,46 @@ export class ProviderManager {
         claims: undefined,
       });
       const config = command.config ?? [];
-      const provider = await builtin.start({
-        providerId: id,
-        hostId,
-        lattice: this.#options.lattice,
-        connection: this.#options.connection,
-        config: await state.resolveConfig(config),
-        logger: logger.child({ provider: id }),
-        limits: this.#options.limits,
-        components: this.#options.components,
-        verifyInvocation: this.#options.verifyInvocation,
-        clusterIssuers: this.#options.clusterIssuers,
-      });
-      const running: RunningProvider = {
-        id,
-        ref: command.providerRef,
-        name: builtin.name,
-        provider,
-        annotations,
-        config,
-      };
-      this.#running.set(id, running);
-      await state.ensureSpec(id, command.providerRef);
-      try {
-        for (const link of state.linksInvolving(id)) await this.#deliver(running, link, 'put');
-      } catch (err) {
-        this.#running.delete(id);
-        await provider.shutdown();
-        throw err;
-      }
+      await this.#starts.run(
+        async (signal) => {
+          const provider = await builtin.start({
+            providerId: id,
+            hostId,
+            lattice: this.#options.lattice,
+            connection: this.#options.connection,
+            config: await state.resolveConfig(config),
+            logger: logger.child({ provider: id }),
+            limits: this.#options.limits,
+            components: this.#options.components,
+            verifyInvocation: this.#options.verifyInvocation,
+            clusterIssuers: this.#options.clusterIssuers,
+            signal,
+          });
+          const started: RunningProvider = {
+            id,
+            ref: command.providerRef,
+            name: builtin.name,
+            provider,
+            annotations,
+            config,
+          };
+          // Running before its links are delivered, so that a link put meanwhile reaches it too.
+          this.#running.set(id, started);
+          try {
+            await state.ensureSpec(id, command.providerRef);
+            for (const link of state.linksInvolving(id)) await this.#deliver(started, link, 'put');
+          } catch (err) {
+            this.#running.delete(id);
+            await provider.shutdown();
+            throw err;
+          }
+          return started;
+        },
+        async (started) => {
+          this.#running.delete(id);
+          await started.provider.shutdown();
+        },
+      );
     } catch (err) {
       events.publish('provider_start_failed', {
         provider_ref: command.providerRef,
@@ -218,7 +232,9 @@ export class ProviderManager {
     return provider.handleImport(call, source);
   }
 
+  /** Stops every provider, including those still starting: nothing they started outlives this. */
   async stopAll(): Promise<void> {
+    await this.#starts.close();
     await Promise.all([...this.#running.values()].map((p) => this.#stop(p)));
   }
 

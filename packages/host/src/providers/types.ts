@@ -45,6 +45,8 @@ export interface ProviderContext {
    * invocations: provider processes get them as HostData `cluster_issuers` and check for themselves.
    */
   clusterIssuers?: readonly string[];
+  /** Aborted when the host stops before the start has finished: end whatever the start waits for. */
+  signal?: AbortSignal;
 }
 
 /**

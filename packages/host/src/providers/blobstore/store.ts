@@ -21,6 +21,7 @@ import {
   InvalidArgumentError,
 } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
+import { makeDirectories } from '@cirrus/runtime';
 import { checkContainerName, objectFileName, objectNameOf } from './names.ts';
 
 export type BlobstoreLimits = Pick<
@@ -109,7 +110,7 @@ export class DirectoryStore {
   static async open(root: string, limits: BlobstoreLimits): Promise<DirectoryStore> {
     const hint = 'check the root of the blobstore link: it must be a directory the host can write';
     try {
-      await mkdir(root, { recursive: true, mode: 0o700 });
+      await makeDirectories(root, { mode: 0o700 });
       // The root itself may be reached through a symbolic link the operator chose; what lies under it may not.
       const store = new DirectoryStore(await realpath(root), limits);
       await mkdir(store.#temp, { mode: 0o700 }).catch((err: unknown) => {

@@ -8,7 +8,7 @@ import { AddressInUseError, CirrusError, PayloadTooLargeError } from '@cirrus/pr
 import type { Limits, Logger } from '@cirrus/protocol';
 import type { HttpBody, HttpResponseSink } from '@cirrus/runtime';
 import type { ComponentCalls } from '../types.ts';
-import { RouteTable } from './routes.ts';
+import { requestTarget, RouteTable } from './routes.ts';
 import type { ListenAddress } from './routes.ts';
 
 const STATUS_BY_CODE: Record<string, number> = {
@@ -23,6 +23,7 @@ const STATUS_BY_CODE: Record<string, number> = {
 };
 
 const REASON: Record<number, string> = {
+  400: 'bad request target',
   403: 'forbidden by policy',
   404: 'no route',
   413: 'request body too large',
@@ -113,7 +114,9 @@ async function* limitedBody(
   onTooLarge: () => void,
 ): AsyncIterable<Uint8Array> {
   let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  // Leaving the loop must not destroy the request: that resets the connection while the client is
+  // still uploading, and the 413 it is about to get is lost.
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     total += chunk.byteLength;
     if (total > maxBytes) {
       onTooLarge();
@@ -121,6 +124,31 @@ async function* limitedBody(
     }
     yield chunk;
   }
+}
+
+/**
+ * Closes a connection the way Apache's lingering close does. A response that ends a connection while
+ * the client is still sending (a 413 during an upload) is followed by a close with unread bytes in
+ * the receive buffer, which makes the kernel send a reset; the client may then lose the response
+ * before it reads it. Instead the write side is shut down after the response, what the client
+ * still sends is read and dropped for up to `lingerMs`, and only then is the socket closed. Node's
+ * server closes a `Connection: close` response through `destroySoon`; this socket's is replaced.
+ */
+function lingerOnClose(res: ServerResponse, lingerMs: number): void {
+  const socket = res.socket;
+  if (socket === null || lingerMs === 0) return;
+  socket.destroySoon = () => {
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), lingerMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    // The peer is done sending once it half-closes too.
+    socket.once('end', () => socket.destroy());
+    // Whatever of the request body still arrives is dropped, so the parser keeps reading it.
+    res.req.on('data', () => undefined);
+    res.req.resume();
+    socket.resume();
+  };
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -192,10 +220,13 @@ export class Listener {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { limits, logger, components } = this.#options;
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
-    const route = this.routes.match(req.headers.host, path);
+    const target = requestTarget(req.url ?? '/', req.headers.host, this.address.key);
+    if (target === undefined) {
+      this.#reply(res, 400, true);
+      return;
+    }
+    const { path } = target;
+    const route = this.routes.match(target.authority, path);
     if (route === undefined) {
       this.#reply(res, 404);
       return;
@@ -216,9 +247,9 @@ export class Listener {
       : null;
     const head = {
       method: req.method ?? 'GET',
-      pathWithQuery: url,
+      pathWithQuery: target.pathWithQuery,
       scheme: 'http' as const,
-      authority: req.headers.host ?? this.address.key,
+      authority: target.authority,
       headers: req.rawHeaders,
     };
     try {
@@ -242,6 +273,11 @@ export class Listener {
           error: message,
         });
         this.#reply(res, status, false, code);
+        // Shedding: a client refused for capacity reads its 503 at once, but its next request on
+        // this connection is read only after a pause. Impatient clients that retry at once would
+        // otherwise turn every refusal into another request to parse and refuse, and the main
+        // thread, busy refusing, would starve the requests it can serve.
+        if (code === 'AT_CAPACITY') this.#pause(req, limits.httpOverloadPauseMs);
       }
     } finally {
       this.#inFlight--;
@@ -249,8 +285,18 @@ export class Listener {
     }
   }
 
+  #pause(req: IncomingMessage, ms: number): void {
+    const socket = req.socket;
+    if (ms === 0 || socket.destroyed) return;
+    socket.pause();
+    setTimeout(() => {
+      if (!socket.destroyed) socket.resume();
+    }, ms).unref();
+  }
+
   #reply(res: ServerResponse, status: number, close = false, code?: string): void {
     if (res.headersSent || res.destroyed) return;
+    if (close) lingerOnClose(res, this.#options.limits.httpLingerMs);
     const text = `${REASON[status] ?? 'error'}${code === undefined ? '' : ` (${code})`}\n`;
     const headers: Record<string, string | number> = {
       'content-type': 'text/plain; charset=utf-8',

@@ -1,5 +1,48 @@
 import { InvalidAddressError, RouteConflictError } from '@cirrus/protocol';
 
+/** Where a request goes: its authority, and its path with and without the query. */
+export interface RequestTarget {
+  authority: string;
+  pathWithQuery: string;
+  path: string;
+}
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^#]*)/i;
+
+/**
+ * Reads a request target (RFC 9112 §3.2). In absolute-form (`GET http://x/y`, as sent to proxies)
+ * the authority comes from the target and the Host header is ignored, as the RFC requires of an
+ * origin server; routing and the component then see `/y` and `x` as if the client had sent
+ * origin-form. Anything but origin-form or absolute-form (`*`, a bare word) is not a resource this
+ * server has: undefined.
+ */
+export function requestTarget(
+  url: string,
+  hostHeader: string | undefined,
+  fallbackAuthority: string,
+): RequestTarget | undefined {
+  if (url.startsWith('/')) {
+    const query = url.indexOf('?');
+    return {
+      authority: hostHeader ?? fallbackAuthority,
+      pathWithQuery: url,
+      path: query === -1 ? url : url.slice(0, query),
+    };
+  }
+  const absolute = ABSOLUTE_FORM.exec(url);
+  if (absolute === null) return undefined;
+  // User info is not part of an HTTP authority (RFC 9110 §4.2.4); what follows it names the host.
+  const authority = (absolute[1] ?? '').replace(/^.*@/, '');
+  const rest = absolute[2] ?? '';
+  const pathWithQuery = rest.startsWith('/') ? rest : `/${rest}`;
+  const query = pathWithQuery.indexOf('?');
+  return {
+    authority: authority === '' ? (hostHeader ?? fallbackAuthority) : authority,
+    pathWithQuery,
+    path: query === -1 ? pathWithQuery : pathWithQuery.slice(0, query),
+  };
+}
+
 /**
  * Which component answers a request: routes on one listener are keyed by an optional Host name and a
  * path prefix. Several components can share a listener; the longest matching prefix wins, and a
