@@ -3,8 +3,14 @@
  * single host deploys. Everything outside it is rejected with the line and a fix; a manifest that
  * passes can be turned into a deployment plan without further checks.
  */
-import { isValidToken, ManifestInvalidError, ManifestParseError } from '@cirrus/protocol';
-import type { StringMap } from '@cirrus/protocol';
+import {
+  DEFAULT_LIMITS,
+  isValidToken,
+  limitEnvName,
+  ManifestInvalidError,
+  ManifestParseError,
+} from '@cirrus/protocol';
+import type { Limits, StringMap } from '@cirrus/protocol';
 import { parseYaml } from './yaml-view.ts';
 import type { Problem, Problems, View } from './yaml-view.ts';
 
@@ -48,11 +54,26 @@ export interface AppManifest {
   warnings: Problem[];
 }
 
+/** The limits a manifest must fit before anything starts; a host's whole `Limits` will do. */
+export type ManifestLimits = Pick<Limits, 'manifestMaxDepth' | 'manifestMaxNodes' | 'maxInstances'>;
+
 export interface ParseOptions {
   /** Name shown in messages (usually the file path). */
   source?: string;
   /** Base for relative image paths, as a URL (e.g. `file:///srv/app/`). */
   baseUrl?: string;
+  /** The host's limits; each one missing is its default. */
+  limits?: Partial<ManifestLimits>;
+}
+
+/** What a manifest gave, and every problem found in it. */
+export interface ManifestCheck {
+  /**
+   * What could be read, also when there are problems (then only the components that have a name
+   * and an image), so that further checks can add their problems to the same report.
+   */
+  manifest: AppManifest | undefined;
+  problems: Problem[];
 }
 
 /** `hello-app`, `http component` → `hello_app-http_component`, wadm's id rule. */
@@ -76,6 +97,7 @@ class ManifestReader {
   readonly #problems: Problems;
   readonly #warnings: Problem[] = [];
   readonly #options: ParseOptions;
+  readonly #maxInstances: number;
   /** Every component name the manifest declares, including components that have other problems. */
   readonly #declared: { name: string; line: number }[] = [];
   /** Configs this manifest creates (those with properties), by lattice-wide name. */
@@ -85,6 +107,7 @@ class ManifestReader {
   constructor(problems: Problems, options: ParseOptions) {
     this.#problems = problems;
     this.#options = options;
+    this.#maxInstances = options.limits?.maxInstances ?? DEFAULT_LIMITS.maxInstances;
   }
 
   read(root: View): AppManifest | undefined {
@@ -230,6 +253,12 @@ class ManifestReader {
     if (instancesView.missing) instancesView.problem('is required', 'set "instances: 1" (or more)');
     if (instances !== undefined && instances < 0)
       instancesView.problem('must not be negative', 'use 0 or more');
+    if (instances !== undefined && instances > this.#maxInstances) {
+      instancesView.problem(
+        `${instances} is above this host's limit of ${this.#maxInstances} instances`,
+        `use at most ${this.#maxInstances}, or raise maxInstances (${limitEnvName('maxInstances')})`,
+      );
+    }
     for (const spread of props.get('spread').list('spread is a list')) {
       spread.map(['name', 'requirements', 'weight'], 'a spread has name, requirements and weight');
       this.#warnings.push({
@@ -373,11 +402,28 @@ function report(source: string, problems: readonly Problem[]): string {
   return `${source} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${lines.join('\n')}`;
 }
 
-/** Parses and validates a manifest; throws MANIFEST_PARSE_ERROR or MANIFEST_INVALID listing every problem. */
-export function parseManifest(text: string, options: ParseOptions = {}): AppManifest {
+/** MANIFEST_INVALID listing `problems` by line, with the first fix as the hint. */
+export function manifestInvalid(source: string, problems: readonly Problem[]): ManifestInvalidError {
+  const sorted = [...problems].sort((a, b) => a.line - b.line);
+  const first = sorted[0];
+  return new ManifestInvalidError(report(source, sorted), {
+    hint: first === undefined ? undefined : `line ${first.line}: ${first.fix}`,
+    details: { problems: sorted },
+  });
+}
+
+/**
+ * Parses and validates a manifest, collecting every problem instead of throwing on the first.
+ * Throws MANIFEST_PARSE_ERROR when the text is not one well-formed YAML document within the limits,
+ * since nothing can be validated then.
+ */
+export function checkManifest(text: string, options: ParseOptions = {}): ManifestCheck {
   const source = options.source ?? 'manifest';
-  const { root, problems, document } = parseYaml(text, 'manifest');
-  if (document.errors.length > 0) {
+  const { root, problems, syntaxError } = parseYaml(text, 'manifest', {
+    maxDepth: options.limits?.manifestMaxDepth ?? DEFAULT_LIMITS.manifestMaxDepth,
+    maxNodes: options.limits?.manifestMaxNodes ?? DEFAULT_LIMITS.manifestMaxNodes,
+  });
+  if (syntaxError) {
     const first = problems.list[0];
     throw new ManifestParseError(report(source, problems.list), {
       hint: first === undefined ? undefined : `line ${first.line}: ${first.fix}`,
@@ -385,13 +431,13 @@ export function parseManifest(text: string, options: ParseOptions = {}): AppMani
     });
   }
   const manifest = new ManifestReader(problems, options).read(root);
-  if (problems.list.length > 0 || manifest === undefined) {
-    const sorted = [...problems.list].sort((a, b) => a.line - b.line);
-    const first = sorted[0];
-    throw new ManifestInvalidError(report(source, sorted), {
-      hint: first === undefined ? undefined : `line ${first.line}: ${first.fix}`,
-      details: { problems: sorted },
-    });
-  }
+  return { manifest, problems: problems.list };
+}
+
+/** Parses and validates a manifest; throws MANIFEST_PARSE_ERROR or MANIFEST_INVALID listing every problem. */
+export function parseManifest(text: string, options: ParseOptions = {}): AppManifest {
+  const { manifest, problems } = checkManifest(text, options);
+  if (problems.length > 0 || manifest === undefined)
+    throw manifestInvalid(options.source ?? 'manifest', problems);
   return manifest;
 }
