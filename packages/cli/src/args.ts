@@ -1,16 +1,84 @@
-import { parseArgs } from 'node:util';
-import type { ParseArgsConfig } from 'node:util';
+/**
+ * Flags declared once, as data: commander parses them and prints them in `--help`, and commands read
+ * the values under the flag's own name (`values['local-port']`), as the user typed it.
+ */
+import { Option } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '@cirrus/protocol';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export interface FlagSpec {
+  /** What the value is called in help (`FILE`, `URL`); a flag without one is a switch. */
+  readonly value?: string;
+  /** May be given several times; the values come as a list. */
+  readonly multiple?: boolean;
+  /** A one-letter alias (`o` for `-o`). */
+  readonly short?: string;
+  /** One line for `--help`. */
+  readonly description: string;
+  /** What applies when the flag is left out, for `--help` only: commands apply their defaults. */
+  readonly default?: string;
+}
 
-/** `parseArgs` with typed usage errors that point at the command's help. */
-export function parseCommandArgs<O extends Options>(argv: string[], options: O, usage: string) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message, { hint: `usage: ${usage}` });
+export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
+
+type ValueOf<S extends FlagSpec> = S extends { value: string }
+  ? S extends { multiple: true }
+    ? string[]
+    : string
+  : S extends { value?: undefined }
+    ? boolean
+    : string | boolean | string[];
+
+/** The values of `F`'s flags, by flag name; undefined when left out. */
+export type FlagValues<F extends FlagSpecs> = { -readonly [K in keyof F]?: ValueOf<F[K]> | undefined };
+
+function describe(spec: FlagSpec): string {
+  const notes = [
+    ...(spec.multiple === true ? ['repeatable'] : []),
+    ...(spec.default === undefined ? [] : [`default: ${spec.default}`]),
+  ];
+  return notes.length === 0 ? spec.description : `${spec.description} (${notes.join('; ')})`;
+}
+
+/** Declares `flags` on `command`, under the help heading `group` (commander's "Options:" without one). */
+export function addFlags(command: Command, flags: FlagSpecs, group?: string): Command {
+  for (const [name, spec] of Object.entries(flags)) {
+    const short = spec.short === undefined ? '' : `-${spec.short}, `;
+    const value = spec.value === undefined ? '' : ` <${spec.value}>`;
+    const option = new Option(`${short}--${name}${value}`, describe(spec));
+    if (spec.multiple === true) {
+      option.argParser((item: string, previous: string[] | undefined) => [...(previous ?? []), item]);
+    }
+    if (group !== undefined) option.helpGroup(group);
+    command.addOption(option);
   }
+  return command;
+}
+
+/** The parsed values of `flags`, which `addFlags` declared on `command`. */
+export function flagValues<F extends FlagSpecs>(command: Command, flags: F): FlagValues<F> {
+  const values: Record<string, unknown> = {};
+  for (const name of Object.keys(flags)) {
+    const option = command.options.find((o) => o.long === `--${name}`);
+    if (option === undefined) throw new Error(`--${name} is not declared on ${command.name()}`);
+    const value: unknown = command.getOptionValue(option.attributeName());
+    // Commander reads `--no-file-load` as fileLoad = false (true when left out); the flag is a switch.
+    values[name] = option.negate ? (value === false ? true : undefined) : value;
+  }
+  return values as FlagValues<F>;
+}
+
+/** `cirrus get hosts`: the names from the program down to `command`. */
+export function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c !== null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** The hint of a usage error: the command's usage line and where the flags are explained. */
+export function usageHint(command: Command): string {
+  const path = commandPath(command);
+  return `usage: ${path} ${command.usage()} (${path} --help explains each flag)`;
 }
 
 /** Parses repeated `k=v` flags into a map. */

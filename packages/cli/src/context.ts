@@ -7,6 +7,8 @@ export interface CommandContext {
   env: Readonly<Record<string, string | undefined>>;
   signals: Pick<NodeJS.Process, 'on' | 'off'>;
   exit: (code: number) => void;
+  /** Width of the terminal stdout goes to, for wrapping help; undefined when it is not a terminal. */
+  columns?: number | undefined;
 }
 
 export function processContext(): CommandContext {
@@ -16,5 +18,6 @@ export function processContext(): CommandContext {
     env: process.env,
     signals: process,
     exit: (code) => process.exit(code),
+    columns: process.stdout.isTTY ? process.stdout.columns : undefined,
   };
 }

@@ -4,10 +4,17 @@
  * directory only the user can enter, is readable by the user only, and is refused when it is not.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LATTICE, InsecurePermissionsError, InvalidArgumentError } from '@cirrus/protocol';
+import {
+  CirrusError,
+  DEFAULT_LATTICE,
+  InsecurePermissionsError,
+  InvalidArgumentError,
+  LocalEndpointUnavailableError,
+} from '@cirrus/protocol';
+import { makeDirectories } from '@cirrus/runtime';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -62,7 +69,7 @@ function errnoCode(err: unknown): string | undefined {
 
 /** Creates the state directory user-only, and tightens it when it already exists with wider modes. */
 async function privateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  await makeDirectories(dir, { mode: DIR_MODE });
   if (!POSIX) return;
   const info = await stat(dir);
   if (info.uid !== process.getuid?.()) {
@@ -78,6 +85,21 @@ async function privateDir(dir: string): Promise<void> {
  * reader never sees half a file) and returns its remover.
  */
 export async function writeLocalEndpoint(env: Env, info: LocalEndpointInfo): Promise<LocalEndpointRemover> {
+  try {
+    return await writeRecord(env, info);
+  } catch (err) {
+    if (err instanceof CirrusError) throw err;
+    throw new LocalEndpointUnavailableError(
+      `cannot write the local endpoint file under ${localStateDir(env)}: ${(err as Error).message}`,
+      {
+        hint: 'set CIRRUS_STATE_DIR (or XDG_STATE_HOME) to a directory you can write, or start with --no-local-endpoint',
+        cause: err,
+      },
+    );
+  }
+}
+
+async function writeRecord(env: Env, info: LocalEndpointInfo): Promise<LocalEndpointRemover> {
   const file = localEndpointFile(env, info.lattice);
   await privateDir(localStateDir(env));
   const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;

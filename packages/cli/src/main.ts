@@ -1,72 +1,61 @@
+import { Command, CommanderError } from 'commander';
 import { CirrusError, UsageError } from '@cirrus/protocol';
 import { VERSION } from '@cirrus/host';
-import { BUILD_USAGE, buildCommand } from './commands/build.ts';
-import { CLAIMS_USAGE, claims } from './commands/claims.ts';
-import { CONFIG_USAGE, config } from './commands/config.ts';
-import { CREDENTIAL_USAGE, credential } from './commands/credential.ts';
-import { GET_USAGE, get } from './commands/get.ts';
-import { KEYS_USAGE, keys } from './commands/keys.ts';
-import { LABEL_USAGE, label } from './commands/label.ts';
-import { COMMON_FLAGS } from './commands/lattice.ts';
-import { LINK_USAGE, link } from './commands/link.ts';
-import { SCALE_USAGE, scale } from './commands/scale.ts';
-import { START_USAGE, start } from './commands/start.ts';
-import { STOP_USAGE, stop } from './commands/stop.ts';
-import { UP_USAGE, up } from './commands/up.ts';
-import { UPDATE_USAGE, update } from './commands/update.ts';
+import { buildCommand } from './commands/build.ts';
+import { claimsCommand } from './commands/claims.ts';
+import { configCommand } from './commands/config.ts';
+import { credentialCommand } from './commands/credential.ts';
+import { getCommand } from './commands/get.ts';
+import { keysCommand } from './commands/keys.ts';
+import { labelCommand } from './commands/label.ts';
+import { linkCommand } from './commands/link.ts';
+import { scaleCommand } from './commands/scale.ts';
+import { startCommand } from './commands/start.ts';
+import { stopCommand } from './commands/stop.ts';
+import { upCommand } from './commands/up.ts';
+import { updateCommand } from './commands/update.ts';
 import type { CommandContext } from './context.ts';
+import { confine, runs } from './program.ts';
+import type { CapturedOutput, Invocation } from './program.ts';
 
-type Command = (argv: string[], context: CommandContext) => Promise<number>;
+const COMMANDS = [
+  upCommand,
+  buildCommand,
+  getCommand,
+  scaleCommand,
+  startCommand,
+  stopCommand,
+  updateCommand,
+  linkCommand,
+  configCommand,
+  labelCommand,
+  keysCommand,
+  claimsCommand,
+  credentialCommand,
+];
 
-const COMMANDS: Record<string, { run: Command; usage: string; summary: string }> = {
-  up: { run: up, usage: UP_USAGE, summary: 'start a host on the embedded lattice and deploy an application' },
-  build: {
-    run: buildCommand,
-    usage: BUILD_USAGE,
-    summary: 'build a TypeScript component project into a component',
-  },
-  get: {
-    run: get,
-    usage: GET_USAGE,
-    summary: 'show hosts, inventories, links, config or claims; follow events',
-  },
-  scale: { run: scale, usage: SCALE_USAGE, summary: 'run a number of instances of a component on a host' },
-  start: { run: start, usage: START_USAGE, summary: 'start a capability provider on a host' },
-  stop: { run: stop, usage: STOP_USAGE, summary: 'stop a component, a provider or a host' },
-  update: { run: update, usage: UPDATE_USAGE, summary: 'replace the image of a running component' },
-  link: { run: link, usage: LINK_USAGE, summary: 'put or delete a link between components and providers' },
-  config: { run: config, usage: CONFIG_USAGE, summary: 'put or delete named config' },
-  label: { run: label, usage: LABEL_USAGE, summary: 'put or delete a host label' },
-  keys: { run: keys, usage: KEYS_USAGE, summary: 'generate a key; the seed goes to a user-only file' },
-  claims: { run: claims, usage: CLAIMS_USAGE, summary: 'sign a component, or inspect its claims' },
-  credential: {
-    run: credential,
-    usage: CREDENTIAL_USAGE,
-    summary: 'issue a host credential for signed invocations, or inspect one',
-  },
-};
+const EPILOGUE = `
+Lattice commands (get … label) talk to the host that \`cirrus up\` runs on this machine, or to --nats URL.
+HOST is a host id, a unique prefix of one, or a friendly name.
+Exit codes: 0 success, 1 failure, 2 usage error. Every command and subcommand answers --help.`;
 
-/** Help for the flags every lattice command shares, printed once instead of after each usage line. */
-const LATTICE_FLAGS_HELP = `Lattice commands (get … label) talk to the local host started by \`cirrus up\`, or to --nats URL:
-  --nats URL       NATS server of the lattice (nats://host:port; tls://host:port requires TLS)
-  --nats-creds FILE | --nats-nkey FILE | --nats-token-file FILE | --nats-user NAME --nats-password-file FILE
-                   credentials (or $CIRRUS_NATS_TOKEN, $CIRRUS_NATS_PASSWORD); never on the command line
-  --nats-tls --nats-tls-ca FILE --nats-tls-cert FILE --nats-tls-key FILE --nats-tls-server-name NAME --nats-tls-first
-                   TLS: required, the server's CA, a client certificate and key, the expected name, TLS first
-  --lattice NAME   lattice name (default "default")
-  --timeout MS     reply deadline and host.ping window (default 2000)
-  --output FORMAT  table (default) or json
-HOST is a host id, a unique prefix of one, or a friendly name.`;
-
-function help(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => {
-    const usage = c.usage
-      .split('\n')
-      .map((line) => `           ${line.replace(` ${COMMON_FLAGS}`, '')}`)
-      .join('\n');
-    return `  ${name.padEnd(8)} ${c.summary}\n${usage}`;
-  });
-  return `cirrus ${VERSION}: a WebAssembly application platform (wasmCloud 1.x compatible)\n\nCommands:\n${lines.join('\n')}\n\n${LATTICE_FLAGS_HELP}`;
+/** The whole command line, defined afresh for each run so that no parse leaves state behind. */
+export function createProgram(invocation: Invocation): Command {
+  const program = new Command('cirrus')
+    .description(`cirrus ${VERSION}: a WebAssembly application platform (wasmCloud 1.x compatible)`)
+    .version(VERSION, '-V, --version', 'print the version')
+    // Program flags go before the command, so `cirrus up --version` is up's unknown option.
+    .enablePositionalOptions()
+    .helpCommand('help [command...]', 'describe a command, e.g. cirrus help get hosts')
+    .addHelpText('after', EPILOGUE);
+  for (const define of COMMANDS) program.addCommand(define(invocation));
+  program.addCommand(
+    runs(new Command('version').summary('print the version'), invocation, () => {
+      invocation.context.print(VERSION);
+      return Promise.resolve(0);
+    }),
+  );
+  return program;
 }
 
 /** Formats any failure for a terminal: typed errors show their code and how to fix them. */
@@ -77,25 +66,41 @@ export function formatError(err: unknown): string {
   return `error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
 }
 
+/**
+ * `cirrus help get hosts` is `cirrus get hosts --help`. A name that is no command is parsed as a
+ * command instead, so it gets commander's "did you mean"; only groups come before it, which run
+ * nothing.
+ */
+function helpArgs(program: Command, names: readonly string[]): string[] {
+  let command = program;
+  for (const [i, name] of names.entries()) {
+    if (command.commands.length === 0) return [...names.slice(0, i), '--help'];
+    const sub = command.commands.find((c) => c.name() === name);
+    if (sub === undefined) return names.slice(0, i + 1);
+    command = sub;
+  }
+  return [...names, '--help'];
+}
+
+function printText(print: (line: string) => void, text: string): void {
+  if (text !== '') print(text.replace(/\n$/, ''));
+}
+
 export async function main(argv: string[], context: CommandContext): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    context.print(help());
-    return name === undefined ? 2 : 0;
-  }
-  if (name === '--version' || name === 'version') {
-    context.print(VERSION);
-    return 0;
-  }
-  const command = COMMANDS[name];
+  const invocation: Invocation = { context, exitCode: 0 };
+  const captured: CapturedOutput = { out: '', err: '' };
+  const program = createProgram(invocation);
+  confine(program, captured, context.columns);
+  const args = argv[0] === 'help' ? helpArgs(program, argv.slice(1)) : argv;
   try {
-    if (command === undefined) {
-      throw new UsageError(`unknown command ${JSON.stringify(name)}`, {
-        hint: `commands: ${Object.keys(COMMANDS).join(', ')}`,
-      });
-    }
-    return await command.run(rest, context);
+    await program.parseAsync(args, { from: 'user' });
+    return invocation.exitCode;
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help or version asked for (exit 0), or a bare `cirrus` answered with the help (exit 2).
+      printText(context.print, captured.out + captured.err);
+      return err.exitCode === 0 ? 0 : 2;
+    }
     context.log(formatError(err));
     return err instanceof UsageError ? 2 : 1;
   }

@@ -8,13 +8,15 @@
  * the environment of a process only to its user. A secret file that others may read works, with a
  * warning.
  */
-import { stat, readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { connectNats, readNatsCredsFile } from '@cirrus/lattice';
 import type { NatsCredentials, NatsLatticeConnection, NatsTlsOptions } from '@cirrus/lattice';
 import type { ProviderRpc } from '@cirrus/host';
 import { LatticeCredentialsInvalidError, UsageError } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
+import { readRegularTextFile } from '@cirrus/runtime';
+import type { FlagSpec, FlagSpecs } from './args.ts';
 import { parseNatsUrl } from './connect.ts';
 
 /** Which connection a flag configures: every connection, or (`cirrus up`) control or RPC traffic. */
@@ -26,36 +28,73 @@ function flag(scope: NatsScope, name: string): string {
   return `${scope}-${name}`;
 }
 
-const STRING_FLAGS = [
-  'url',
-  'creds',
-  'nkey',
-  'token-file',
-  'user',
-  'password-file',
-  'tls-ca',
-  'tls-cert',
-  'tls-key',
-  'tls-server-name',
-] as const;
-const BOOLEAN_FLAGS = ['tls', 'tls-first'] as const;
+/** The flags of one connection, each with its value name and what it does. */
+const FLAGS = {
+  url: { value: 'URL', description: 'NATS server(s), comma-separated; tls://host:port requires TLS' },
+  creds: { value: 'FILE', description: 'a .creds file (user JWT and seed) for decentralised auth' },
+  nkey: { value: 'FILE', description: 'a file holding an nkey user seed (SU…)' },
+  'token-file': { value: 'FILE', description: "a file holding the server's token" },
+  user: { value: 'NAME', description: 'user name' },
+  'password-file': { value: 'FILE', description: 'a file holding the password of the user' },
+  tls: { description: 'require TLS (implied by the other TLS flags and by tls://)' },
+  'tls-ca': { value: 'FILE', description: "CA certificate(s) (PEM) that signed the server's certificate" },
+  'tls-cert': { value: 'FILE', description: 'client certificate (PEM), for servers that verify clients' },
+  'tls-key': { value: 'FILE', description: 'private key (PEM) of the client certificate' },
+  'tls-server-name': { value: 'NAME', description: "name the server's certificate must carry" },
+  'tls-first': { description: 'start TLS before the NATS greeting (servers with handshake_first)' },
+} as const satisfies Record<string, FlagSpec>;
 
-type FlagOption = { type: 'string' } | { type: 'boolean' };
+type FlagName = keyof typeof FLAGS;
+const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 
-/** The `parseArgs` options of the given scopes. */
-export function natsFlagOptions(scopes: readonly NatsScope[]): Record<string, FlagOption> {
-  const out: Record<string, FlagOption> = {};
+/** What a flag falls back to when left out: for `--ctl-…` and `--rpc-…`, mostly the `--nats-…` flag. */
+function fallback(scope: NatsScope, name: FlagName, urlDefault: string): string | undefined {
+  const base = `--${flag('nats', name)}`;
+  switch (name) {
+    case 'url':
+      return scope === 'nats' ? urlDefault : base;
+    case 'token-file':
+      return scope === 'nats'
+        ? `$${envName(scope, 'TOKEN')}`
+        : `$${envName(scope, 'TOKEN')}, else the --nats-… credentials`;
+    case 'password-file':
+      return `$${envName(scope, 'PASSWORD')}`;
+    case 'tls-ca':
+      return scope === 'nats' ? "the system's CAs" : base;
+    case 'tls-server-name':
+      return scope === 'nats' ? "the URL's host" : base;
+    case 'creds':
+    case 'nkey':
+    case 'user':
+      return scope === 'nats' ? undefined : 'the --nats-… credentials';
+    default:
+      return scope === 'nats' ? undefined : base;
+  }
+}
+
+/**
+ * The flags of the given scopes, for parsing and `--help`. `urlDefault` says what runs without
+ * `--nats`.
+ */
+export function natsFlags(scopes: readonly NatsScope[], urlDefault: string): FlagSpecs {
+  const out: Record<string, FlagSpec> = {};
   for (const scope of scopes) {
-    for (const name of STRING_FLAGS) out[flag(scope, name)] = { type: 'string' };
-    for (const name of BOOLEAN_FLAGS) out[flag(scope, name)] = { type: 'boolean' };
+    for (const name of FLAG_NAMES) {
+      const spec: FlagSpec = FLAGS[name];
+      const byDefault = fallback(scope, name, urlDefault);
+      out[flag(scope, name)] = {
+        ...spec,
+        ...(name === 'user'
+          ? {
+              description: `user name; the password comes from --${flag(scope, 'password-file')} or $${envName(scope, 'PASSWORD')}`,
+            }
+          : {}),
+        ...(byDefault === undefined ? {} : { default: byDefault }),
+      };
+    }
   }
   return out;
 }
-
-/** Usage text of the `--nats-…` flags after `--nats URL`. */
-export const NATS_AUTH_USAGE =
-  '[--nats-creds FILE | --nats-nkey FILE | --nats-token-file FILE | --nats-user NAME [--nats-password-file FILE]] ' +
-  '[--nats-tls] [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE] [--nats-tls-server-name NAME] [--nats-tls-first]';
 
 /** Where a connection goes and how it proves itself. */
 export interface NatsSettings {
@@ -70,6 +109,8 @@ export interface NatsFlagContext {
   env: Readonly<Record<string, string | undefined>>;
   /** Told about secret files others may read. */
   warn: (message: string) => void;
+  /** Largest secret file read (the secretFileMaxBytes limit). */
+  secretFileMaxBytes: number;
 }
 
 interface ParsedUrl {
@@ -100,20 +141,18 @@ const SHARED_BITS = 0o077;
 /** A secret from a file: trimmed, never echoed; a warning when other users may read the file. */
 async function readSecretFile(path: string, flagName: string, context: NatsFlagContext): Promise<string> {
   const file = resolve(path);
-  let text: string;
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new Error('not a regular file');
-    if (process.platform !== 'win32' && (info.mode & SHARED_BITS) !== 0) {
-      context.warn(
-        `${file} (--${flagName}) can be read by other users (mode ${(info.mode & 0o777).toString(8)}); run: chmod 600 ${file}`,
-      );
-    }
-    text = (await readFile(file, 'utf8')).trim();
-  } catch (err) {
-    throw new LatticeCredentialsInvalidError(
-      `cannot read ${file} given to --${flagName}: ${err instanceof Error ? err.message : String(err)}`,
-      { hint: 'check the path and that this user may read the file' },
+  const text = (
+    await readRegularTextFile(file, {
+      what: `the --${flagName} file`,
+      maxBytes: context.secretFileMaxBytes,
+      limitName: 'secretFileMaxBytes',
+    })
+  ).trim();
+  // The file was just read, so it exists; a stat failing now only loses the warning.
+  const info = await stat(file).catch(() => undefined);
+  if (process.platform !== 'win32' && info !== undefined && (info.mode & SHARED_BITS) !== 0) {
+    context.warn(
+      `${file} (--${flagName}) can be read by other users (mode ${(info.mode & 0o777).toString(8)}); run: chmod 600 ${file}`,
     );
   }
   if (text === '') {
@@ -131,7 +170,7 @@ function envName(scope: NatsScope, what: 'TOKEN' | 'PASSWORD'): string {
 async function readScope(values: Values, scope: NatsScope, context: NatsFlagContext): Promise<ScopeFlags> {
   const f = (name: string): string => flag(scope, name);
   const out: ScopeFlags = { tlsRequired: false, handshakeFirst: false, given: [] };
-  for (const name of [...STRING_FLAGS, ...BOOLEAN_FLAGS]) {
+  for (const name of FLAG_NAMES) {
     const value = values[f(name)];
     if (value !== undefined && value !== false) out.given.push(`--${f(name)}`);
   }

@@ -4,10 +4,11 @@
  * user can read them, as ssh treats private keys. Errors name the file, never its content.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ArtifactNotFoundError, FileExistsError, InsecurePermissionsError, Nkey } from '@cirrus/protocol';
+import { FileExistsError, FileNotFoundError, InsecurePermissionsError, Nkey } from '@cirrus/protocol';
 import type { NkeyType } from '@cirrus/protocol';
+import { checkRegularFile, readRegularTextFile } from '@cirrus/runtime';
 
 const FILE_MODE = 0o600;
 /** Permission bits for group and others: none may be set on a seed file. */
@@ -67,34 +68,32 @@ export async function writeSeedFile(
 
 /**
  * Reads the seed in `file` as a key of one of `types`. Refuses with INSECURE_PERMISSIONS a file that
- * other users may read, NKEY_MALFORMED or NKEY_WRONG_TYPE a file holding no seed or another type.
+ * other users may read, NKEY_MALFORMED or NKEY_WRONG_TYPE a file holding no seed or another type, and
+ * with the FILE_* codes anything but a regular file of at most `maxBytes`, without blocking on it.
  */
 export async function readSeedFile(
   file: string,
   types: NkeyType | readonly NkeyType[],
   what: string,
+  maxBytes: number,
 ): Promise<Nkey> {
-  let info;
+  const options = { what: `${what} file`, maxBytes, limitName: 'secretFileMaxBytes' };
   try {
-    info = await stat(file);
+    await checkRegularFile(file, options);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') {
-      throw new ArtifactNotFoundError(`${what}: ${file} does not exist`, {
-        hint: 'create a key with: cirrus keys gen <type> --output FILE',
+    if (err instanceof FileNotFoundError) {
+      throw new FileNotFoundError(err.message, {
+        hint: 'check the path, or create a key with: cirrus keys gen <type> --output FILE',
       });
     }
     throw err;
   }
-  if (!info.isFile()) {
-    throw new InsecurePermissionsError(`${what}: ${file} is not a regular file`, {
-      hint: 'give the path of a seed file written by cirrus keys gen or wash keys gen',
-    });
-  }
+  const info = await stat(file);
   if (POSIX && (info.mode & SHARED_BITS) !== 0) {
     throw new InsecurePermissionsError(
       `${what}: ${file} is readable by other users (mode ${(info.mode & 0o777).toString(8)})`,
       { hint: `run: chmod 600 ${file}` },
     );
   }
-  return Nkey.fromSeed(await readFile(file, 'utf8'), types, `${what} (${file})`);
+  return Nkey.fromSeed(await readRegularTextFile(file, options), types, `${what} (${file})`);
 }

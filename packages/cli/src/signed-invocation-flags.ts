@@ -1,28 +1,35 @@
 /** The `cirrus up` flags for signed invocations (beyond 1.x): what the host signs with and what it demands. */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ArtifactNotFoundError, parsePublicKey } from '@cirrus/protocol';
+import { FileNotFoundError, parsePublicKey } from '@cirrus/protocol';
 import type { HostOptions } from '@cirrus/host';
+import { readRegularTextFile } from '@cirrus/runtime';
+import type { FlagSpecs, FlagValues } from './args.ts';
 import { readSeedFile } from './seed-files.ts';
 
-export const SIGNED_INVOCATIONS_USAGE =
-  '[--sign-invocations (--cluster-seed FILE | --host-credential FILE)] [--require-signed-invocations (--cluster-issuer C…… | --cluster-seed FILE)]';
-
 export const SIGNED_INVOCATIONS_FLAGS = {
-  'sign-invocations': { type: 'boolean' },
-  'require-signed-invocations': { type: 'boolean' },
-  'cluster-issuer': { type: 'string', multiple: true },
-  'cluster-seed': { type: 'string' },
-  'host-credential': { type: 'string' },
-} as const;
+  'sign-invocations': {
+    description: 'sign every wRPC invocation sent; needs --cluster-seed or --host-credential',
+  },
+  'require-signed-invocations': {
+    description: "refuse unsigned, stale, replayed or foreign invocations of this host's components",
+  },
+  'cluster-issuer': {
+    value: 'KEY',
+    multiple: true,
+    description: 'a cluster key (C…) whose host credentials are accepted',
+    default: 'the --cluster-seed key',
+  },
+  'cluster-seed': {
+    value: 'FILE',
+    description: 'a cluster seed (SC…, a file only you can read): the host issues its own credential',
+  },
+  'host-credential': {
+    value: 'FILE',
+    description: "a credential issued for this host's key by cirrus credential issue",
+  },
+} as const satisfies FlagSpecs;
 
-export interface SignedInvocationFlags {
-  'sign-invocations'?: boolean | undefined;
-  'require-signed-invocations'?: boolean | undefined;
-  'cluster-issuer'?: string[] | undefined;
-  'cluster-seed'?: string | undefined;
-  'host-credential'?: string | undefined;
-}
+export type SignedInvocationFlags = FlagValues<typeof SIGNED_INVOCATIONS_FLAGS>;
 
 /**
  * Reads the cluster seed (user-only, a cluster seed) and the host credential; none of the flags leaves
@@ -30,6 +37,7 @@ export interface SignedInvocationFlags {
  */
 export async function signedInvocationOptions(
   flags: SignedInvocationFlags,
+  fileMaxBytes: number,
 ): Promise<Pick<HostOptions, 'signedInvocations'>> {
   const clusterIssuers = flags['cluster-issuer']?.map(
     (key) => parsePublicKey(key, 'cluster', '--cluster-issuer').publicKey,
@@ -46,14 +54,20 @@ export async function signedInvocationOptions(
     return {};
   }
   const clusterSeed =
-    seedFile === undefined ? undefined : await readSeedFile(resolve(seedFile), 'cluster', 'the cluster seed');
+    seedFile === undefined
+      ? undefined
+      : await readSeedFile(resolve(seedFile), 'cluster', 'the cluster seed', fileMaxBytes);
   let hostCredential: string | undefined;
   if (credentialFile !== undefined) {
     // A credential is no secret (every signed invocation carries it): no permission check.
-    hostCredential = await readFile(resolve(credentialFile), 'utf8').catch((err: unknown) => {
-      throw new ArtifactNotFoundError(`the host credential ${credentialFile} cannot be read`, {
-        hint: 'issue one with: cirrus credential issue --cluster-seed FILE --host N… --output FILE',
-        cause: err,
+    hostCredential = await readRegularTextFile(resolve(credentialFile), {
+      what: 'host credential',
+      maxBytes: fileMaxBytes,
+      limitName: 'secretFileMaxBytes',
+    }).catch((err: unknown) => {
+      if (!(err instanceof FileNotFoundError)) throw err;
+      throw new FileNotFoundError(err.message, {
+        hint: 'issue one with: cirrus credential issue --cluster-seed FILE --host N… > FILE',
       });
     });
   }

@@ -6,12 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { chmod, link, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect as tcpConnect, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectNats, decodeJson } from '@cirrus/lattice';
+import type { NatsLatticeConnection } from '@cirrus/lattice';
 import { ctlPrefix } from '@cirrus/protocol';
 import { tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
@@ -197,16 +199,23 @@ describe('cirrus up and the local endpoint', () => {
     await dir.remove();
   });
 
-  function harness(): { context: CommandContext; err: string[]; signals: EventEmitter } {
+  function harness(
+    extraEnv: Record<string, string> = {},
+    out: string[] = [],
+  ): { context: CommandContext; err: string[]; signals: EventEmitter } {
     const err: string[] = [];
     const signals = new EventEmitter();
     return {
       err,
       signals,
       context: {
-        print: () => {},
+        print: (line) => out.push(line),
         log: (line) => err.push(line),
-        env: { CIRRUS_CACHE_DIR: join(dir.path, 'cache'), CIRRUS_STATE_DIR: join(dir.path, 'state') },
+        env: {
+          CIRRUS_CACHE_DIR: join(dir.path, 'cache'),
+          CIRRUS_STATE_DIR: join(dir.path, 'state'),
+          ...extraEnv,
+        },
         signals: signals as unknown as CommandContext['signals'],
         exit: (code) => {
           throw new Error(`exit(${code}) called`);
@@ -216,8 +225,11 @@ describe('cirrus up and the local endpoint', () => {
   }
 
   /** Runs `cirrus up`; `stop()` sends SIGINT once and waits for the exit code (also after a failure). */
-  function up(argv: string[]): { h: ReturnType<typeof harness>; stop: () => Promise<number> } {
-    const h = harness();
+  function up(
+    argv: string[],
+    extraEnv: Record<string, string> = {},
+  ): { h: ReturnType<typeof harness>; stop: () => Promise<number> } {
+    const h = harness(extraEnv);
     const running = main(['up', ...argv], h.context);
     let exit: Promise<number> | undefined;
     const stop = (): Promise<number> => {
@@ -261,6 +273,91 @@ describe('cirrus up and the local endpoint', () => {
       assert.equal(await readLocalEndpoint(h.context.env), undefined, 'the file is removed');
       await assert.rejects(stat(localEndpointFile(h.context.env)));
     } finally {
+      await stop().catch(() => undefined);
+    }
+  });
+
+  /** A TCP connection to the endpoint that reads but never sends; `closed` settles when it ends. */
+  async function idleConnection(port: number): Promise<{ socket: Socket; closed: Promise<void> }> {
+    const socket = tcpConnect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    // Reading is what lets the endpoint's close reach this end.
+    socket.resume();
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await withDeadline(once(socket, 'connect'), 2000, 'TCP connect to the endpoint');
+    return { socket, closed };
+  }
+
+  /** Runs one `cirrus` command against the running `cirrus up`; returns its exit code, output and time. */
+  async function cirrus(
+    env: Record<string, string>,
+    ...argv: string[]
+  ): Promise<{ code: number; out: string[]; err: string[]; ms: number }> {
+    const out: string[] = [];
+    const h = harness(env, out);
+    const started = performance.now();
+    const code = await withDeadline(main(argv, h.context), 15_000, `cirrus ${argv.join(' ')}`);
+    return { code, out, err: h.err, ms: performance.now() - started };
+  }
+
+  it('answers `cirrus get hosts` at once while 200 connections without the token are open, which the auth timeout then closes', async () => {
+    const { h, stop } = up(['--local-port', String(await freePort())]);
+    const idle: { socket: Socket; closed: Promise<void> }[] = [];
+    try {
+      const endpoint = await waitFor(() => readLocalEndpoint(h.context.env), 30_000, 'the endpoint file');
+      const port = Number(new URL(endpoint.url).port);
+      for (let i = 0; i < 200; i++) idle.push(await idleConnection(port));
+
+      const run = await cirrus({}, 'get', 'hosts', '--output', 'json', '--timeout', '400');
+      assert.equal(run.code, 0, run.err.join('\n'));
+      const hosts = JSON.parse(run.out.join('\n')) as unknown[];
+      assert.equal(hosts.length, 1);
+      assert.ok(run.out.join('\n').includes(endpoint.hostId));
+      // 400 ms of it is the host.ping window; measured 420–480 ms in all (before: a failure after 5 s).
+      assert.ok(run.ms < 1_500, `took ${run.ms.toFixed(0)} ms`);
+      assert.ok(
+        idle.some(({ socket }) => !socket.destroyed),
+        'answered while idle connections were still held, not after they timed out',
+      );
+
+      // The endpoint's auth timeout (2 s by default) closes every idle one.
+      await withDeadline(
+        Promise.all(idle.map(({ closed }) => closed)),
+        5_000,
+        'idle connections closed by the auth timeout',
+      );
+      assert.equal(await stop(), 0);
+    } finally {
+      for (const { socket } of idle) socket.destroy();
+      await stop().catch(() => undefined);
+    }
+  });
+
+  it('fails `cirrus get hosts` at once with LATTICE_CONNECT_REFUSED naming maximum connections when the endpoint is full', async () => {
+    const env = { CIRRUS_LIMIT_LOCAL_ENDPOINT_MAX_CONNECTIONS: '2' };
+    const { h, stop } = up(['--local-port', String(await freePort())], env);
+    const clients: NatsLatticeConnection[] = [];
+    try {
+      const endpoint = await waitFor(() => readLocalEndpoint(h.context.env), 30_000, 'the endpoint file');
+      for (let i = 0; i < 2; i++) {
+        clients.push(
+          await connectNats({ servers: endpoint.url, credentials: { type: 'token', token: endpoint.token } }),
+        );
+      }
+
+      const run = await cirrus(env, 'get', 'hosts', '--timeout', '400');
+      assert.notEqual(run.code, 0);
+      const said = run.err.join('\n');
+      assert.match(
+        said,
+        /error\[LATTICE_CONNECT_REFUSED\]: local lattice endpoint: .*maximum connections exceeded/,
+      );
+      assert.match(said, /CIRRUS_LIMIT_LOCAL_ENDPOINT_MAX_CONNECTIONS/);
+      assert.ok(!said.includes(endpoint.token), 'the token is never shown');
+      // Measured 10–25 ms; before, the command waited out the 5 s connect timeout and said "timeout".
+      assert.ok(run.ms < 1_000, `failed after ${run.ms.toFixed(0)} ms`);
+    } finally {
+      for (const client of clients) await client.close();
       await stop().catch(() => undefined);
     }
   });

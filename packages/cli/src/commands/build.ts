@@ -8,11 +8,13 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
 import { BuildFailedError, UsageError } from '@cirrus/protocol';
-import { parseCommandArgs } from '../args.ts';
+import { addFlags, flagValues } from '../args.ts';
+import type { FlagSpecs } from '../args.ts';
 import type { CommandContext } from '../context.ts';
-
-export const BUILD_USAGE = 'cirrus build [PROJECT_DIR] [--force]';
+import { runs } from '../program.ts';
+import type { Invocation } from '../program.ts';
 
 /** The `cirrus` field of a component project's package.json. */
 export interface ProjectConfig {
@@ -248,10 +250,21 @@ async function writeTypes(project: Project, witPath: string): Promise<void> {
   }
 }
 
-export async function buildCommand(argv: string[], context: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { force: { type: 'boolean' } }, BUILD_USAGE);
-  if (positionals.length > 1)
-    throw new UsageError('cirrus build takes one project directory', { hint: `usage: ${BUILD_USAGE}` });
-  await buildProject(positionals[0] ?? '.', values.force === true, context);
-  return 0;
+const BUILD_FLAGS = {
+  force: { description: 'rebuild even when the bundle, the WIT files and the toolchain are unchanged' },
+} as const satisfies FlagSpecs;
+
+export function buildCommand(invocation: Invocation): Command {
+  const command = new Command('build')
+    .summary('build a TypeScript component project into a component')
+    .description(
+      'Builds a TypeScript (or JavaScript) component project into a WebAssembly component: bundles it with esbuild, writes TypeScript declarations for its WIT world, and runs componentize-js. The project\'s package.json needs a "cirrus" field: {"source", "wit", "world", "output"}.',
+    )
+    .argument('[PROJECT_DIR]', 'the component project (default: the current directory)');
+  addFlags(command, BUILD_FLAGS);
+  return runs(command, invocation, async () => {
+    const values = flagValues(command, BUILD_FLAGS);
+    await buildProject(command.args[0] ?? '.', values.force === true, invocation.context);
+    return 0;
+  });
 }

@@ -2,28 +2,60 @@
  * `cirrus claims sign|inspect`: embed wascap-compatible claims in a component (or module), and show
  * them with the result of every check a host makes.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { Command } from 'commander';
 import {
   ArtifactNotFoundError,
+  ArtifactTooLargeError,
   ClaimsRequiredError,
+  FileNotFoundError,
+  FileTooLargeError,
   inspectComponentClaims,
   Nkey,
+  resolveLimits,
   signComponent,
   UsageError,
 } from '@cirrus/protocol';
-import type { ClaimsInspection } from '@cirrus/protocol';
-import { inspectWasm } from '@cirrus/runtime';
-import { oneOf, parseCommandArgs } from '../args.ts';
+import type { ClaimsInspection, Limits } from '@cirrus/protocol';
+import { inspectWasm, readRegularFile } from '@cirrus/runtime';
+import { addFlags, flagValues, oneOf, usageHint } from '../args.ts';
+import type { FlagSpecs } from '../args.ts';
 import type { CommandContext } from '../context.ts';
+import { commandGroup, runs } from '../program.ts';
+import type { Invocation } from '../program.ts';
 import { readSeedFile, writeSeedFile } from '../seed-files.ts';
-import { subcommand } from './lattice.ts';
 
-const SIGN_USAGE =
-  'cirrus claims sign WASM --issuer SEEDFILE [--subject SEEDFILE] --name NAME --ver VERSION --rev N [--tag TAG]… [--expires WHEN] [--not-before WHEN] [--output FILE]';
-const INSPECT_USAGE = 'cirrus claims inspect WASM [--output table|json]';
+const WHEN = 'a duration from now (90m, 12h, 30d, 2w) or an ISO date (2026-01-31T12:00:00Z)';
 
-export const CLAIMS_USAGE = [SIGN_USAGE, INSPECT_USAGE].join('\n');
+const SIGN_FLAGS = {
+  issuer: { value: 'SEEDFILE', description: "account seed (SA…) that signs: the claims' iss (required)" },
+  subject: {
+    value: 'SEEDFILE',
+    description: "module seed (SM…): the component's identity, created there when missing",
+    default: '<output dir>/<WASM name>_module.nk',
+  },
+  name: { value: 'NAME', description: 'name in the claims (required)' },
+  ver: { value: 'VERSION', description: 'version in the claims (required)' },
+  rev: { value: 'N', description: 'revision in the claims, a whole number (required)' },
+  tag: { value: 'TAG', multiple: true, description: 'a tag in the claims', default: 'none' },
+  expires: { value: 'WHEN', description: `when the claims stop being valid: ${WHEN}`, default: 'never' },
+  'not-before': {
+    value: 'WHEN',
+    description: 'when they start being valid, in the same forms',
+    default: 'now',
+  },
+  output: {
+    value: 'FILE',
+    short: 'o',
+    description: 'where the signed binary goes',
+    default: '<WASM dir>/<WASM name>_s.wasm',
+  },
+} as const satisfies FlagSpecs;
+
+const INSPECT_FLAGS = {
+  output: { value: 'FORMAT', short: 'o', description: 'table or json', default: 'table' },
+} as const satisfies FlagSpecs;
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
@@ -59,12 +91,24 @@ function parseRev(text: string): number {
   return rev;
 }
 
-async function readWasm(file: string): Promise<Uint8Array> {
-  const info = await stat(file).catch(() => undefined);
-  if (info?.isFile() !== true) {
-    throw new ArtifactNotFoundError(`${file} does not exist`, { hint: 'give the path of a .wasm file' });
+async function readWasm(file: string, limits: Limits): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readRegularFile(file, {
+      what: 'component file',
+      maxBytes: limits.componentMaxBytes,
+      limitName: 'componentMaxBytes',
+    });
+  } catch (err) {
+    // The codes a component file has everywhere else.
+    if (err instanceof FileNotFoundError) {
+      throw new ArtifactNotFoundError(`${file} does not exist`, { hint: 'give the path of a .wasm file' });
+    }
+    if (err instanceof FileTooLargeError) {
+      throw new ArtifactTooLargeError(err.message, { hint: err.hint });
+    }
+    throw err;
   }
-  const bytes = new Uint8Array(await readFile(file));
   inspectWasm(bytes, file);
   return bytes;
 }
@@ -83,10 +127,10 @@ export function defaultSignedFile(input: string): string {
  * The module key without --subject: the one a previous signing left next to the output (so the
  * component keeps its identity when signed again), or a new one written there.
  */
-async function moduleKey(file: string, context: CommandContext): Promise<Nkey> {
+async function moduleKey(file: string, context: CommandContext, limits: Limits): Promise<Nkey> {
   const existing = await stat(file).catch(() => undefined);
   if (existing !== undefined) {
-    const key = await readSeedFile(file, 'module', 'the module key');
+    const key = await readSeedFile(file, 'module', 'the module key', limits.secretFileMaxBytes);
     context.log(`using the module key in ${file} (${key.publicKey})`);
     return key;
   }
@@ -96,44 +140,33 @@ async function moduleKey(file: string, context: CommandContext): Promise<Nkey> {
   return key;
 }
 
-async function sign(argv: string[], context: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      issuer: { type: 'string' },
-      subject: { type: 'string' },
-      name: { type: 'string' },
-      ver: { type: 'string' },
-      rev: { type: 'string' },
-      tag: { type: 'string', multiple: true },
-      expires: { type: 'string' },
-      'not-before': { type: 'string' },
-      output: { type: 'string', short: 'o' },
-    },
-    SIGN_USAGE,
-  );
-  if (positionals.length !== 1) {
-    throw new UsageError('cirrus claims sign needs exactly one WASM file', { hint: `usage: ${SIGN_USAGE}` });
-  }
+async function sign(command: Command, context: CommandContext): Promise<number> {
+  const values = flagValues(command, SIGN_FLAGS);
   const missing = (['issuer', 'name', 'ver', 'rev'] as const).filter((flag) => values[flag] === undefined);
   if (missing.length > 0) {
     throw new UsageError(`cirrus claims sign needs ${missing.map((f) => `--${f}`).join(', ')}`, {
-      hint: `usage: ${SIGN_USAGE}`,
+      hint: usageHint(command),
     });
   }
-  const input = resolve(positionals[0] as string);
+  const limits = resolveLimits({}, context.env);
+  const input = resolve(command.args[0] as string);
   const output = values.output === undefined ? defaultSignedFile(input) : resolve(values.output);
   const now = new Date();
   const rev = parseRev(values.rev as string);
   const expires = values.expires === undefined ? undefined : parseWhen(values.expires, '--expires', now);
   const notBefore =
     values['not-before'] === undefined ? undefined : parseWhen(values['not-before'], '--not-before', now);
-  const bytes = await readWasm(input);
-  const issuer = await readSeedFile(resolve(values.issuer as string), 'account', 'the issuer key');
+  const bytes = await readWasm(input, limits);
+  const issuer = await readSeedFile(
+    resolve(values.issuer as string),
+    'account',
+    'the issuer key',
+    limits.secretFileMaxBytes,
+  );
   const subject =
     values.subject === undefined
-      ? await moduleKey(moduleSeedFile(input, output), context)
-      : await readSeedFile(resolve(values.subject), 'module', 'the subject key');
+      ? await moduleKey(moduleSeedFile(input, output), context, limits)
+      : await readSeedFile(resolve(values.subject), 'module', 'the subject key', limits.secretFileMaxBytes);
   const signed = await signComponent(bytes, {
     issuer,
     subject,
@@ -206,20 +239,11 @@ function printInspection(context: CommandContext, file: string, report: ClaimsIn
   for (const [label, value] of rows) context.print(`${label.padEnd(width)}  ${value}`);
 }
 
-async function inspect(argv: string[], context: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    { output: { type: 'string', short: 'o' } },
-    INSPECT_USAGE,
-  );
-  if (positionals.length !== 1) {
-    throw new UsageError('cirrus claims inspect needs exactly one WASM file', {
-      hint: `usage: ${INSPECT_USAGE}`,
-    });
-  }
+async function inspect(command: Command, context: CommandContext): Promise<number> {
+  const values = flagValues(command, INSPECT_FLAGS);
   const output = oneOf(values.output, ['table', 'json'], '--output', 'table');
-  const file = resolve(positionals[0] as string);
-  const report = await inspectComponentClaims(await readWasm(file));
+  const file = resolve(command.args[0] as string);
+  const report = await inspectComponentClaims(await readWasm(file, resolveLimits({}, context.env)));
   if (report === undefined) {
     throw new ClaimsRequiredError(`${file} carries no claims`, {
       hint: 'sign it: cirrus claims sign WASM --issuer SEEDFILE --name … --ver … --rev …',
@@ -232,7 +256,24 @@ async function inspect(argv: string[], context: CommandContext): Promise<number>
   return passes ? 0 : 1;
 }
 
-export async function claims(argv: string[], context: CommandContext): Promise<number> {
-  const name = subcommand(argv, 'claims', ['sign', 'inspect'], CLAIMS_USAGE);
-  return name === 'sign' ? sign(argv.slice(1), context) : inspect(argv.slice(1), context);
+export function claimsCommand(invocation: Invocation): Command {
+  const signCommand = new Command('sign')
+    .summary('embed signed wascap claims in a component, as wash claims sign does')
+    .description(
+      'Embeds wascap claims in a component (or core module), signed by the issuer account; seeds are read from files only you can read.',
+    )
+    .argument('<WASM>', 'the component or module to sign');
+  addFlags(signCommand, SIGN_FLAGS);
+  runs(signCommand, invocation, () => sign(signCommand, invocation.context));
+
+  const inspectCommand = new Command('inspect')
+    .summary("show a component's claims and every check a host makes; exit 1 when one fails")
+    .description(
+      "Shows a component's claims and the result of every check a host makes; exits 0 only when a host would accept them.",
+    )
+    .argument('<WASM>', 'the component or module to inspect');
+  addFlags(inspectCommand, INSPECT_FLAGS);
+  runs(inspectCommand, invocation, () => inspect(inspectCommand, invocation.context));
+
+  return commandGroup('claims', 'sign a component, or inspect its claims', [signCommand, inspectCommand]);
 }

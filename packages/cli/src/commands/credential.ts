@@ -2,26 +2,39 @@
  * `cirrus credential issue`: a host credential for signed invocations, issued offline with a cluster
  * seed, so that the seed stays off the hosts. `cirrus credential inspect` shows one and checks it.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { Command } from 'commander';
 import { issueHostCredential, nodeInvocationCrypto } from '@cirrus/host';
 import {
-  ArtifactNotFoundError,
   decodeHostCredential,
   parsePublicKey,
+  resolveLimits,
   UsageError,
   verifyHostCredential,
 } from '@cirrus/protocol';
-import { parseCommandArgs } from '../args.ts';
-import type { CommandContext } from '../context.ts';
+import { readRegularTextFile } from '@cirrus/runtime';
+import { addFlags, flagValues, usageHint } from '../args.ts';
+import type { FlagSpecs } from '../args.ts';
+import { commandGroup, runs } from '../program.ts';
+import type { Invocation } from '../program.ts';
 import { readSeedFile } from '../seed-files.ts';
-import { subcommand } from './lattice.ts';
-
-export const CREDENTIAL_USAGE = `cirrus credential issue --cluster-seed FILE (--host N… | --host-seed FILE) [--expires DURATION] > host.jwt
-cirrus credential inspect FILE`;
 
 const DEFAULT_EXPIRES = '30d';
 const UNIT_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+const ISSUE_FLAGS = {
+  'cluster-seed': {
+    value: 'FILE',
+    description: 'the cluster seed (SC…, a file only you can read) that signs (required)',
+  },
+  host: { value: 'KEY', description: "the host's public key (N…); or give --host-seed" },
+  'host-seed': { value: 'FILE', description: "the host's seed file, to take its public key from" },
+  expires: {
+    value: 'DURATION',
+    description: 'lifetime: minutes, hours or days (90m, 12h, 30d)',
+    default: DEFAULT_EXPIRES,
+  },
+} as const satisfies FlagSpecs;
 
 /** `30d`, `12h`, `90m` in milliseconds. */
 function duration(value: string): number {
@@ -37,28 +50,63 @@ function duration(value: string): number {
   return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
 }
 
-function usage(message: string): never {
-  throw new UsageError(message, { hint: `usage: ${CREDENTIAL_USAGE}` });
-}
+export function credentialCommand(invocation: Invocation): Command {
+  const { context } = invocation;
+  const issue = new Command('issue')
+    .summary('print a host credential for signed invocations (a JWT on stdout)')
+    .description(
+      'Prints a host credential for signed invocations: a JWT signed by the cluster key, vouching for the host key. Give it to the host with cirrus up --host-credential FILE.',
+    );
+  addFlags(issue, ISSUE_FLAGS);
+  runs(issue, invocation, async () => {
+    const values = flagValues(issue, ISSUE_FLAGS);
+    const usage = (message: string): never => {
+      throw new UsageError(message, { hint: usageHint(issue) });
+    };
+    const seedFile = values['cluster-seed'];
+    if (seedFile === undefined) return usage('cirrus credential issue needs --cluster-seed FILE');
+    if ((values.host === undefined) === (values['host-seed'] === undefined)) {
+      usage('name the host with either --host N… or --host-seed FILE');
+    }
+    const limits = resolveLimits({}, context.env);
+    const hostId =
+      values.host === undefined
+        ? (
+            await readSeedFile(
+              resolve(values['host-seed'] as string),
+              'server',
+              'the host seed',
+              limits.secretFileMaxBytes,
+            )
+          ).publicKey
+        : parsePublicKey(values.host, 'server', '--host').publicKey;
+    const cluster = await readSeedFile(
+      resolve(seedFile),
+      'cluster',
+      'the cluster seed',
+      limits.secretFileMaxBytes,
+    );
+    const lifetimeMs = duration(values.expires ?? DEFAULT_EXPIRES);
+    const jwt = issueHostCredential(cluster, hostId, lifetimeMs);
+    context.print(jwt);
+    context.log(
+      `credential for host ${hostId} from cluster ${cluster.publicKey}, valid until ${new Date(Date.now() + lifetimeMs).toISOString()}`,
+    );
+    return 0;
+  });
 
-export async function credential(argv: string[], context: CommandContext): Promise<number> {
-  const verb = subcommand(argv, 'credential', ['issue', 'inspect'], CREDENTIAL_USAGE);
-  const { values, positionals } = parseCommandArgs(
-    argv.slice(1),
-    {
-      'cluster-seed': { type: 'string' },
-      host: { type: 'string' },
-      'host-seed': { type: 'string' },
-      expires: { type: 'string' },
-    },
-    CREDENTIAL_USAGE,
-  );
-  if (verb === 'inspect') {
-    const [file, ...extra] = positionals;
-    if (file === undefined || extra.length > 0) usage('cirrus credential inspect takes one credential file');
+  const inspect = new Command('inspect')
+    .summary("show a credential's host, cluster and times, and check it")
+    .description("Shows a host credential's host, cluster and times, then checks its signature and validity.")
+    .argument('<FILE>', 'the credential (a JWT) to inspect');
+  runs(inspect, invocation, async () => {
+    const limits = resolveLimits({}, context.env);
+    const file = resolve(inspect.args[0] as string);
     const jwt = (
-      await readFile(resolve(file), 'utf8').catch((err: unknown) => {
-        throw new ArtifactNotFoundError(`${file} cannot be read`, { cause: err });
+      await readRegularTextFile(file, {
+        what: 'credential file',
+        maxBytes: limits.secretFileMaxBytes,
+        limitName: 'secretFileMaxBytes',
       })
     ).trim();
     const { claims } = decodeHostCredential(jwt);
@@ -70,23 +118,10 @@ export async function credential(argv: string[], context: CommandContext): Promi
     await verifyHostCredential(jwt, nodeInvocationCrypto);
     context.print('valid: signed by the cluster key, within its validity');
     return 0;
-  }
-  if (positionals.length > 0) usage(`unexpected ${positionals.join(' ')}`);
-  const seedFile = values['cluster-seed'];
-  if (seedFile === undefined) usage('cirrus credential issue needs --cluster-seed FILE');
-  if ((values.host === undefined) === (values['host-seed'] === undefined)) {
-    usage('name the host with either --host N… or --host-seed FILE');
-  }
-  const hostId =
-    values.host === undefined
-      ? (await readSeedFile(resolve(values['host-seed'] as string), 'server', 'the host seed')).publicKey
-      : parsePublicKey(values.host, 'server', '--host').publicKey;
-  const cluster = await readSeedFile(resolve(seedFile), 'cluster', 'the cluster seed');
-  const lifetimeMs = duration(values.expires ?? DEFAULT_EXPIRES);
-  const jwt = issueHostCredential(cluster, hostId, lifetimeMs);
-  context.print(jwt);
-  context.log(
-    `credential for host ${hostId} from cluster ${cluster.publicKey}, valid until ${new Date(Date.now() + lifetimeMs).toISOString()}`,
-  );
-  return 0;
+  });
+
+  return commandGroup('credential', 'issue a host credential for signed invocations, or inspect one', [
+    issue,
+    inspect,
+  ]);
 }

@@ -1,93 +1,98 @@
 /** `cirrus get …`: read the lattice (hosts, inventories, links, config, claims) and follow its events. */
+import type { Command } from 'commander';
 import type { ControlClient, EventStream } from '@cirrus/control-client';
 import { ConfigNotFoundError } from '@cirrus/protocol';
 import type { CloudEvent, EventName, HostInventory, StringMap } from '@cirrus/protocol';
+import type { FlagSpecs } from '../args.ts';
 import type { CommandContext } from '../context.ts';
+import { commandGroup } from '../program.ts';
+import type { Invocation } from '../program.ts';
 import {
-  COMMON_FLAGS,
   formatList,
   formatMap,
-  parseSubcommand,
+  HOST_ARGUMENT,
+  latticeCommand,
   printJson,
   printTable,
   resolveHost,
-  subcommand,
   withControlClient,
 } from './lattice.ts';
-
-export const GET_USAGE = [
-  `cirrus get hosts ${COMMON_FLAGS}`,
-  `cirrus get inventory [HOST] ${COMMON_FLAGS}`,
-  `cirrus get links ${COMMON_FLAGS}`,
-  `cirrus get config NAME ${COMMON_FLAGS}`,
-  `cirrus get claims ${COMMON_FLAGS}`,
-  `cirrus get events [--type EVENT]… ${COMMON_FLAGS}`,
-].join('\n');
-
-const SUBCOMMANDS = ['hosts', 'inventory', 'links', 'config', 'claims', 'events'] as const;
-
-function usageOf(name: string): string {
-  return GET_USAGE.split('\n').find((line) => line.startsWith(`cirrus get ${name}`)) ?? GET_USAGE;
-}
+import type { LatticeInput } from './lattice.ts';
 
 function userLabels(labels: StringMap): StringMap {
   // hostcore.* labels (os, arch) are the same on most hosts and crowd out the ones people set.
   return Object.fromEntries(Object.entries(labels).filter(([key]) => !key.startsWith('hostcore.')));
 }
 
-export async function get(argv: string[], context: CommandContext): Promise<number> {
-  const name = subcommand(argv, 'get', SUBCOMMANDS, GET_USAGE);
-  const rest = argv.slice(1);
-  const usage = usageOf(name);
-  switch (name) {
-    case 'hosts': {
-      const { output, common } = parseSubcommand(rest, {}, usage);
-      return withControlClient(common, context, async (client) => {
-        const hosts = (await client.pingHosts()).sort((a, b) =>
-          a.friendly_name.localeCompare(b.friendly_name),
-        );
-        if (output === 'json') printJson(context, hosts);
-        else if (hosts.length === 0) context.print(`No hosts answered on lattice "${client.lattice}".`);
-        else {
-          printTable(
-            context,
-            ['HOST ID', 'FRIENDLY NAME', 'UPTIME', 'VERSION', 'LABELS'],
-            hosts.map((h) => [
-              h.id,
-              h.friendly_name,
-              h.uptime_human,
-              h.version,
-              formatMap(userLabels(h.labels)),
-            ]),
+const EVENT_FLAGS = {
+  type: {
+    value: 'EVENT',
+    multiple: true,
+    description: 'only events of this type, e.g. component_scaled',
+    default: 'every event',
+  },
+} as const satisfies FlagSpecs;
+
+export function getCommand(invocation: Invocation): Command {
+  const { context } = invocation;
+  return commandGroup('get', 'show hosts, inventories, links, config or claims; follow events', [
+    latticeCommand(
+      'hosts',
+      'list the hosts that answer on the lattice',
+      {},
+      invocation,
+      ({ output, common }) =>
+        withControlClient(common, context, async (client) => {
+          const hosts = (await client.pingHosts()).sort((a, b) =>
+            a.friendly_name.localeCompare(b.friendly_name),
           );
-        }
-        return 0;
-      });
-    }
-    case 'inventory': {
-      const { output, common, positionals } = parseSubcommand(rest, {}, usage, { optional: 1 });
-      const [hostArg] = positionals;
-      return withControlClient(common, context, async (client) => {
-        if (hostArg !== undefined) {
-          const inventory = await client.getInventory(await resolveHost(client, hostArg));
-          if (output === 'json') printJson(context, inventory);
-          else printInventory(context, inventory);
+          if (output === 'json') printJson(context, hosts);
+          else if (hosts.length === 0) context.print(`No hosts answered on lattice "${client.lattice}".`);
+          else {
+            printTable(
+              context,
+              ['HOST ID', 'FRIENDLY NAME', 'UPTIME', 'VERSION', 'LABELS'],
+              hosts.map((h) => [
+                h.id,
+                h.friendly_name,
+                h.uptime_human,
+                h.version,
+                formatMap(userLabels(h.labels)),
+              ]),
+            );
+          }
           return 0;
-        }
-        const inventories = await allInventories(client);
-        if (output === 'json') printJson(context, inventories);
-        else if (inventories.length === 0) context.print(`No hosts answered on lattice "${client.lattice}".`);
-        else
-          inventories.forEach((inventory, i) => {
-            if (i > 0) context.print('');
-            printInventory(context, inventory);
-          });
-        return 0;
-      });
-    }
-    case 'links': {
-      const { output, common } = parseSubcommand(rest, {}, usage);
-      return withControlClient(common, context, async (client) => {
+        }),
+    ),
+    latticeCommand(
+      'inventory',
+      'show the components and providers of one host, or of every host',
+      {},
+      invocation,
+      ({ output, common, args }) => {
+        const [hostArg] = args;
+        return withControlClient(common, context, async (client) => {
+          if (hostArg !== undefined) {
+            const inventory = await client.getInventory(await resolveHost(client, hostArg));
+            if (output === 'json') printJson(context, inventory);
+            else printInventory(context, inventory);
+            return 0;
+          }
+          const inventories = await allInventories(client);
+          if (output === 'json') printJson(context, inventories);
+          else if (inventories.length === 0)
+            context.print(`No hosts answered on lattice "${client.lattice}".`);
+          else
+            inventories.forEach((inventory, i) => {
+              if (i > 0) context.print('');
+              printInventory(context, inventory);
+            });
+          return 0;
+        });
+      },
+    ).argument('[HOST]', `${HOST_ARGUMENT} (default: every host)`),
+    latticeCommand('links', "list the lattice's links", {}, invocation, ({ output, common }) =>
+      withControlClient(common, context, async (client) => {
         const links = await client.getLinks();
         if (output === 'json') printJson(context, links);
         else if (links.length === 0) context.print('No links.');
@@ -106,11 +111,10 @@ export async function get(argv: string[], context: CommandContext): Promise<numb
           );
         }
         return 0;
-      });
-    }
-    case 'config': {
-      const { output, common, positionals } = parseSubcommand(rest, {}, usage, { required: ['NAME'] });
-      const configName = positionals[0] as string;
+      }),
+    ),
+    latticeCommand('config', 'show one named config', {}, invocation, ({ output, common, args }) => {
+      const configName = args[0] as string;
       return withControlClient(common, context, async (client) => {
         const values = await client.getConfig(configName);
         if (values === undefined) {
@@ -123,35 +127,44 @@ export async function get(argv: string[], context: CommandContext): Promise<numb
         else printTable(context, ['KEY', 'VALUE'], Object.entries(values));
         return 0;
       });
-    }
-    case 'claims': {
-      const { output, common } = parseSubcommand(rest, {}, usage);
-      return withControlClient(common, context, async (client) => {
-        const claims = await client.getClaims();
-        if (output === 'json') printJson(context, claims);
-        else if (claims.length === 0) context.print('No claims.');
-        else {
-          // Hosts send both the short and the long key names (`sub`/`subject`); either may be missing.
-          const pick = (c: StringMap, ...keys: string[]): string =>
-            keys.map((k) => c[k]).find((v) => v) ?? '-';
-          printTable(
-            context,
-            ['SUBJECT', 'NAME', 'ISSUER', 'VERSION', 'REVISION'],
-            claims.map((c) => [
-              pick(c, 'subject', 'sub'),
-              pick(c, 'name'),
-              pick(c, 'issuer', 'iss'),
-              pick(c, 'version'),
-              pick(c, 'revision', 'rev'),
-            ]),
-          );
-        }
-        return 0;
-      });
-    }
-    case 'events':
-      return followEvents(rest, usage, context);
-  }
+    }).argument('<NAME>', 'name of the config'),
+    latticeCommand(
+      'claims',
+      'list the claims of the components the lattice knows',
+      {},
+      invocation,
+      ({ output, common }) =>
+        withControlClient(common, context, async (client) => {
+          const claims = await client.getClaims();
+          if (output === 'json') printJson(context, claims);
+          else if (claims.length === 0) context.print('No claims.');
+          else {
+            // Hosts send both the short and the long key names (`sub`/`subject`); either may be missing.
+            const pick = (c: StringMap, ...keys: string[]): string =>
+              keys.map((k) => c[k]).find((v) => v) ?? '-';
+            printTable(
+              context,
+              ['SUBJECT', 'NAME', 'ISSUER', 'VERSION', 'REVISION'],
+              claims.map((c) => [
+                pick(c, 'subject', 'sub'),
+                pick(c, 'name'),
+                pick(c, 'issuer', 'iss'),
+                pick(c, 'version'),
+                pick(c, 'revision', 'rev'),
+              ]),
+            );
+          }
+          return 0;
+        }),
+    ),
+    latticeCommand(
+      'events',
+      'follow lattice events until Ctrl+C, one line each (JSON lines with --output json)',
+      EVENT_FLAGS,
+      invocation,
+      (input) => followEvents(input, context),
+    ),
+  ]);
 }
 
 async function allInventories(client: ControlClient): Promise<HostInventory[]> {
@@ -206,12 +219,10 @@ function eventLine(event: CloudEvent): string {
   return `${event.time}  ${name}  ${event.source}  ${summarise(event.data)}`.trimEnd();
 }
 
-async function followEvents(argv: string[], usage: string, context: CommandContext): Promise<number> {
-  const { values, output, common } = parseSubcommand(
-    argv,
-    { type: { type: 'string', multiple: true } },
-    usage,
-  );
+async function followEvents(
+  { values, output, common }: LatticeInput<typeof EVENT_FLAGS>,
+  context: CommandContext,
+): Promise<number> {
   const types = values.type as EventName[] | undefined;
   return withControlClient(common, context, async (client) => {
     const stream: EventStream = client.events(types === undefined ? {} : { types });

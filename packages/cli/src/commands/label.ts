@@ -1,30 +1,14 @@
 /** `cirrus label put|del`: a host's labels (what auctions and spread requirements match on). */
-import type { CommandContext } from '../context.ts';
+import type { Command } from 'commander';
 import { keyValues } from '../args.ts';
-import {
-  COMMON_FLAGS,
-  parseSubcommand,
-  printAck,
-  resolveHost,
-  subcommand,
-  withControlClient,
-} from './lattice.ts';
+import { commandGroup } from '../program.ts';
+import type { Invocation } from '../program.ts';
+import { HOST_ARGUMENT, latticeCommand, printAck, resolveHost, withControlClient } from './lattice.ts';
 
-export const LABEL_USAGE = [
-  `cirrus label put HOST KEY=VALUE… ${COMMON_FLAGS}`,
-  `cirrus label del HOST KEY ${COMMON_FLAGS}`,
-].join('\n');
-
-export async function label(argv: string[], context: CommandContext): Promise<number> {
-  const name = subcommand(argv, 'label', ['put', 'del'], LABEL_USAGE);
-  const usage =
-    LABEL_USAGE.split('\n').find((line) => line.startsWith(`cirrus label ${name}`)) ?? LABEL_USAGE;
-  if (name === 'put') {
-    const { positionals, output, common } = parseSubcommand(argv.slice(1), {}, usage, {
-      required: ['HOST', 'KEY=VALUE'],
-      rest: true,
-    });
-    const [hostArg, ...pairs] = positionals as [string, ...string[]];
+export function labelCommand(invocation: Invocation): Command {
+  const { context } = invocation;
+  const put = latticeCommand('put', 'put labels on a host', {}, invocation, ({ args, output, common }) => {
+    const [hostArg, ...pairs] = args as [string, ...string[]];
     const labels = keyValues(pairs, `cirrus label put ${hostArg}`);
     return withControlClient(common, context, async (client) => {
       const hostId = await resolveHost(client, hostArg);
@@ -48,15 +32,27 @@ export async function label(argv: string[], context: CommandContext): Promise<nu
       );
       return 0;
     });
-  }
-  const { positionals, output, common } = parseSubcommand(argv.slice(1), {}, usage, {
-    required: ['HOST', 'KEY'],
-  });
-  const [hostArg, key] = positionals as [string, string];
-  return withControlClient(common, context, async (client) => {
-    const hostId = await resolveHost(client, hostArg);
-    const ack = await client.deleteLabel(hostId, key);
-    printAck(context, output, `Label ${key} removed from host ${hostId}.`, ack, { host_id: hostId });
-    return 0;
-  });
+  })
+    .argument('<HOST>', HOST_ARGUMENT)
+    .argument('<KEY=VALUE...>', 'labels to put; hostcore.* keys are reserved');
+
+  const del = latticeCommand(
+    'del',
+    'remove a label from a host',
+    {},
+    invocation,
+    ({ args, output, common }) => {
+      const [hostArg, key] = args as [string, string];
+      return withControlClient(common, context, async (client) => {
+        const hostId = await resolveHost(client, hostArg);
+        const ack = await client.deleteLabel(hostId, key);
+        printAck(context, output, `Label ${key} removed from host ${hostId}.`, ack, { host_id: hostId });
+        return 0;
+      });
+    },
+  )
+    .argument('<HOST>', HOST_ARGUMENT)
+    .argument('<KEY>', 'key of the label');
+
+  return commandGroup('label', 'put or delete a host label', [put, del]);
 }

@@ -3,24 +3,37 @@
  * right timeouts, HOST arguments that may be prefixes or friendly names, and the two output forms
  * (aligned columns for people, one JSON document for scripts).
  */
+import { Command } from 'commander';
 import { createControlClient } from '@cirrus/control-client';
 import type { ControlAck, ControlClient } from '@cirrus/control-client';
 import { AmbiguousHostError, HostNotFoundError, resolveLimits, UsageError } from '@cirrus/protocol';
 import type { HostInfo, StringMap } from '@cirrus/protocol';
-import { oneOf, parseCommandArgs } from '../args.ts';
+import { addFlags, flagValues, oneOf } from '../args.ts';
+import type { FlagSpecs, FlagValues } from '../args.ts';
 import { connectLattice } from '../connect.ts';
-import { natsFlagOptions, natsSettings } from '../nats-flags.ts';
+import { natsFlags, natsSettings } from '../nats-flags.ts';
+import { runs, sentence } from '../program.ts';
+import type { Invocation } from '../program.ts';
 import type { CommandContext } from '../context.ts';
 
-export const COMMON_FLAGS =
-  '[--nats URL [--nats-… FLAGS]] [--lattice NAME] [--timeout MS] [--output table|json]';
+const LATTICE_FLAGS = {
+  lattice: { value: 'NAME', description: 'lattice name', default: 'default' },
+  timeout: {
+    value: 'MS',
+    description: 'reply deadline, and how long host.ping collects replies',
+    default: '2000',
+  },
+  output: {
+    value: 'FORMAT',
+    description: 'table (aligned columns, one-line summaries) or json (one JSON document)',
+    default: 'table',
+  },
+} as const satisfies FlagSpecs;
 
-export const COMMON_OPTIONS = {
-  ...natsFlagOptions(['nats']),
-  lattice: { type: 'string' },
-  timeout: { type: 'string' },
-  output: { type: 'string' },
-} as const;
+const NATS_FLAGS = natsFlags(['nats'], 'the local host that cirrus up runs');
+
+/** What the positional HOST of a command means. */
+export const HOST_ARGUMENT = 'host id, unique prefix of one, or friendly name';
 
 export type OutputFormat = 'table' | 'json';
 
@@ -32,59 +45,38 @@ interface CommonValues {
   [flag: string]: string | boolean | (string | boolean)[] | undefined;
 }
 
-export interface Positionals {
-  /** Names of the required positionals, in order (for the "missing …" message). */
-  required?: readonly string[];
-  /** How many optional positionals may follow. */
-  optional?: number;
-  /** Any number may follow (`config put NAME k=v…`). */
-  rest?: boolean;
+/** What a lattice subcommand's action gets: its flags, its positionals, and the connection flags. */
+export interface LatticeInput<F extends FlagSpecs> {
+  values: FlagValues<F>;
+  args: string[];
+  output: OutputFormat;
+  common: CommonValues;
+  command: Command;
 }
 
-/** A parsed subcommand: its flag values, checked positionals, and the output form. */
-export function parseSubcommand<O extends Parameters<typeof parseCommandArgs>[1]>(
-  argv: string[],
-  options: O,
-  usage: string,
-  { required = [], optional = 0, rest = false }: Positionals = {},
-) {
-  const parsed = parseCommandArgs(argv, { ...COMMON_OPTIONS, ...options }, usage);
-  const { positionals } = parsed;
-  if (positionals.length < required.length) {
-    throw new UsageError(`missing ${required.slice(positionals.length).join(' ')}`, {
-      hint: `usage: ${usage}`,
-    });
-  }
-  const max = required.length + optional;
-  if (!rest && positionals.length > max) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[max])}`, {
-      hint: `usage: ${usage}`,
-    });
-  }
-  const common = parsed.values as CommonValues;
-  const output = oneOf<OutputFormat>(common.output, ['table', 'json'], '--output', 'table');
-  return { values: parsed.values, positionals, output, common };
-}
-
-/** Picks the subcommand (`get hosts`, `link put`) or explains which ones exist. */
-export function subcommand<T extends string>(
-  argv: string[],
-  verb: string,
-  known: readonly T[],
-  usage: string,
-): T {
-  const [name] = argv;
-  if (name === undefined || name.startsWith('-')) {
-    const lines = usage
-      .split('\n')
-      .map((line) => `    ${line}`)
-      .join('\n');
-    throw new UsageError(`cirrus ${verb} needs one of: ${known.join(', ')}`, { hint: `usage:\n${lines}` });
-  }
-  if (!(known as readonly string[]).includes(name)) {
-    throw new UsageError(`unknown subcommand "${verb} ${name}"`, { hint: `one of: ${known.join(', ')}` });
-  }
-  return name as T;
+/**
+ * A lattice subcommand (`get hosts`, `link put`): its own flags, then the lattice, output and NATS
+ * flags every one takes. Positionals are declared on the result.
+ */
+export function latticeCommand<F extends FlagSpecs>(
+  name: string,
+  summary: string,
+  flags: F,
+  invocation: Invocation,
+  run: (input: LatticeInput<F>) => Promise<number>,
+): Command {
+  const command = new Command(name).summary(summary).description(sentence(summary));
+  addFlags(command, flags);
+  addFlags(command, LATTICE_FLAGS, 'Lattice:');
+  addFlags(command, NATS_FLAGS, 'NATS connection (credentials from files or the environment only):');
+  return runs(command, invocation, () => {
+    const common: CommonValues = {
+      ...flagValues(command, LATTICE_FLAGS),
+      ...flagValues(command, NATS_FLAGS),
+    };
+    const output = oneOf<OutputFormat>(common.output, ['table', 'json'], '--output', 'table');
+    return run({ values: flagValues(command, flags), args: command.args, output, common, command });
+  });
 }
 
 function parseTimeout(text: string | undefined): number | undefined {
@@ -112,6 +104,7 @@ export async function withControlClient<T>(
   const nats = await natsSettings(common, {
     env: context.env,
     warn: (line) => context.log(`warning: ${line}`),
+    secretFileMaxBytes: limits.secretFileMaxBytes,
   });
   const session = await connectLattice({ nats, lattice: common.lattice }, context, limits);
   try {

@@ -1,33 +1,21 @@
 /** `cirrus stop component|provider|host`. */
+import type { Command } from 'commander';
 import { ComponentNotRunningError } from '@cirrus/protocol';
-import type { CommandContext } from '../context.ts';
-import {
-  COMMON_FLAGS,
-  parseSubcommand,
-  printAck,
-  resolveHost,
-  subcommand,
-  withControlClient,
-} from './lattice.ts';
+import { commandGroup } from '../program.ts';
+import type { Invocation } from '../program.ts';
+import { HOST_ARGUMENT, latticeCommand, printAck, resolveHost, withControlClient } from './lattice.ts';
 
-export const STOP_USAGE = [
-  `cirrus stop component HOST ID ${COMMON_FLAGS}`,
-  `cirrus stop provider HOST ID ${COMMON_FLAGS}`,
-  `cirrus stop host HOST ${COMMON_FLAGS}`,
-].join('\n');
-
-const SUBCOMMANDS = ['component', 'provider', 'host'] as const;
-
-export async function stop(argv: string[], context: CommandContext): Promise<number> {
-  const name = subcommand(argv, 'stop', SUBCOMMANDS, STOP_USAGE);
-  const usage = STOP_USAGE.split('\n').find((line) => line.startsWith(`cirrus stop ${name}`)) ?? STOP_USAGE;
-  const required = name === 'host' ? ['HOST'] : ['HOST', 'ID'];
-  const { positionals, output, common } = parseSubcommand(argv.slice(1), {}, usage, { required });
-  const [hostArg, id] = positionals as [string, string];
-  return withControlClient(common, context, async (client) => {
-    const hostId = await resolveHost(client, hostArg);
-    switch (name) {
-      case 'component': {
+export function stopCommand(invocation: Invocation): Command {
+  const { context } = invocation;
+  const component = latticeCommand(
+    'component',
+    'stop a component on a host (scale it to 0)',
+    {},
+    invocation,
+    ({ args, output, common }) => {
+      const [hostArg, id] = args as [string, string];
+      return withControlClient(common, context, async (client) => {
+        const hostId = await resolveHost(client, hostArg);
         // A scale request names the image; stopping should not make the user repeat it, so take it
         // from the host's inventory (as wash does).
         const inventory = await client.getInventory(hostId);
@@ -48,20 +36,42 @@ export async function stop(argv: string[], context: CommandContext): Promise<num
           component_id: id,
         });
         return 0;
-      }
-      case 'provider': {
+      });
+    },
+  )
+    .argument('<HOST>', HOST_ARGUMENT)
+    .argument('<ID>', 'id of the component');
+
+  const provider = latticeCommand(
+    'provider',
+    'stop a provider on a host',
+    {},
+    invocation,
+    ({ args, output, common }) => {
+      const [hostArg, id] = args as [string, string];
+      return withControlClient(common, context, async (client) => {
+        const hostId = await resolveHost(client, hostArg);
         const ack = await client.stopProvider({ hostId, providerId: id });
         printAck(context, output, `Host ${hostId} stopped provider ${id}.`, ack, {
           host_id: hostId,
           provider_id: id,
         });
         return 0;
-      }
-      case 'host': {
-        const ack = await client.stopHost(hostId);
-        printAck(context, output, `Host ${hostId} is stopping.`, ack, { host_id: hostId });
-        return 0;
-      }
-    }
-  });
+      });
+    },
+  )
+    .argument('<HOST>', HOST_ARGUMENT)
+    .argument('<ID>', 'id of the provider');
+
+  const host = latticeCommand('host', 'stop a whole host', {}, invocation, ({ args, output, common }) => {
+    const [hostArg] = args as [string];
+    return withControlClient(common, context, async (client) => {
+      const hostId = await resolveHost(client, hostArg);
+      const ack = await client.stopHost(hostId);
+      printAck(context, output, `Host ${hostId} is stopping.`, ack, { host_id: hostId });
+      return 0;
+    });
+  }).argument('<HOST>', HOST_ARGUMENT);
+
+  return commandGroup('stop', 'stop a component, a provider or a host', [component, provider, host]);
 }

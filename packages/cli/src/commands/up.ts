@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseManifest, planDeployment } from '@cirrus/apps';
+import { Command } from 'commander';
+import { planDeployment } from '@cirrus/apps';
 import type { DeploymentPlan } from '@cirrus/apps';
 import { createHost, createLogger, DEFAULT_HTTP_ADDRESS, defaultCacheDir } from '@cirrus/host';
 import type { Host, LogFormat, LogLevel, PolicyOptions } from '@cirrus/host';
@@ -11,48 +11,164 @@ import {
   ArtifactNotFoundError,
   DEFAULT_LATTICE,
   describeError,
+  FileNotFoundError,
+  FileTooLargeError,
   LIMIT_SPECS,
+  LocalEndpointUnavailableError,
   ManifestInvalidError,
   resolveLimits,
   UsageError,
 } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
-import { keyValues, oneOf, parseCommandArgs } from '../args.ts';
+import { readRegularTextFile } from '@cirrus/runtime';
+import { addFlags, flagValues, keyValues, oneOf } from '../args.ts';
+import type { FlagSpecs, FlagValues } from '../args.ts';
+import { parseAppManifest } from '../app-files.ts';
 import { deploy, servedUrls } from '../deploy.ts';
 import type { CommandContext } from '../context.ts';
-import { connectHostNats, hostNatsSettings, natsFlagOptions, providerRpcOf } from '../nats-flags.ts';
+import { connectHostNats, hostNatsSettings, natsFlags, providerRpcOf } from '../nats-flags.ts';
 import type { HostNatsSettings } from '../nats-flags.ts';
-import { HOST_IDENTITY_USAGE, hostIdentityOptions } from '../host-identity-flags.ts';
-import {
-  SIGNED_INVOCATIONS_FLAGS,
-  SIGNED_INVOCATIONS_USAGE,
-  signedInvocationOptions,
-} from '../signed-invocation-flags.ts';
+import { HOST_IDENTITY_FLAGS, hostIdentityOptions } from '../host-identity-flags.ts';
+import { SIGNED_INVOCATIONS_FLAGS, signedInvocationOptions } from '../signed-invocation-flags.ts';
+import { runs } from '../program.ts';
+import type { Invocation } from '../program.ts';
 import { localEndpointFile, newToken, writeLocalEndpoint } from '../local-endpoint.ts';
 import type { LocalEndpointRemover } from '../local-endpoint.ts';
 
-export const UP_USAGE = `cirrus up [--app FILE]… [--nats URL] [--lattice NAME] [--label KEY=VALUE]… [--name NAME] [--heartbeat-interval S] [--log-format human|json] [--log-level LEVEL] [--cache-dir DIR] [--no-file-load] [--local-port N | --no-local-endpoint] [--nats-… FLAGS] [--ctl-nats URL] [--ctl-… FLAGS] [--rpc-nats URL] [--rpc-… FLAGS] [--policy-topic SUBJECT [--policy-changes-topic SUBJECT] [--policy-timeout-ms MS]] ${HOST_IDENTITY_USAGE} ${SIGNED_INVOCATIONS_USAGE}`;
+const HOST_FLAGS = {
+  app: {
+    value: 'FILE',
+    multiple: true,
+    description: 'application manifest (YAML or JSON) to deploy; all are validated before anything starts',
+  },
+  lattice: {
+    value: 'NAME',
+    description: 'lattice name (in subjects and bucket names)',
+    default: DEFAULT_LATTICE,
+  },
+  name: { value: 'NAME', description: "the host's friendly name", default: 'derived from the host key' },
+  label: {
+    value: 'KEY=VALUE',
+    multiple: true,
+    description: 'host label; hostcore.* keys are reserved',
+  },
+  'heartbeat-interval': {
+    value: 'S',
+    description: 'seconds between host_heartbeat events (1-86400)',
+    default: '30',
+  },
+  'log-format': {
+    value: 'FORMAT',
+    description: 'human (time LEVEL message key=value…) or json (one object per line)',
+    default: 'human',
+  },
+  'log-level': {
+    value: 'LEVEL',
+    description: 'debug, info, warn or error: the least level logged',
+    default: 'info',
+  },
+  'cache-dir': {
+    value: 'DIR',
+    description: 'where transpiled components are cached',
+    default: '$CIRRUS_CACHE_DIR or ~/.cache/cirrus',
+  },
+  'no-file-load': { description: 'refuse components and providers from local files (FILE_LOAD_DENIED)' },
+} as const satisfies FlagSpecs;
+
+const ENDPOINT_FLAGS = {
+  'local-port': {
+    value: 'N',
+    description: 'loopback port that serves the embedded lattice to other programs here',
+    default: 'any free port',
+  },
+  'no-local-endpoint': { description: 'do not serve the embedded lattice to other programs' },
+} as const satisfies FlagSpecs;
+
+const NATS_FLAGS = natsFlags(['nats'], 'the embedded lattice');
+const CTL_FLAGS = natsFlags(['ctl'], 'the embedded lattice');
+const RPC_FLAGS = natsFlags(['rpc'], 'the embedded lattice');
+
+const POLICY_FLAGS = {
+  'policy-topic': {
+    value: 'SUBJECT',
+    description: 'ask the policy service on this subject before every start and invocation',
+    default: 'no policy service',
+  },
+  'policy-changes-topic': {
+    value: 'SUBJECT',
+    description: 'follow the decisions the service publishes here (needs --policy-topic)',
+  },
+  'policy-timeout-ms': {
+    value: 'MS',
+    description: `deadline of one policy request, ${LIMIT_SPECS.policyTimeoutMs.min}-${LIMIT_SPECS.policyTimeoutMs.max} (needs --policy-topic)`,
+    default: String(LIMIT_SPECS.policyTimeoutMs.default),
+  },
+} as const satisfies FlagSpecs;
+
+const UP_FLAGS = {
+  ...HOST_FLAGS,
+  ...ENDPOINT_FLAGS,
+  ...POLICY_FLAGS,
+  ...HOST_IDENTITY_FLAGS,
+  ...SIGNED_INVOCATIONS_FLAGS,
+} as const satisfies FlagSpecs;
+
+type UpValues = FlagValues<typeof UP_FLAGS> & FlagValues<FlagSpecs>;
+
+export function upCommand(invocation: Invocation): Command {
+  const command = new Command('up')
+    .summary('start a host on the embedded lattice and deploy an application')
+    .description(
+      'Starts a host on the embedded lattice, or with --nats on a NATS lattice, deploys the --app manifests, and runs until SIGINT or SIGTERM (a second signal exits at once).',
+    );
+  addFlags(command, HOST_FLAGS);
+  addFlags(command, ENDPOINT_FLAGS, 'Local lattice endpoint (embedded lattice only):');
+  addFlags(command, NATS_FLAGS, 'NATS lattice (credentials from files or the environment only):');
+  addFlags(command, CTL_FLAGS, 'NATS control connection (control interface, events, lattice state, policy):');
+  addFlags(command, RPC_FLAGS, 'NATS RPC connection (wRPC calls, providers):');
+  addFlags(command, POLICY_FLAGS, 'Policy service:');
+  addFlags(command, HOST_IDENTITY_FLAGS, 'Host identity and signed components:');
+  addFlags(command, SIGNED_INVOCATIONS_FLAGS, 'Signed invocations:');
+  return runs(command, invocation, () =>
+    up(
+      {
+        ...flagValues(command, NATS_FLAGS),
+        ...flagValues(command, CTL_FLAGS),
+        ...flagValues(command, RPC_FLAGS),
+        ...flagValues(command, UP_FLAGS),
+      },
+      invocation.context,
+    ),
+  );
+}
 
 async function readPlan(file: string, limits: Limits): Promise<DeploymentPlan> {
   const path = resolve(file);
-  let size: number;
+  let text: string;
   try {
-    size = (await stat(path)).size;
-  } catch {
-    throw new ArtifactNotFoundError(`application file ${file} does not exist`, {
-      hint: 'check the path given to --app',
+    text = await readRegularTextFile(path, {
+      what: 'application file',
+      maxBytes: limits.manifestMaxBytes,
+      limitName: 'manifestMaxBytes',
     });
-  }
-  if (size > limits.manifestMaxBytes) {
-    throw new ManifestInvalidError(
-      `${file} is ${size} bytes, above the ${limits.manifestMaxBytes}-byte limit`,
-      {
+  } catch (err) {
+    if (err instanceof FileNotFoundError) {
+      throw new ArtifactNotFoundError(`application file ${file} does not exist`, {
+        hint: 'check the path given to --app',
+      });
+    }
+    if (err instanceof FileTooLargeError) {
+      throw new ManifestInvalidError(err.message, {
         hint: 'split the application or raise manifestMaxBytes',
-      },
-    );
+      });
+    }
+    throw err;
   }
-  const text = await readFile(path, 'utf8');
-  const manifest = parseManifest(text, { source: file, baseUrl: pathToFileURL(`${dirname(path)}/`).href });
+  const manifest = await parseAppManifest(text, {
+    source: file,
+    baseUrl: pathToFileURL(`${dirname(path)}/`).href,
+    limits,
+  });
   return planDeployment(manifest);
 }
 
@@ -122,14 +238,16 @@ async function openBackend(
 ): Promise<Backend> {
   if (nats !== undefined) {
     const { rpc, control, close } = await connectHostNats(nats, limits, name);
-    return { connection: rpc, control, embedded: undefined, close };
+    let closed: Promise<void> | undefined;
+    return { connection: rpc, control, embedded: undefined, close: () => (closed ??= close()) };
   }
   const lattice = createMemoryLattice({
     maxPayload: limits.latticeMaxPayloadBytes,
     maxValueBytes: limits.kvMaxValueBytes,
     requestTimeoutMs: limits.latticeRequestTimeoutMs,
   });
-  return { connection: lattice.connect(), embedded: lattice, close: () => lattice.close() };
+  let closed: Promise<void> | undefined;
+  return { connection: lattice.connect(), embedded: lattice, close: () => (closed ??= lattice.close()) };
 }
 
 interface LocalEndpointHandle {
@@ -157,6 +275,7 @@ async function openLocalEndpoint(
     token,
     maxPayload: limits.latticeMaxPayloadBytes,
     maxConnections: limits.localEndpointMaxConnections,
+    maxUnauthenticated: limits.localEndpointMaxUnauthenticated,
     maxSubscriptionsPerConnection: limits.localEndpointMaxSubscriptions,
     maxControlLineBytes: limits.localEndpointMaxControlLineBytes,
     maxPendingBytes: limits.localEndpointMaxPendingBytes,
@@ -189,35 +308,10 @@ async function openLocalEndpoint(
 }
 
 /** Starts a host (embedded lattice, or NATS with --nats), deploys the app, and runs until SIGINT/SIGTERM. */
-export async function up(argv: string[], context: CommandContext): Promise<number> {
-  const { values } = parseCommandArgs(
-    argv,
-    {
-      app: { type: 'string', multiple: true },
-      ...natsFlagOptions(['nats', 'ctl', 'rpc']),
-      lattice: { type: 'string' },
-      'heartbeat-interval': { type: 'string' },
-      label: { type: 'string', multiple: true },
-      name: { type: 'string' },
-      'log-format': { type: 'string' },
-      'log-level': { type: 'string' },
-      'cache-dir': { type: 'string' },
-      'no-file-load': { type: 'boolean' },
-      'local-port': { type: 'string' },
-      'no-local-endpoint': { type: 'boolean' },
-      'policy-topic': { type: 'string' },
-      'policy-changes-topic': { type: 'string' },
-      'policy-timeout-ms': { type: 'string' },
-      'host-seed': { type: 'string' },
-      'require-signed': { type: 'boolean' },
-      'allowed-issuer': { type: 'string', multiple: true },
-      ...SIGNED_INVOCATIONS_FLAGS,
-    },
-    UP_USAGE,
-  );
+export async function up(values: UpValues, context: CommandContext): Promise<number> {
   if (values['no-local-endpoint'] === true && values['local-port'] !== undefined) {
     throw new UsageError('--local-port and --no-local-endpoint exclude each other', {
-      hint: `usage: ${UP_USAGE}`,
+      hint: 'the endpoint is on by default: --local-port picks its port, --no-local-endpoint turns it off',
     });
   }
   const port = localPort(values['local-port']);
@@ -227,118 +321,146 @@ export async function up(argv: string[], context: CommandContext): Promise<numbe
     values['policy-changes-topic'],
     values['policy-timeout-ms'],
   );
+  const limits = resolveLimits({}, context.env);
   const logger = createLogger({
     format: oneOf<LogFormat>(values['log-format'], ['human', 'json'], '--log-format', 'human'),
     level: oneOf<LogLevel>(values['log-level'], ['debug', 'info', 'warn', 'error'], '--log-level', 'info'),
     write: context.log,
+    repeatLimit: { lines: limits.logRepeatLines, windowMs: limits.logRepeatWindowMs },
   });
   const nats = await hostNatsSettings(values, {
     env: context.env,
     warn: (message) => logger.warn('NATS secret file is not private', { warning: message }),
+    secretFileMaxBytes: limits.secretFileMaxBytes,
   });
   if (nats !== undefined && values['local-port'] !== undefined) {
     throw new UsageError('--local-port only applies to the embedded lattice, not with --nats', {
       hint: 'clients reach a NATS lattice through the NATS server: cirrus get hosts --nats URL',
     });
   }
-  const limits = resolveLimits({}, context.env);
   const labels = keyValues(values.label, '--label');
-  const identity = await hostIdentityOptions(values);
-  const signedInvocations = await signedInvocationOptions(values);
-  // Every manifest is validated before anything starts, so one broken file deploys nothing.
-  const plans: DeploymentPlan[] = [];
-  for (const file of values.app ?? []) plans.push(await readPlan(file, limits));
+  const identity = await hostIdentityOptions(values, limits.secretFileMaxBytes);
+  const signedInvocations = await signedInvocationOptions(values, limits.secretFileMaxBytes);
 
-  const backend = await openBackend(nats, limits, values.name);
-  const natsRpc = nats === undefined ? undefined : providerRpcOf(nats.rpc);
-  // Declared before the host: provider processes reach the embedded lattice through it.
+  // From here a signal at any moment ends the run cleanly: whatever has been opened so far is closed,
+  // and a step still under way is closed as soon as it finishes.
+  let backend: Backend | undefined;
+  let host: Host | undefined;
   let endpoint: LocalEndpointHandle | undefined;
-  let host: Host;
-  try {
-    host = await createHost({
-      lattice: backend.connection,
-      ...(backend.control === undefined ? {} : { controlLattice: backend.control }),
-      latticeName: values.lattice ?? DEFAULT_LATTICE,
-      friendlyName: values.name,
-      labels,
-      limits,
-      logger,
-      cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
-      allowFileLoad: values['no-file-load'] !== true,
-      providerRpc: () => natsRpc ?? (endpoint && { url: endpoint.providerUrl }),
-      ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat * 1000 }),
-      ...(policy === undefined ? {} : { policy }),
-      ...identity,
-      ...signedInvocations,
-    });
-  } catch (err) {
-    await backend.close();
-    throw err;
-  }
-
-  if (backend.embedded !== undefined && values['no-local-endpoint'] !== true) {
-    try {
-      endpoint = await openLocalEndpoint(backend.embedded, host, port, limits, context, (err) =>
-        logger.warn('local lattice endpoint failed a client', { error: describeError(err) }),
-      );
-    } catch (err) {
-      await host.stop();
-      await backend.close();
-      throw err;
-    }
-    // The URL only: the token stays in the user-only file.
-    logger.info('local lattice endpoint', {
-      url: endpoint.url,
-      file: localEndpointFile(context.env, host.latticeName),
-    });
-  }
-
-  const shutdown = async (): Promise<void> => {
+  const closeAll = async (): Promise<void> => {
     // The endpoint outlives the host: provider processes reach the lattice through it and must get
     // the shutdown request, and answer calls in flight, while the host stops. The file goes with it.
-    await host.stop();
+    await host?.stop();
     await endpoint?.close();
-    await backend.close();
+    await backend?.close();
+  };
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => (shuttingDown ??= closeAll());
+  /** After a step: when a signal came meanwhile, close what the step opened too. */
+  const interrupted = async (): Promise<boolean> => {
+    if (shuttingDown === undefined) return false;
+    await shuttingDown;
+    await closeAll();
+    return true;
   };
   const signals = context.signals;
-  let stopping = false;
   const onSignal = (signal: string): void => {
-    if (stopping) {
+    if (shuttingDown !== undefined) {
       logger.warn('second signal, exiting without waiting', { signal });
       context.exit(1);
       return;
     }
-    stopping = true;
     logger.info('shutting down', { signal });
-    void shutdown();
+    shutdown().catch((err: unknown) => logger.error('shutdown failed', { error: describeError(err) }));
   };
   signals.on('SIGINT', onSignal);
   signals.on('SIGTERM', onSignal);
+  try {
+    // Every manifest is validated before anything starts, so one broken file deploys nothing.
+    const plans: DeploymentPlan[] = [];
+    for (const file of values.app ?? []) plans.push(await readPlan(file, limits));
+    if (await interrupted()) return 0;
 
-  if (plans.length > 0) {
+    backend = await openBackend(nats, limits, values.name);
+    if (await interrupted()) return 0;
+    const natsRpc = nats === undefined ? undefined : providerRpcOf(nats.rpc);
+    const opened = backend;
     try {
-      for (const plan of plans) await deploy(host, plan);
+      host = await createHost({
+        lattice: opened.connection,
+        ...(opened.control === undefined ? {} : { controlLattice: opened.control }),
+        latticeName: values.lattice ?? DEFAULT_LATTICE,
+        friendlyName: values.name,
+        labels,
+        limits,
+        logger,
+        cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
+        allowFileLoad: values['no-file-load'] !== true,
+        // Provider processes reach the embedded lattice through the endpoint, opened just below.
+        providerRpc: () => natsRpc ?? (endpoint && { url: endpoint.providerUrl }),
+        ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat * 1000 }),
+        ...(policy === undefined ? {} : { policy }),
+        ...identity,
+        ...signedInvocations,
+      });
     } catch (err) {
-      logger.error('deployment failed', { error: describeError(err) });
-      signals.off('SIGINT', onSignal);
-      signals.off('SIGTERM', onSignal);
       await shutdown();
       throw err;
     }
-    const urls = plans.flatMap((plan) => servedUrls(plan, DEFAULT_HTTP_ADDRESS));
-    context.print(`Cirrus host ${host.friendlyName} is up on lattice "${host.latticeName}".`);
-    for (const url of urls) context.print(`Serving ${url}  (try: curl ${url})`);
-  } else {
-    context.print(
-      `Cirrus host ${host.friendlyName} is up on lattice "${host.latticeName}" (no app deployed).`,
-    );
+    if (await interrupted()) return 0;
+    const running = host;
+
+    if (opened.embedded !== undefined && values['no-local-endpoint'] !== true) {
+      try {
+        endpoint = await openLocalEndpoint(opened.embedded, running, port, limits, context, (err) =>
+          logger.warn('local lattice endpoint failed a client', { error: describeError(err) }),
+        );
+      } catch (err) {
+        // The endpoint is a convenience for other commands on this machine; unless it was asked for
+        // by port, a state directory that cannot be written does not stop the host.
+        if (!(err instanceof LocalEndpointUnavailableError) || values['local-port'] !== undefined) {
+          await shutdown();
+          throw err;
+        }
+        logger.warn('local lattice endpoint unavailable', { code: err.code, error: describeError(err) });
+      }
+      if (await interrupted()) return 0;
+      if (endpoint !== undefined) {
+        // The URL only: the token stays in the user-only file.
+        logger.info('local lattice endpoint', {
+          url: endpoint.url,
+          file: localEndpointFile(context.env, running.latticeName),
+        });
+      }
+    }
+
+    try {
+      for (const plan of plans) await deploy(running, plan);
+    } catch (err) {
+      // A signal during deployment stops the host, and what was still starting fails with
+      // HOST_STOPPED: that is the shutdown asked for, not a failed deployment.
+      if (await interrupted()) return 0;
+      logger.error('deployment failed', { error: describeError(err) });
+      await shutdown();
+      throw err;
+    }
+    if (await interrupted()) return 0;
+    if (plans.length > 0) {
+      const urls = plans.flatMap((plan) => servedUrls(plan, DEFAULT_HTTP_ADDRESS));
+      context.print(`Cirrus host ${running.friendlyName} is up on lattice "${running.latticeName}".`);
+      for (const url of urls) context.print(`Serving ${url}  (try: curl ${url})`);
+    } else {
+      context.print(
+        `Cirrus host ${running.friendlyName} is up on lattice "${running.latticeName}" (no app deployed).`,
+      );
+    }
+    context.print('Press Ctrl+C to stop.');
+    await running.stopped;
+    // The host may also stop on a control request; the endpoint and its file must not outlive it.
+    await shutdown();
+    return 0;
+  } finally {
+    signals.off('SIGINT', onSignal);
+    signals.off('SIGTERM', onSignal);
   }
-  context.print('Press Ctrl+C to stop.');
-  await host.stopped;
-  // The host may also stop on a control request; the endpoint and its file must not outlive it.
-  await endpoint?.close();
-  await backend.close();
-  signals.off('SIGINT', onSignal);
-  signals.off('SIGTERM', onSignal);
-  return 0;
 }

@@ -1,35 +1,37 @@
 /** `cirrus update component`: replace the image of a running component, keeping its instance count. */
-import type { CommandContext } from '../context.ts';
-import {
-  COMMON_FLAGS,
-  parseSubcommand,
-  printAck,
-  resolveHost,
-  subcommand,
-  withControlClient,
-} from './lattice.ts';
+import type { Command } from 'commander';
+import { commandGroup } from '../program.ts';
+import type { Invocation } from '../program.ts';
+import { HOST_ARGUMENT, latticeCommand, printAck, resolveHost, withControlClient } from './lattice.ts';
 
-export const UPDATE_USAGE = `cirrus update component HOST ID NEWREF ${COMMON_FLAGS}`;
-
-export async function update(argv: string[], context: CommandContext): Promise<number> {
-  subcommand(argv, 'update', ['component'], UPDATE_USAGE);
-  const { positionals, output, common } = parseSubcommand(argv.slice(1), {}, UPDATE_USAGE, {
-    required: ['HOST', 'ID', 'NEWREF'],
-  });
-  const [hostArg, componentId, newComponentRef] = positionals as [string, string, string];
-  return withControlClient(common, context, async (client) => {
-    const hostId = await resolveHost(client, hostArg);
-    const ack = await client.updateComponent({ hostId, componentId, newComponentRef });
-    printAck(
-      context,
-      output,
-      `Host ${hostId} is updating component ${componentId} to ${newComponentRef}.`,
-      ack,
-      {
-        host_id: hostId,
-        component_id: componentId,
-      },
-    );
-    return 0;
-  });
+export function updateCommand(invocation: Invocation): Command {
+  const { context } = invocation;
+  const component = latticeCommand(
+    'component',
+    'replace the image of a running component',
+    {},
+    invocation,
+    ({ args, output, common }) => {
+      const [hostArg, componentId, newComponentRef] = args as [string, string, string];
+      return withControlClient(common, context, async (client) => {
+        const hostId = await resolveHost(client, hostArg);
+        const ack = await client.updateComponent({ hostId, componentId, newComponentRef });
+        printAck(
+          context,
+          output,
+          `Host ${hostId} is updating component ${componentId} to ${newComponentRef}.`,
+          ack,
+          {
+            host_id: hostId,
+            component_id: componentId,
+          },
+        );
+        return 0;
+      });
+    },
+  )
+    .argument('<HOST>', HOST_ARGUMENT)
+    .argument('<ID>', 'id of the running component')
+    .argument('<NEWREF>', 'the new image');
+  return commandGroup('update', 'replace the image of a running component', [component]);
 }
