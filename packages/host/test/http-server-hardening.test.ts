@@ -5,6 +5,7 @@
  * status each client reads, what the component saw, and how often a refused connection is read.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -13,15 +14,16 @@ import { after, before, describe, it } from 'node:test';
 import { createMemoryLattice } from '@cirrus/lattice';
 import type { MemoryLattice } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
-import { freePort, tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { assemble, BUSY_LOOP_WAT, freePort, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
-import { serveOverHttp } from './support.ts';
+import { routeHttp, serveOverHttp } from './support.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 const PROBE_WASM = fileURLToPath(new URL('../../testing/fixtures/probe/build/probe.wasm', import.meta.url));
 const MAX_BODY_BYTES = 64 * 1024;
+const PAUSE_MS = 300;
 
 interface RawReply {
   /** The status line's code, or 0 when nothing was read. */
@@ -81,11 +83,21 @@ describe('http server under hostile and unlucky clients', () => {
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,
       heartbeatIntervalMs: 0,
-      limits: resolveLimits({ httpMaxBodyBytes: MAX_BODY_BYTES }),
+      limits: resolveLimits({
+        httpMaxBodyBytes: MAX_BODY_BYTES,
+        // A busy component refuses at once, and a refused connection pauses for a measurable time.
+        poolMaxWaiters: 0,
+        httpOverloadPauseMs: PAUSE_MS,
+        invocationTimeoutMs: 3000,
+      }),
     });
+    const loop = join(dir.path, 'loop.wasm');
+    await writeFile(loop, await assemble(BUSY_LOOP_WAT));
     await host.scaleComponent({ componentRef: HELLO_WASM, componentId: 'hello', count: 1 });
+    await host.scaleComponent({ componentRef: loop, componentId: 'loop', count: 1 });
     port = await freePort();
     await serveOverHttp(host, 'hello', port);
+    await routeHttp(host, 'loop', port, 'loop', '/loop');
   });
 
   after(async () => {
@@ -166,5 +178,44 @@ describe('http server under hostile and unlucky clients', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it('answers a refusal for capacity at once and reads that connection again only after a growing pause', async () => {
+    // The loop component's only instance is busy until its deadline: every request to it is refused.
+    const busy = exchange(port, 'GET /loop HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // An impatient client: each request on one keep-alive connection as soon as the last answer came.
+    const statuses: number[] = [];
+    const waits: number[] = [];
+    const refused = new Promise<void>((resolve, reject) => {
+      const request = 'GET /loop HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+      let sentAt = 0;
+      let text = '';
+      const send = (): void => {
+        sentAt = performance.now();
+        socket.write(request);
+      };
+      const socket = connect(port, '127.0.0.1', send);
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        const answer = /^HTTP\/1\.1 (\d{3}) [^]*?\r\ncontent-length: (\d+)\r\n[^]*?\r\n\r\n/i.exec(text);
+        if (answer === null || text.length < answer[0].length + Number(answer[2])) return;
+        text = text.slice(answer[0].length + Number(answer[2]));
+        statuses.push(Number(answer[1]));
+        waits.push(performance.now() - sentAt);
+        if (statuses.length === 3) {
+          socket.destroy();
+          resolve();
+        } else send();
+      });
+      socket.on('error', reject);
+    });
+    await withDeadline(refused, 10_000, 'three refusals');
+    assert.deepEqual(statuses, [503, 503, 503]);
+    const [first, second, third] = waits as [number, number, number];
+    assert.ok(first < 200, `the first refusal is answered at once (${first} ms)`);
+    assert.ok(second >= PAUSE_MS * 0.9, `the second request waited a pause (${second} ms)`);
+    assert.ok(third >= 2 * PAUSE_MS * 0.9, `the third waited twice as long (${third} ms)`);
+    await busy;
   });
 });

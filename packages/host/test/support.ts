@@ -55,9 +55,10 @@ export async function routeHttp(
   componentId: string,
   port: number,
   linkName = 'default',
+  path?: string,
 ): Promise<void> {
   const config = `listen-${componentId}`;
-  await host.putConfig(config, { address: `127.0.0.1:${port}` });
+  await host.putConfig(config, { address: `127.0.0.1:${port}`, ...(path === undefined ? {} : { path }) });
   await host.putLink({
     source_id: 'web',
     target: componentId,

@@ -67,6 +67,14 @@ export const LIMIT_SPECS = {
     unit: 'ms',
     description: 'Time allowed to start a worker and instantiate a component in it.',
   },
+  instanceMaxCalls: {
+    default: 20_000,
+    min: 0,
+    max: 1_000_000_000,
+    unit: 'count',
+    description:
+      'Calls an instance serves before a fresh one replaces it (0: never); bounds what a guest or its bindings keep per call.',
+  },
   instanceMemoryMaxBytes: {
     default: 256 * MiB,
     min: 64 * KiB,
@@ -136,7 +144,7 @@ export const LIMIT_SPECS = {
     max: 60_000,
     unit: 'ms',
     description:
-      'After a 503 for capacity, how long the HTTP server waits before reading the next request of that connection (0: at once).',
+      'After a 503 for capacity, how long the HTTP server waits before reading the next request of that connection, doubled for each refusal in a row up to 8 times (0: at once).',
   },
   httpLingerMs: {
     default: 2_000,

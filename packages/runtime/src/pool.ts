@@ -1,10 +1,20 @@
 /**
  * Warm instances of one component. One call per instance; the pool grows on demand up to
  * `maxInstances`, queues a bounded number of callers for a bounded time beyond that, then answers
- * AT_CAPACITY. Instances that die (deadline, trap, crash) are replaced in the background.
+ * AT_CAPACITY. Instances that die (deadline, trap, crash) are replaced in the background, and so are
+ * instances that have served `maxCallsPerInstance` calls: whatever a guest or its bindings keep per
+ * call (StarlingMonkey never drops the incoming-request handle of `wasi:http`: about 1 KiB of the
+ * worker's heap per request) is then bounded. The replacement starts while the old instance serves
+ * on, and takes its place once ready, so recycling never leaves callers waiting.
  */
 import { AtCapacityError, ComponentStoppedError } from '@cirrus/protocol';
 import type { CirrusError } from '@cirrus/protocol';
+
+/**
+ * Instances that served the same number of calls would all be replaced at the same moment, and their
+ * starts together cost a dip in throughput; each gets a limit up to this share below the maximum.
+ */
+const RECYCLE_JITTER = 0.25;
 
 export interface PooledInstance {
   readonly alive: boolean;
@@ -22,6 +32,8 @@ export interface PoolOptions<I extends PooledInstance> {
   /** Extra wait granted to a caller whose arrival started a new instance. */
   startTimeoutMs: number;
   maxWaiters: number;
+  /** Calls after which an instance is replaced by a fresh one; 0 never replaces. */
+  maxCallsPerInstance: number;
   onStartError: (err: unknown) => void;
 }
 
@@ -47,6 +59,13 @@ export class InstancePool<I extends PooledInstance> {
   readonly #idle: I[] = [];
   readonly #all = new Set<I>();
   readonly #waiters: Waiter<I>[] = [];
+  readonly #calls = new WeakMap<I, number>();
+  /** Each instance's own limit: `maxCallsPerInstance` less up to a quarter, so they do not all restart at once. */
+  readonly #callLimits = new WeakMap<I, number>();
+  /** Instances whose replacement is starting. */
+  readonly #retiring = new Set<I>();
+  /** Instances replaced while busy: terminated when their call ends. */
+  readonly #retired = new Set<I>();
   #starting = 0;
   #maxInstances: number;
   #closed = false;
@@ -81,7 +100,7 @@ export class InstancePool<I extends PooledInstance> {
   acquire(): Promise<I> {
     if (this.#closed) return Promise.reject(this.#stoppedError());
     const idle = this.#takeIdle();
-    if (idle !== undefined) return Promise.resolve(idle);
+    if (idle !== undefined) return Promise.resolve(this.#handOut(idle));
     if (this.#waiters.length >= this.#options.maxWaiters) return Promise.reject(this.#capacityError());
     return new Promise<I>((resolve, reject) => {
       const waiter: Waiter<I> = { resolve, reject, timer: undefined, coversStart: false };
@@ -104,6 +123,10 @@ export class InstancePool<I extends PooledInstance> {
 
   /** Returns an instance after a call. Dead instances are dropped and replaced if callers wait. */
   release(instance: I): void {
+    if (this.#retired.delete(instance)) {
+      void instance.terminate();
+      return;
+    }
     if (!instance.alive || !this.#all.has(instance)) return;
     if (this.#closed || this.#all.size > this.#maxInstances) {
       this.#all.delete(instance);
@@ -111,13 +134,47 @@ export class InstancePool<I extends PooledInstance> {
       if (this.#all.size === 0) this.#drained?.();
       return;
     }
+    const limit = this.#callLimits.get(instance);
+    if (limit !== undefined && (this.#calls.get(instance) ?? 0) >= limit && !this.#retiring.has(instance)) {
+      this.#replace(instance);
+    }
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
       clearTimeout(waiter.timer);
-      waiter.resolve(instance);
+      waiter.resolve(this.#handOut(instance));
       return;
     }
     this.#idle.push(instance);
+  }
+
+  /** Counts the call an instance is handed out for. */
+  #handOut(instance: I): I {
+    this.#calls.set(instance, (this.#calls.get(instance) ?? 0) + 1);
+    return instance;
+  }
+
+  /** Starts a fresh instance to take the place of `old`, which serves on until it is ready. */
+  #replace(old: I): void {
+    this.#retiring.add(old);
+    this.#spawn().then(
+      (fresh) => {
+        this.#retiring.delete(old);
+        if (this.#all.delete(old)) {
+          const idleAt = this.#idle.indexOf(old);
+          if (idleAt === -1) this.#retired.add(old);
+          else {
+            this.#idle.splice(idleAt, 1);
+            void old.terminate();
+          }
+        }
+        this.release(fresh);
+      },
+      (err: unknown) => {
+        // The old instance serves on; the next call it completes tries again.
+        this.#retiring.delete(old);
+        this.#options.onStartError(err);
+      },
+    );
   }
 
   setMaxInstances(max: number): void {
@@ -184,6 +241,9 @@ export class InstancePool<I extends PooledInstance> {
       throw this.#stoppedError();
     }
     this.#all.add(instance);
+    const max = this.#options.maxCallsPerInstance;
+    if (max > 0)
+      this.#callLimits.set(instance, Math.max(1, Math.round(max * (1 - RECYCLE_JITTER * Math.random()))));
     instance.onExit(() => this.#forget(instance));
     return instance;
   }

@@ -262,6 +262,7 @@ class Runtime implements ComponentRuntime {
       acquireTimeoutMs: limits.poolAcquireTimeoutMs,
       startTimeoutMs: limits.instanceStartTimeoutMs,
       maxWaiters: limits.poolMaxWaiters,
+      maxCallsPerInstance: limits.instanceMaxCalls,
       onStartError: (err) => logger.error('instance failed to start', { error: String(err) }),
     });
     const pools = this.#pools;

@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { AddressInUseError, CirrusError, PayloadTooLargeError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
 import type { HttpBody, HttpResponseSink } from '@cirrus/runtime';
@@ -21,6 +22,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   POLICY_UNAVAILABLE: 503,
   POLICY_REPLY_INVALID: 503,
 };
+
+/** A connection refused again and again pauses at most 2^3 = 8 times httpOverloadPauseMs. */
+const OVERLOAD_PAUSE_DOUBLINGS = 3;
 
 const REASON: Record<number, string> = {
   400: 'bad request target',
@@ -170,6 +174,8 @@ export class Listener {
   readonly #server: Server;
   readonly #options: ListenerOptions;
   #inFlight = 0;
+  /** Refusals for capacity in a row, per connection; a served request clears them. */
+  readonly #refusals = new WeakMap<Socket, number>();
   #draining = false;
   #idle: (() => void) | undefined;
 
@@ -254,6 +260,7 @@ export class Listener {
     };
     try {
       await components.handleHttp(route.componentId, head, body, writer);
+      this.#refusals.delete(req.socket);
     } catch (err) {
       const code = codeOf(err);
       if (tooLarge) {
@@ -274,10 +281,11 @@ export class Listener {
         });
         this.#reply(res, status, false, code);
         // Shedding: a client refused for capacity reads its 503 at once, but its next request on
-        // this connection is read only after a pause. Impatient clients that retry at once would
-        // otherwise turn every refusal into another request to parse and refuse, and the main
-        // thread, busy refusing, would starve the requests it can serve.
-        if (code === 'AT_CAPACITY') this.#pause(req, limits.httpOverloadPauseMs);
+        // this connection is read only after a pause, twice as long for each refusal in a row (up
+        // to OVERLOAD_PAUSE_DOUBLINGS times). Impatient clients that retry at once would otherwise
+        // turn every refusal into another request to parse and refuse, and the main thread, busy
+        // refusing, would starve the requests it can serve.
+        if (code === 'AT_CAPACITY') this.#pauseAfterRefusal(req.socket, limits.httpOverloadPauseMs);
       }
     } finally {
       this.#inFlight--;
@@ -285,8 +293,10 @@ export class Listener {
     }
   }
 
-  #pause(req: IncomingMessage, ms: number): void {
-    const socket = req.socket;
+  #pauseAfterRefusal(socket: Socket, baseMs: number): void {
+    const refusals = (this.#refusals.get(socket) ?? 0) + 1;
+    this.#refusals.set(socket, refusals);
+    const ms = baseMs * 2 ** Math.min(refusals - 1, OVERLOAD_PAUSE_DOUBLINGS);
     if (ms === 0 || socket.destroyed) return;
     socket.pause();
     setTimeout(() => {
