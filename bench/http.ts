@@ -45,7 +45,7 @@ import type { SampleFile } from './servers/plain.ts';
 const CIRRUS_BIN = join(ROOT, 'node_modules', '.bin', 'cirrus');
 const JCO_BIN = join(ROOT, 'node_modules', '.bin', 'jco');
 
-interface Target {
+export interface Target {
   key: ServerKey;
   label: string;
   url: string;
@@ -135,7 +135,7 @@ async function helloManifest(wasm: string, port: number, instances: number): Pro
 
 // ── servers ─────────────────────────────────────────────────────────────────────────────────────
 
-async function startCirrus(dir: string, wasm: string, settings: Settings): Promise<Target> {
+export async function startCirrus(dir: string, wasm: string, settings: Settings): Promise<Target> {
   const port = await freePort();
   const manifest = join(dir, 'app.yaml');
   await writeFile(manifest, await helloManifest(wasm, port, settings.instances));

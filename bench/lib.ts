@@ -35,8 +35,8 @@ export function requireHelloWasm(): string {
 
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
 
-export type Part = 'http' | 'invoke' | 'control' | 'links';
-export const PARTS: readonly Part[] = ['http', 'invoke', 'control', 'links'];
+export type Part = 'http' | 'invoke' | 'control' | 'links' | 'overload';
+export const PARTS: readonly Part[] = ['http', 'invoke', 'control', 'links', 'overload'];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
@@ -60,7 +60,7 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control|links]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)
@@ -153,34 +153,6 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Response times, kept whole so percentiles are exact (autocannon's histogram has 1 ms steps). */
-export class Samples {
-  #values = new Float64Array(1 << 16);
-  #count = 0;
-
-  get count(): number {
-    return this.#count;
-  }
-
-  add(value: number): void {
-    if (this.#count === this.#values.length) {
-      const grown = new Float64Array(this.#values.length * 2);
-      grown.set(this.#values);
-      this.#values = grown;
-    }
-    this.#values[this.#count++] = value;
-  }
-
-  /** Nearest-rank percentiles, e.g. `percentiles(50, 99)`. */
-  percentiles(...ps: number[]): number[] {
-    if (this.#count === 0) return ps.map(() => Number.NaN);
-    const sorted = this.#values.slice(0, this.#count).sort();
-    return ps.map(
-      (p) => sorted[Math.min(this.#count - 1, Math.max(0, Math.ceil((p / 100) * this.#count) - 1))] as number,
-    );
-  }
-}
-
 /** Fixed decimals, with thousands separators for large numbers; `–` for a missing value. */
 export function fmt(value: number | undefined, decimals = 0): string {
   if (value === undefined || !Number.isFinite(value)) return '–';
@@ -262,7 +234,7 @@ export async function removeTempDir(dir: string): Promise<void> {
 
 // ── ports and readiness ─────────────────────────────────────────────────────────────────────────
 
-export { freePort } from '@cirrus/testing';
+export { freePort, Samples } from '@cirrus/testing';
 
 export interface Sample {
   status: number;
@@ -324,6 +296,7 @@ export class ChildServer {
   readonly name: string;
   readonly #child: ChildProcess;
   readonly #output: string[] = [];
+  #outputLines = 0;
   readonly #exited: Promise<void>;
   #exitCode: number | string | undefined;
 
@@ -333,6 +306,7 @@ export class ChildServer {
     const keep = (chunk: Buffer): void => {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (line.trim() === '') continue;
+        this.#outputLines++;
         this.#output.push(line);
         if (this.#output.length > OUTPUT_LINES) this.#output.shift();
       }
@@ -376,6 +350,11 @@ export class ChildServer {
 
   get exitCode(): number | string | undefined {
     return this.#exitCode;
+  }
+
+  /** Lines printed so far (stdout and stderr), e.g. to measure log volume. */
+  get outputLines(): number {
+    return this.#outputLines;
   }
 
   outputTail(): string {

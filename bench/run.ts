@@ -3,7 +3,7 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke|control|links]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control|links|overload]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
@@ -12,6 +12,7 @@ import { runHttp } from './http.ts';
 import { runControl } from './control.ts';
 import { runInvoke } from './invoke.ts';
 import { runLinks } from './links.ts';
+import { runOverload } from './overload.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
 
@@ -20,6 +21,7 @@ const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   invoke: runInvoke,
   control: runControl,
   links: runLinks,
+  overload: runOverload,
 };
 
 async function main(): Promise<number> {

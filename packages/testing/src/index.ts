@@ -9,6 +9,7 @@ export {
   TRAP_WAT,
   UNKNOWN_IMPORT_WAT,
 } from './components.ts';
+export { killOnExit } from './daemons.ts';
 export { tempDir } from './files.ts';
 export type { TempDir } from './files.ts';
 export { startNatsServer } from './nats-server.ts';
@@ -21,3 +22,6 @@ export { freePort } from './net.ts';
 export { startRedisServer } from './redis-server.ts';
 export type { RedisServer, RedisServerOptions } from './redis-server.ts';
 export { fc, fuzz, fuzzAsync, fuzzRuns } from './fuzz.ts';
+export { runHttpLoad } from './http-load.ts';
+export { Samples } from './samples.ts';
+export type { HttpLoadReport, HttpLoadSettings } from './http-load.ts';

@@ -1,0 +1,57 @@
+/** Control-client sessions on a NATS lattice, or on a `cirrus up` through its local endpoint. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createControlClient } from '@cirrus/control-client';
+import type { ControlClient } from '@cirrus/control-client';
+import { connectNats } from '@cirrus/lattice';
+import type { NatsLatticeConnection } from '@cirrus/lattice';
+import type { CirrusProcess } from './processes.ts';
+
+export interface ControlSession {
+  client: ControlClient;
+  connection: NatsLatticeConnection;
+  close(): Promise<void>;
+}
+
+export interface ControlSessionOptions {
+  lattice?: string;
+  /** How long `pingHosts` collects replies (default 2 s, the CLI's). */
+  scatterMs?: number;
+  /** Deadline of single-reply requests (default 2 s). */
+  timeoutMs?: number;
+}
+
+/** A control client on a NATS lattice (`url` of a nats-server). */
+export async function controlOverNats(
+  url: string,
+  options: ControlSessionOptions = {},
+): Promise<ControlSession> {
+  const connection = await connectNats({ servers: url, name: 'failure-suite' });
+  return session(connection, options);
+}
+
+/** A control client on the embedded lattice of a `cirrus up`, through its local endpoint file. */
+export async function controlOverLocalEndpoint(
+  host: CirrusProcess,
+  options: ControlSessionOptions = {},
+): Promise<ControlSession> {
+  const lattice = options.lattice ?? 'default';
+  const file = join(host.stateDir, `local-lattice-${encodeURIComponent(lattice)}.json`);
+  const endpoint = JSON.parse(await readFile(file, 'utf8')) as { url: string; token: string };
+  const connection = await connectNats({
+    servers: endpoint.url,
+    name: 'failure-suite',
+    credentials: { type: 'token', token: endpoint.token },
+  });
+  return session(connection, options);
+}
+
+function session(connection: NatsLatticeConnection, options: ControlSessionOptions): ControlSession {
+  const client = createControlClient({
+    connection,
+    ...(options.lattice === undefined ? {} : { lattice: options.lattice }),
+    ...(options.scatterMs === undefined ? {} : { scatterMs: options.scatterMs }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+  return { client, connection, close: () => connection.close() };
+}
