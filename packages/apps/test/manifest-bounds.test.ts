@@ -7,33 +7,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_LIMITS, ManifestInvalidError, ManifestParseError } from '@cirrus/protocol';
-import type { CirrusError } from '@cirrus/protocol';
 import { parseManifest } from '../src/index.ts';
 import type { ParseOptions, Problem } from '../src/index.ts';
+import { HEAD, problemsOf, thrown } from './support.ts';
 
 /** Lines 1-6; the first component starts at line 7. */
-const HEAD = `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: demo
-spec:
-  components:
-`;
-
-function thrown(fn: () => unknown): CirrusError {
-  try {
-    fn();
-  } catch (err) {
-    return err as CirrusError;
-  }
-  assert.fail('expected parseManifest to throw');
-}
-
-function problemsOf(err: CirrusError): Problem[] {
-  const problems = err.details?.['problems'];
-  assert.ok(Array.isArray(problems), 'details.problems is a list');
-  return problems as Problem[];
-}
 
 /** The single problem of a MANIFEST_PARSE_ERROR (or MANIFEST_INVALID with `invalid`). */
 function onlyProblem(text: string, options: ParseOptions = {}, invalid = false): Problem {

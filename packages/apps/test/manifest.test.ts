@@ -9,42 +9,18 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ManifestInvalidError, ManifestParseError } from '@cirrus/protocol';
-import type { CirrusError } from '@cirrus/protocol';
 import { API_VERSION, parseManifest, wadmId } from '../src/index.ts';
 import type { AppManifest, ParseOptions, Problem } from '../src/index.ts';
+import { HEAD, problemsOf, thrown } from './support.ts';
 
 const HELLO_URL = new URL('../../../examples/hello/', import.meta.url);
 const HELLO_YAML = readFileSync(new URL('app.yaml', HELLO_URL), 'utf8');
-
-/** Lines 1-6 of most manifests below; the first component starts at line 7. */
-const HEAD = `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: demo
-spec:
-  components:
-`;
 
 /** An expected problem: its exact line and substrings of its message and fix. */
 interface Expected {
   line: number;
   message: string;
   fix: string;
-}
-
-function thrown(fn: () => unknown): CirrusError {
-  try {
-    fn();
-  } catch (err) {
-    return err as CirrusError;
-  }
-  assert.fail('expected parseManifest to throw');
-}
-
-function problemsOf(err: CirrusError): Problem[] {
-  const problems = err.details?.['problems'];
-  assert.ok(Array.isArray(problems), 'details.problems is a list');
-  return problems as Problem[];
 }
 
 /** Asserts MANIFEST_INVALID with exactly the expected problems, in order (sorted by line). */

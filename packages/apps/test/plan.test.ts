@@ -8,16 +8,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { APP_SPEC, MANAGED_BY, parseManifest, planDeployment } from '../src/index.ts';
 import type { AppManifest, DeploymentPlan } from '../src/index.ts';
+import { HEAD } from './support.ts';
 
 const HELLO_URL = new URL('../../../examples/hello/', import.meta.url);
-
-const HEAD = `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: demo
-spec:
-  components:
-`;
 
 const DEMO = { [MANAGED_BY]: 'cirrus', [APP_SPEC]: 'demo' };
 

@@ -15,37 +15,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_LIMITS, silentLogger } from '@cirrus/protocol';
-import { assemble, tempDir, withDeadline } from '@cirrus/testing';
+import { assemble, PAGE_GROWER_WAT, tempDir, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createComponentRuntime } from '../src/index.ts';
 import type { ComponentRuntime, HttpResponseSink } from '../src/index.ts';
 import { WorkerInstance } from '../src/instance.ts';
-
-/**
- * Grows its memory by one page until `memory.grow` fails, then traps: with `unreachable` when it holds
- * the 4096 pages of the 256 MiB cap, with a division by zero when growth stopped short of it.
- */
-const PAGE_GROWER_WAT = `(component
-  (import "wasi:http/types@0.2.0" (instance $types
-    (export "incoming-request" (type (sub resource)))
-    (export "response-outparam" (type (sub resource)))
-  ))
-  (alias export $types "incoming-request" (type $req))
-  (alias export $types "response-outparam" (type $out))
-  (core module $m
-    (memory 1)
-    (func (export "handle") (param i32 i32)
-      (loop $grow
-        (br_if $grow (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
-      (if (i32.ne (memory.size) (i32.const 4096))
-        (then (drop (i32.div_u (i32.const 1) (i32.const 0)))))
-      unreachable))
-  (core instance $i (instantiate $m))
-  (func $handle (param "request" (own $req)) (param "response-out" (own $out))
-    (canon lift (core func $i "handle")))
-  (instance $ih (export "handle" (func $handle)))
-  (export "wasi:http/incoming-handler@0.2.0" (instance $ih))
-)`;
 
 const GET = { method: 'GET', pathWithQuery: '/', scheme: 'http' as const, authority: 'test', headers: [] };
 

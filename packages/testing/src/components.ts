@@ -32,6 +32,19 @@ export const BUSY_LOOP_WAT = httpComponent(`(func (export "handle") (param i32 i
 export const TRAP_WAT = httpComponent(`(func (export "handle") (param i32 i32) unreachable)`);
 
 /** Grows its memory one page at a time until `memory.grow` fails, then traps. */
+/**
+ * Grows its memory by one page until `memory.grow` fails, then traps: with `unreachable` when it holds
+ * the 4096 pages of the 256 MiB default cap, with a division by zero when growth stopped short of it.
+ */
+export const PAGE_GROWER_WAT = httpComponent(`
+  (memory 1)
+  (func (export "handle") (param i32 i32)
+    (loop $grow
+      (br_if $grow (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+    (if (i32.ne (memory.size) (i32.const 4096))
+      (then (drop (i32.div_u (i32.const 1) (i32.const 0)))))
+    unreachable)`);
+
 export const MEMORY_GROWER_WAT = httpComponent(`
   (memory 1)
   (func (export "handle") (param i32 i32)
