@@ -144,7 +144,15 @@ export const LIMIT_SPECS = {
     max: 60_000,
     unit: 'ms',
     description:
-      'After a 503 for capacity, how long the HTTP server waits before reading the next request of that connection, doubled for each refusal in a row up to 8 times (0: at once).',
+      'After a 503 for capacity, how long the HTTP server waits before reading the next request of that connection, doubled for each refusal in a row up to httpOverloadPauseMaxMs (0: at once).',
+  },
+  httpOverloadPauseMaxMs: {
+    default: 8_000,
+    min: 0,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'The longest pause of a connection refused for capacity again and again (httpOverloadPauseMs).',
   },
   httpLingerMs: {
     default: 2_000,

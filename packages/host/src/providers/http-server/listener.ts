@@ -23,9 +23,6 @@ const STATUS_BY_CODE: Record<string, number> = {
   POLICY_REPLY_INVALID: 503,
 };
 
-/** A connection refused again and again pauses at most 2^3 = 8 times httpOverloadPauseMs. */
-const OVERLOAD_PAUSE_DOUBLINGS = 3;
-
 const REASON: Record<number, string> = {
   400: 'bad request target',
   403: 'forbidden by policy',
@@ -282,10 +279,10 @@ export class Listener {
         this.#reply(res, status, false, code);
         // Shedding: a client refused for capacity reads its 503 at once, but its next request on
         // this connection is read only after a pause, twice as long for each refusal in a row (up
-        // to OVERLOAD_PAUSE_DOUBLINGS times). Impatient clients that retry at once would otherwise
+        // to httpOverloadPauseMaxMs). Impatient clients that retry at once would otherwise
         // turn every refusal into another request to parse and refuse, and the main thread, busy
         // refusing, would starve the requests it can serve.
-        if (code === 'AT_CAPACITY') this.#pauseAfterRefusal(req.socket, limits.httpOverloadPauseMs);
+        if (code === 'AT_CAPACITY') this.#pauseAfterRefusal(req.socket);
       }
     } finally {
       this.#inFlight--;
@@ -293,10 +290,12 @@ export class Listener {
     }
   }
 
-  #pauseAfterRefusal(socket: Socket, baseMs: number): void {
+  #pauseAfterRefusal(socket: Socket): void {
+    const { httpOverloadPauseMs, httpOverloadPauseMaxMs } = this.#options.limits;
     const refusals = (this.#refusals.get(socket) ?? 0) + 1;
     this.#refusals.set(socket, refusals);
-    const ms = baseMs * 2 ** Math.min(refusals - 1, OVERLOAD_PAUSE_DOUBLINGS);
+    // Past 2^30 the doubling only overflows; the maximum is long reached by then.
+    const ms = Math.min(httpOverloadPauseMs * 2 ** Math.min(refusals - 1, 30), httpOverloadPauseMaxMs);
     if (ms === 0 || socket.destroyed) return;
     socket.pause();
     setTimeout(() => {
