@@ -31,4 +31,23 @@ export type { MemoryConnectOptions } from './memory.ts';
 export { serveLattice } from './local-endpoint.ts';
 export type { LocalEndpoint, ServeLatticeOptions } from './local-endpoint.ts';
 export { wrpcInvoke, wrpcServe } from './wrpc.ts';
-export type { WrpcHandler, WrpcInvocation, WrpcServeOptions } from './wrpc.ts';
+export type { WrpcCaller, WrpcHandler, WrpcInvocation, WrpcServeOptions } from './wrpc.ts';
+export { wrpcStreamLimits } from './wrpc-streams.ts';
+export type { WrpcStream, WrpcStreamLimits } from './wrpc-streams.ts';
+export { httpErrorCodeOf, httpRequestFailed, invokeHttpHandle, serveHttpHandle } from './wrpc-http.ts';
+export type {
+  HttpBodyInit,
+  HttpErrorCode,
+  HttpFields,
+  HttpFieldsInit,
+  HttpHandler,
+  HttpHandlerContext,
+  HttpHandlerInterface,
+  HttpInvokeOptions,
+  HttpRequest,
+  HttpRequestOptions,
+  HttpResponse,
+  HttpServeOptions,
+  ReceivedHttpRequest,
+  ReceivedHttpResponse,
+} from './wrpc-http.ts';

@@ -120,14 +120,28 @@ export function authError(
 }
 
 /** A key-value operation the server could not carry out. */
-export function kvError(err: unknown, operation: string, timeoutMs: number): CirrusError {
+export function kvError(
+  err: unknown,
+  operation: string,
+  { timeoutMs, jsDomain }: { readonly timeoutMs: number; readonly jsDomain: string | undefined },
+): CirrusError {
   if (isClosed(err)) {
     return new LatticeClosedError(`connection closed during key-value ${operation}`, { cause: err });
   }
   if (isPermissionViolation(err)) return permissionError(err);
+  if (isNoResponders(err) && jsDomain !== undefined) {
+    // Through a leaf node, this is also what a client sees while the link to the hub is down.
+    return new KvUnavailableError(
+      `key-value ${operation} failed: no JetStream answers in domain ${JSON.stringify(jsDomain)}`,
+      {
+        hint: "check the domain against the hub's jetstream { domain }, and that this server reaches the hub (a leaf node server: its leaf node connection is up); retry once it is back",
+        cause: err,
+      },
+    );
+  }
   if (isNoResponders(err) || /jetstream not enabled/i.test(reasonOf(err))) {
     return new KvUnavailableError(`key-value ${operation} failed: JetStream does not answer`, {
-      hint: 'enable JetStream on the NATS server (nats-server -js, or a jetstream {} block); right after a server restart, retry',
+      hint: "enable JetStream on the NATS server (nats-server -js, or a jetstream {} block), or on a leaf node server without JetStream name the hub's JetStream domain (cirrus up --js-domain); right after a server restart, retry",
       cause: err,
     });
   }

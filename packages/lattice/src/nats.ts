@@ -74,7 +74,11 @@ export interface NatsConnectOptions {
    * `control connection`).
    */
   readonly label?: string;
-  /** JetStream domain of the key-value buckets (wasmCloud's `--js-domain`). */
+  /**
+   * JetStream domain of the key-value buckets (wasmCloud's `--js-domain`): JetStream requests go to
+   * `$JS.<domain>.API`, so a client of a leaf node server without JetStream reaches the hub's. Default:
+   * the JetStream of the server the client is connected to.
+   */
   readonly jsDomain?: string;
   /** Overrides of the limits table (validated); the NATS timings and the request/KV limits apply here. */
   readonly limits?: Partial<Limits>;
@@ -102,6 +106,16 @@ function serverList(servers: string | readonly string[]): string[] {
     });
   }
   return list;
+}
+
+/** A domain is one subject token: its API is `$JS.<domain>.API.>`, as nats-server checks it. */
+const JS_DOMAIN = /^[^\s.*>]+$/;
+
+function checkJsDomain(domain: string | undefined, prefix: string): void {
+  if (domain === undefined || JS_DOMAIN.test(domain)) return;
+  throw new InvalidArgumentError(`${prefix}JetStream domain ${JSON.stringify(domain)} is not valid`, {
+    hint: "name the domain as the hub's configuration does (jetstream { domain: hub }): one word, without dots, wildcards (* >) or spaces",
+  });
 }
 
 /** What to do about a refusal, by the server's words (nats-server's and the local endpoint's texts). */
@@ -241,6 +255,7 @@ export async function connectNats(given: NatsConnectOptions): Promise<NatsLattic
   const wantsTls = given.tls === undefined && servers.some((s) => /^tls:\/\//i.test(s));
   const options: NatsConnectOptions = wantsTls ? { ...given, tls: {} } : given;
   const prefix = options.label === undefined ? '' : `${options.label}: `;
+  checkJsDomain(options.jsDomain, prefix);
   const credentials = await prepareCredentials(options.credentials, prefix);
   const natsOptions: NodeConnectionOptions = {
     servers,
@@ -274,7 +289,7 @@ export async function connectNats(given: NatsConnectOptions): Promise<NatsLattic
     timeout: limits.natsKvTimeoutMs,
     ...(options.jsDomain === undefined ? {} : { domain: options.jsDomain }),
   });
-  return new NatsLattice(nc, js, limits, (err) => {
+  return new NatsLattice(nc, js, limits, options.jsDomain, (err) => {
     const server = nc.getServer();
     if (isAuthFailure(err)) return authError(err, server, credentials, prefix);
     if (isPermissionViolation(err)) return permissionError(err);
@@ -400,6 +415,7 @@ class NatsLattice implements NatsLatticeConnection {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #limits: Limits;
+  readonly #jsDomain: string | undefined;
   /** Turns an error the connection reports later (a refused reconnect) into a typed one. */
   readonly #explain: (err: Error) => CirrusError | Error;
   readonly #buckets = new Map<string, Promise<KvBucket>>();
@@ -413,11 +429,13 @@ class NatsLattice implements NatsLatticeConnection {
     nc: NatsConnection,
     js: JetStreamClient,
     limits: Limits,
+    jsDomain: string | undefined,
     explain: (err: Error) => CirrusError | Error,
   ) {
     this.#nc = nc;
     this.#js = js;
     this.#limits = limits;
+    this.#jsDomain = jsDomain;
     this.#explain = explain;
     void this.#watchStatus();
     void nc.closed().then(() => this.#ended());
@@ -631,6 +649,9 @@ class NatsLattice implements NatsLatticeConnection {
         maxValueBytes: this.#limits.kvMaxValueBytes,
         maxPayload: () => this.maxPayload,
         timeoutMs: this.#limits.natsKvTimeoutMs,
+        jsDomain: this.#jsDomain,
+        retryWaitMs: this.#limits.natsReconnectWaitMs,
+        isClosed: () => this.isClosed,
       });
       this.#buckets.set(bucket, opening);
       // A failed open (server down, JetStream off) must not be remembered: the next call tries again.

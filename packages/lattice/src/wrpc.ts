@@ -3,7 +3,8 @@
  * fresh inbox `R` as reply-to, the server answers with a handshake from its own inbox `S`, the
  * invoker ends the parameter stream on `S.params`, and the server writes the results to `R.results`,
  * closing the stream with an empty message. Values are encoded by the protocol package from the WIT
- * signature; only inline values are carried (no pending streams or futures yet).
+ * signature. A call whose signature holds streams or futures carries their contents on nested
+ * subjects (wrpc-streams.ts); one without them takes the path below that does nothing else.
  */
 import {
   CirrusError,
@@ -15,20 +16,27 @@ import {
   encodeWrpcResults,
   isWrpcTruncated,
   NoRespondersError,
+  parseWrpcWindow,
   RequestTimeoutError,
+  witHasAsync,
   WrpcCallFailedError,
   wrpcChunks,
+  wrpcFirstMessageBudget,
   wrpcInvocationHeaders,
   wrpcInvocationSubject,
   wrpcParamsSubject,
   wrpcQueueGroup,
   wrpcResultsSubject,
+  WrpcStreamCancelledError,
   WRPC_HEADER_LINK_NAME,
   WRPC_HEADER_SOURCE_ID,
+  WRPC_HEADER_WINDOW,
 } from '@cirrus/protocol';
-import type { InvocationFields, Logger, WitFunction } from '@cirrus/protocol';
+import type { InvocationFields, Logger, WitFunction, WitType } from '@cirrus/protocol';
 import { EMPTY } from './codec.ts';
 import type { LatticeConnection, Msg, MsgHeaders, Subscription } from './port.ts';
+import { WrpcSession, wrpcStreamLimits } from './wrpc-streams.ts';
+import type { WrpcStreamLimits } from './wrpc-streams.ts';
 
 export interface WrpcInvocation {
   lattice: string;
@@ -45,6 +53,13 @@ export interface WrpcInvocation {
   sendTargetId?: boolean;
   /** Headers to add, made from the invocation and all its parameter bytes (signed invocations). */
   sign?: (fields: InvocationFields, params: Uint8Array) => Promise<Record<string, string>>;
+  /**
+   * Abandons the call: before its results it fails with the signal's reason; after them its streams
+   * and futures end, the server is told, and what this side still sends stops.
+   */
+  signal?: AbortSignal | undefined;
+  /** The limits of the call's streams and futures (a host passes its limits); defaults otherwise. */
+  streamLimits?: Partial<WrpcStreamLimits> | undefined;
 }
 
 /** Reads an inbox stream until its empty terminator, or fails at the deadline. */
@@ -79,8 +94,9 @@ function collect(
   return { done, stop: () => sub?.unsubscribe() };
 }
 
-async function deadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+async function deadline<T>(work: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       work,
@@ -94,16 +110,54 @@ async function deadline<T>(work: Promise<T>, ms: number, what: string): Promise<
             ),
           ms,
         );
+        if (signal !== undefined) {
+          onAbort = () => reject(abortReason(signal, what));
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        }
       }),
     ]);
   } finally {
     clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   }
+}
+
+function abortReason(signal: AbortSignal, what: string): Error {
+  return signal.reason instanceof Error
+    ? signal.reason
+    : new WrpcStreamCancelledError(`${what} was abandoned by its caller`);
+}
+
+/**
+ * The invocation payload and what follows on `S.params`: everything when it fits (checked first
+ * with an upper bound, UTF-8 taking at most three bytes per UTF-16 unit), else what the budget of
+ * wrpc-transport-nats allows.
+ */
+function splitParams(
+  params: Uint8Array,
+  maxPayload: number,
+  reply: string,
+  headers: Readonly<Record<string, string>>,
+): [Uint8Array, Uint8Array] {
+  let overhead = 3 * reply.length + 12;
+  for (const name in headers) overhead += 3 * (name.length + (headers[name] as string).length) + 4;
+  if (params.length + overhead <= maxPayload) return [params, EMPTY];
+  const budget = wrpcFirstMessageBudget({ maxPayload, replySubject: reply, headers });
+  return [params.subarray(0, budget), params.subarray(budget)];
+}
+
+/** The parameter bytes that did not fit the invocation, then the empty message that ends them. */
+function sendRestOfParams(conn: LatticeConnection, serverInbox: string, rest: Uint8Array): void {
+  const subject = wrpcParamsSubject(serverInbox);
+  for (const chunk of wrpcChunks(rest, conn.maxPayload)) conn.publish(subject, chunk);
+  conn.publish(subject, EMPTY);
 }
 
 /**
  * One wildcard subscription per connection carries the handshake and results of every invocation
- * made on it, as wRPC's own clients do, instead of two subscriptions made and dropped per call.
+ * made on it, as wRPC's own clients do, and the parameters and credit of every call it serves,
+ * instead of subscriptions made and dropped per call.
  */
 class InvocationInboxes {
   readonly #prefix: string;
@@ -140,11 +194,44 @@ function inboxesOf(conn: LatticeConnection): InvocationInboxes {
   return found;
 }
 
-/** Invokes a function on the lattice and returns its decoded results. */
+const paramTypesOf = new WeakMap<WitFunction, readonly WitType[]>();
+
+/** The types of a function's parameters, one array per function (what the session is keyed by). */
+function paramTypes(fn: WitFunction): readonly WitType[] {
+  let found = paramTypesOf.get(fn);
+  if (found === undefined) {
+    found = fn.params.map((p) => p.type);
+    paramTypesOf.set(fn, found);
+  }
+  return found;
+}
+
+const asyncFunctions = new WeakMap<WitFunction, boolean>();
+
+/** Whether a call of `fn` may carry streams or futures (then it takes the streaming path). */
+function carriesAsync(fn: WitFunction): boolean {
+  let found = asyncFunctions.get(fn);
+  if (found === undefined) {
+    found = fn.params.some((p) => witHasAsync(p.type)) || fn.results.some(witHasAsync);
+    asyncFunctions.set(fn, found);
+  }
+  return found;
+}
+
+/**
+ * Invokes a function on the lattice and returns its decoded results. Streams among them are async
+ * iterables of chunks (`Uint8Array` for `stream<u8>`) and futures promises; they keep arriving after
+ * this returns. Streams and futures among the arguments may be given as async iterables and promises.
+ */
 export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation): Promise<unknown[]> {
   const subject = wrpcInvocationSubject(call.lattice, call.targetId, call.instance, call.fn.name);
-  const params = encodeWrpcParams(call.fn, call.args).bytes;
+  const encoded = encodeWrpcParams(call.fn, call.args);
+  const params = encoded.bytes;
+  const limits = carriesAsync(call.fn) ? wrpcStreamLimits(call.streamLimits) : undefined;
   const results = createWrpcByteStream({ maxBytes: call.maxBytes });
+  let session: WrpcSession | undefined;
+  let rest: Uint8Array = EMPTY;
+  let handshaken = false;
   let opened: { inbox: string; close: () => void } | undefined;
   const received = new Promise<Uint8Array>((resolve, reject) => {
     opened = inboxesOf(conn).open((msg) => {
@@ -158,12 +245,33 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
           );
           return;
         }
-        // Every parameter fitted in the invocation; the empty message ends the parameter stream.
-        conn.publish(wrpcParamsSubject(msg.reply), EMPTY);
+        if (handshaken) return;
+        handshaken = true;
+        sendRestOfParams(conn, msg.reply, rest);
+        if (session !== undefined) {
+          session.connect(
+            msg.reply,
+            wrpcParamsSubject(msg.reply),
+            parseWrpcWindow(msg.headers?.[WRPC_HEADER_WINDOW]),
+          );
+          for (const deferred of encoded.deferred) session.send(deferred);
+        }
+        return;
+      }
+      if (msg.subject === `${inbox}.gone`) {
+        reject(
+          new WrpcCallFailedError(`${call.targetId} left the lattice before it answered ${subject}`, {
+            hint: `the host or provider serving ${call.targetId} stopped or lost its connection mid-call`,
+          }),
+        );
         return;
       }
       try {
-        if (msg.subject === resultsSubject && results.push(msg.data)) resolve(results.bytes());
+        if (msg.subject === resultsSubject) {
+          if (results.push(msg.data)) resolve(results.bytes());
+        } else {
+          session?.route(msg);
+        }
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
@@ -171,6 +279,17 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
   });
   const { inbox, close } = opened as { inbox: string; close: () => void };
   const resultsSubject = wrpcResultsSubject(inbox);
+  if (limits !== undefined) {
+    session = new WrpcSession({
+      conn,
+      own: inbox,
+      inboundBase: resultsSubject,
+      inboundTypes: call.fn.results,
+      limits,
+      maxBytes: call.maxBytes,
+    });
+  }
+  let handedOver = false;
   try {
     const signature =
       call.sign === undefined
@@ -186,34 +305,100 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
             },
             params,
           );
+    const headers: Record<string, string> = {
+      ...wrpcInvocationHeaders({
+        sourceId: call.sourceId,
+        linkName: call.linkName,
+        ...(call.sendTargetId === true ? { targetId: call.targetId } : {}),
+      }),
+      ...signature,
+    };
+    if (limits !== undefined) headers[WRPC_HEADER_WINDOW] = String(limits.wrpcStreamWindowBytes);
+    const [first, more] = splitParams(params, conn.maxPayload, inbox, headers);
+    rest = more;
     // No flush: a server handles one connection's SUBs and PUBs in order, so the inbox is in place
     // before anything can answer the invocation.
-    conn.publish(subject, params, {
-      reply: inbox,
-      headers: {
-        ...wrpcInvocationHeaders({
-          sourceId: call.sourceId,
-          linkName: call.linkName,
-          ...(call.sendTargetId === true ? { targetId: call.targetId } : {}),
-        }),
-        ...signature,
-      },
-    });
-    const bytes = await deadline(received, call.timeoutMs, `wRPC call ${subject}`);
+    conn.publish(subject, first, { reply: inbox, headers });
+    // A server that dies before it answers sends nothing more; between Cirrus peers it is probed, so
+    // the call fails within a probe interval rather than at its deadline.
+    const probe =
+      session === undefined || limits === undefined
+        ? undefined
+        : setInterval(() => session?.probePeer(), limits.wrpcStreamProbeIntervalMs);
+    const bytes = await deadline(received, call.timeoutMs, `wRPC call ${subject}`, call.signal).finally(() =>
+      clearInterval(probe),
+    );
     if (bytes.byteLength === 0 && call.fn.results.length > 0) {
       throw new WrpcCallFailedError(`${call.targetId} failed to serve ${call.instance}.${call.fn.name}`, {
         hint: `the log of the host or provider running ${call.targetId} has the cause`,
       });
     }
-    return decodeWrpcResults(call.fn, bytes).values;
+    if (session === undefined) return decodeWrpcResults(call.fn, bytes).values;
+    const values = decodeWrpcResults(call.fn, bytes, {
+      revive: session.revive,
+      maxValueBytes: call.maxBytes,
+    }).values;
+    handOver(session, close, call.signal, subject);
+    handedOver = true;
+    return values;
+  } catch (err) {
+    session?.abort(err instanceof Error ? err : new Error(String(err)), true);
+    throw err;
   } finally {
-    close();
+    if (!handedOver) {
+      if (session === undefined) close();
+      else session.seal(close);
+    }
   }
+}
+
+/** The call's inbox stays open until its streams and futures have ended, or the caller abandons it. */
+function handOver(
+  session: WrpcSession,
+  close: () => void,
+  signal: AbortSignal | undefined,
+  what: string,
+): void {
+  if (signal === undefined) {
+    session.seal(close);
+    return;
+  }
+  const onAbort = (): void => session.abort(abortReason(signal, `wRPC call ${what}`), true);
+  if (signal.aborted) {
+    onAbort();
+    session.seal(close);
+    return;
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  session.seal(() => {
+    signal.removeEventListener('abort', onAbort);
+    close();
+  });
+}
+
+/** Who made a call, and, for one carrying streams or futures, when it is abandoned. */
+export interface WrpcCaller {
+  sourceId: string;
+  linkName: string;
+  /**
+   * Present when the signature has streams or futures: aborted when the invoker abandons the call,
+   * stops reading a result stream, or a result cannot be delivered.
+   */
+  signal?: AbortSignal;
+  /**
+   * The invoker is a Cirrus peer (it offered a flow-control window). Such a peer reads complete
+   * streams and futures inline; a 1.x peer is sent only pending ones, as 1.x itself sends them.
+   */
+  cirrusPeer?: boolean;
 }
 
 export interface WrpcHandler {
   fn: WitFunction;
-  handle(args: unknown[], caller: { sourceId: string; linkName: string }): Promise<unknown[]>;
+  /**
+   * Streams among `args` are async iterables of chunks, futures promises; the results may give
+   * streams and futures the same way (or complete, as arrays and `{ tag: 'ready', val }`).
+   */
+  handle(args: unknown[], caller: WrpcCaller): Promise<unknown[]>;
 }
 
 export interface WrpcServeOptions {
@@ -227,13 +412,16 @@ export interface WrpcServeOptions {
   timeoutMs: number;
   /**
    * Checks each invocation, with all its parameter bytes, before it is served (signed invocations); a
-   * rejection refuses it: logged, and the result stream closed empty.
+   * rejection refuses it: logged, and the result stream closed empty. Contents of streams and futures
+   * that follow on their own subjects are not part of those bytes.
    */
   verify?: (
     fields: InvocationFields,
     headers: MsgHeaders | undefined,
     params: Uint8Array,
   ) => Promise<unknown>;
+  /** The limits of served calls' streams and futures (a host passes its limits); defaults otherwise. */
+  streamLimits?: Partial<WrpcStreamLimits> | undefined;
 }
 
 /** Serves functions of one instance for `id` in its queue group; returns the subscription. */
@@ -250,12 +438,57 @@ export function wrpcServe(conn: LatticeConnection, options: WrpcServeOptions): S
   });
 }
 
+function callerOf(msg: Msg): WrpcCaller {
+  return {
+    sourceId: msg.headers?.[WRPC_HEADER_SOURCE_ID] ?? '',
+    linkName: msg.headers?.[WRPC_HEADER_LINK_NAME] ?? 'default',
+  };
+}
+
+/** Runs the `verify` hook; false (logged) when it refuses the invocation. */
+async function verified(
+  options: WrpcServeOptions,
+  msg: Msg,
+  fn: string,
+  caller: WrpcCaller,
+  bytes: Uint8Array,
+): Promise<boolean> {
+  if (options.verify === undefined) return true;
+  try {
+    await options.verify(
+      {
+        lattice: options.lattice,
+        targetId: options.id,
+        instance: options.instance,
+        fn,
+        sourceId: caller.sourceId,
+        linkName: caller.linkName,
+      },
+      msg.headers,
+      bytes,
+    );
+    return true;
+  } catch (err) {
+    options.logger.warn('wRPC invocation refused', {
+      subject: msg.subject,
+      source: caller.sourceId,
+      code: err instanceof CirrusError ? err.code : undefined,
+      error: describeError(err),
+    });
+    return false;
+  }
+}
+
 async function serveOne(conn: LatticeConnection, options: WrpcServeOptions, msg: Msg): Promise<void> {
   const reply = msg.reply;
   if (reply === undefined) return;
   const fnName = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
   const handler = options.handlers.get(fnName);
   if (handler === undefined) return;
+  if (carriesAsync(handler.fn)) {
+    await serveStreaming(conn, options, msg, reply, fnName, handler);
+    return;
+  }
   const inbox = conn.newInbox();
   // Parameters without pending streams usually fit the invocation itself: serving starts at once,
   // instead of one more round trip for the end-of-parameters message the invoker still sends.
@@ -271,33 +504,10 @@ async function serveOne(conn: LatticeConnection, options: WrpcServeOptions, msg:
         params === undefined
           ? msg.data
           : await deadline(params.done, options.timeoutMs, `parameters of ${msg.subject}`);
-      const caller = {
-        sourceId: msg.headers?.[WRPC_HEADER_SOURCE_ID] ?? '',
-        linkName: msg.headers?.[WRPC_HEADER_LINK_NAME] ?? 'default',
-      };
-      if (options.verify !== undefined) {
-        try {
-          await options.verify(
-            {
-              lattice: options.lattice,
-              targetId: options.id,
-              instance: options.instance,
-              fn: fnName,
-              ...caller,
-            },
-            msg.headers,
-            bytes,
-          );
-        } catch (err) {
-          options.logger.warn('wRPC invocation refused', {
-            subject: msg.subject,
-            source: caller.sourceId,
-            code: err instanceof CirrusError ? err.code : undefined,
-            error: describeError(err),
-          });
-          conn.publish(subject, EMPTY);
-          return;
-        }
+      const caller = callerOf(msg);
+      if (!(await verified(options, msg, fnName, caller, bytes))) {
+        conn.publish(subject, EMPTY);
+        return;
       }
       const args = early ?? decodeWrpcParams(handler.fn, bytes).values;
       const results = await handler.handle(args, caller);
@@ -312,6 +522,118 @@ async function serveOne(conn: LatticeConnection, options: WrpcServeOptions, msg:
   } finally {
     params?.stop();
   }
+}
+
+/**
+ * A call whose signature holds streams or futures: one subscription on the server inbox `S.>` takes
+ * the rest of the parameters, their pending values, and the invoker's credit for the results'.
+ */
+async function serveStreaming(
+  conn: LatticeConnection,
+  options: WrpcServeOptions,
+  msg: Msg,
+  reply: string,
+  fnName: string,
+  handler: WrpcHandler,
+): Promise<void> {
+  // The inbox is routed by the connection's one wildcard subscription (no SUB and UNSUB per call).
+  let route: (m: Msg) => void = () => undefined;
+  const { inbox, close } = inboxesOf(conn).open((m) => route(m));
+  const paramsSubject = wrpcParamsSubject(inbox);
+  const resultsSubject = wrpcResultsSubject(reply);
+  const limits = wrpcStreamLimits(options.streamLimits);
+  const peerWindow = parseWrpcWindow(msg.headers?.[WRPC_HEADER_WINDOW]);
+  const session = new WrpcSession({
+    conn,
+    own: inbox,
+    inboundBase: paramsSubject,
+    inboundTypes: paramTypes(handler.fn),
+    limits,
+    maxBytes: options.maxBytes,
+    onSendError: (err, subject) =>
+      options.logger.warn('wRPC result stream failed', { subject, error: describeError(err) }),
+  });
+  session.connect(reply, resultsSubject, peerWindow);
+  const root = rootParams(handler.fn, msg.data, options.maxBytes);
+  route = (m) => (m.subject === paramsSubject ? root.push(m.data) : session.route(m));
+  let resultsSent = false;
+  try {
+    // Only an invoker that offered a window learns this side's: a 1.x invoker never sends credit.
+    conn.publish(
+      reply,
+      EMPTY,
+      peerWindow === undefined
+        ? { reply: inbox }
+        : { reply: inbox, headers: { [WRPC_HEADER_WINDOW]: String(limits.wrpcStreamWindowBytes) } },
+    );
+    const bytes = await deadline(root.done, options.timeoutMs, `parameters of ${msg.subject}`);
+    const caller = callerOf(msg);
+    if (!(await verified(options, msg, fnName, caller, bytes))) {
+      session.abort(new WrpcCallFailedError(`${msg.subject}: the invocation was refused`), true);
+      return;
+    }
+    const args = decodeWrpcParams(handler.fn, bytes, {
+      revive: session.revive,
+      maxValueBytes: options.maxBytes,
+    }).values;
+    const results = await handler.handle(args, {
+      ...caller,
+      signal: session.signal,
+      cirrusPeer: peerWindow !== undefined,
+    });
+    const encoded = encodeWrpcResults(handler.fn, results);
+    resultsSent = true;
+    for (const chunk of wrpcChunks(encoded.bytes, options.maxPayload)) conn.publish(resultsSubject, chunk);
+    conn.publish(resultsSubject, EMPTY);
+    for (const deferred of encoded.deferred) session.send(deferred);
+  } catch (err) {
+    session.abort(err instanceof Error ? err : new Error(String(err)), true);
+    throw err;
+  } finally {
+    // wRPC has no error channel: an empty result stream tells the caller at once, not at its deadline.
+    if (!resultsSent) conn.publish(resultsSubject, EMPTY);
+    session.seal(close, true);
+  }
+}
+
+/**
+ * The root parameter bytes of a streaming call: the invocation payload when it decodes, else
+ * everything up to the empty message on `S.params` (pending values follow on their own subjects).
+ */
+function rootParams(
+  fn: WitFunction,
+  first: Uint8Array,
+  maxBytes: number,
+): { done: Promise<Uint8Array>; push: (data: Uint8Array) => void } {
+  let settle: { resolve: (bytes: Uint8Array) => void; reject: (err: Error) => void } | undefined;
+  const done = new Promise<Uint8Array>((resolve, reject) => (settle = { resolve, reject }));
+  const complete = (bytes: Uint8Array, final: boolean): void => {
+    try {
+      decodeWrpcParams(fn, bytes, { maxValueBytes: maxBytes });
+      settle?.resolve(bytes);
+      settle = undefined;
+    } catch (err) {
+      if (final || !isWrpcTruncated(err)) {
+        settle?.reject(err instanceof Error ? err : new Error(String(err)));
+        settle = undefined;
+      }
+    }
+  };
+  complete(first, false);
+  if (settle === undefined) return { done, push: () => {} };
+  const stream = createWrpcByteStream({ maxBytes, initial: first });
+  return {
+    done,
+    push: (data) => {
+      if (settle === undefined) return;
+      try {
+        if (stream.push(data)) complete(stream.bytes(), true);
+      } catch (err) {
+        settle.reject(err instanceof Error ? err : new Error(String(err)));
+        settle = undefined;
+      }
+    },
+  };
 }
 
 /** The parameters, when the invocation payload holds all of them; undefined when more must follow. */

@@ -98,6 +98,8 @@ export class AtCapacityError extends kind('AT_CAPACITY') {}
 export class InstanceCrashedError extends kind('INSTANCE_CRASHED') {}
 export class ComponentStoppedError extends kind('COMPONENT_STOPPED') {}
 export class NoResponseError extends kind('NO_RESPONSE') {}
+export class ResourceLostError extends kind('RESOURCE_LOST') {}
+export class ResourceNotRoutableError extends kind('RESOURCE_NOT_ROUTABLE') {}
 
 // --- host state ----------------------------------------------------------------------------------
 export class ComponentNotRunningError extends kind('COMPONENT_NOT_RUNNING') {}
@@ -161,6 +163,7 @@ export class BlobstoreIoFailedError extends kind('BLOBSTORE_IO_FAILED') {}
 
 // --- http client capability provider (wasi:http/outgoing-handler) -------------------------------
 export class HttpClientDeniedError extends kind('HTTP_CLIENT_DENIED') {}
+export class HttpRequestFailedError extends kind('HTTP_REQUEST_FAILED') {}
 
 // --- wRPC values and WIT types ------------------------------------------------------------------
 export class WitInvalidError extends kind('WIT_INVALID') {}
@@ -168,6 +171,10 @@ export class ComponentTypesInvalidError extends kind('COMPONENT_TYPES_INVALID') 
 export class WrpcEncodeError extends kind('WRPC_ENCODE_FAILED') {}
 export class WrpcDecodeError extends kind('WRPC_DECODE_FAILED') {}
 export class WrpcCallFailedError extends kind('WRPC_CALL_FAILED') {}
+export class WrpcStreamFailedError extends kind('WRPC_STREAM_FAILED') {}
+export class WrpcStreamStalledError extends kind('WRPC_STREAM_STALLED') {}
+export class WrpcStreamOverflowError extends kind('WRPC_STREAM_OVERFLOW') {}
+export class WrpcStreamCancelledError extends kind('WRPC_STREAM_CANCELLED') {}
 
 // --- control clients (cirrus CLI, @cirrus/control-client) ----------------------------------------
 export class ControlRequestFailedError extends kind('CONTROL_REQUEST_FAILED') {}
@@ -230,6 +237,8 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   InstanceCrashedError,
   ComponentStoppedError,
   NoResponseError,
+  ResourceLostError,
+  ResourceNotRoutableError,
   ComponentNotRunningError,
   ProviderAlreadyRunningError,
   ProviderNotRunningError,
@@ -277,11 +286,16 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   BlobstoreTooLargeError,
   BlobstoreIoFailedError,
   HttpClientDeniedError,
+  HttpRequestFailedError,
   WitInvalidError,
   ComponentTypesInvalidError,
   WrpcEncodeError,
   WrpcDecodeError,
   WrpcCallFailedError,
+  WrpcStreamFailedError,
+  WrpcStreamStalledError,
+  WrpcStreamOverflowError,
+  WrpcStreamCancelledError,
   ControlRequestFailedError,
   ComponentScaleFailedError,
   HostNotFoundError,

@@ -16,3 +16,4 @@ export * from './nkeys.ts';
 export * from './wasm-sections.ts';
 export * from './claims.ts';
 export * from './policy.ts';
+export * from './wrpc-http.ts';

@@ -234,6 +234,46 @@ export const LIMIT_SPECS = {
     description:
       'Most elements of one decoded wRPC list or stream chunk (lists of numbers are bounded by wrpcMaxValueBytes).',
   },
+  wrpcStreamWindowBytes: {
+    default: 1 * MiB,
+    min: 1 * KiB,
+    max: 256 * MiB,
+    unit: 'bytes',
+    description:
+      'Flow-control window of one wRPC stream or future between Cirrus peers: bytes the sender may have sent beyond what the reader has taken; against a 1.x peer, bytes published between two flushes.',
+  },
+  wrpcStreamBufferMaxBytes: {
+    default: 8 * MiB,
+    min: 1 * KiB,
+    max: 1024 * MiB,
+    unit: 'bytes',
+    description:
+      'Bytes of one incoming wRPC stream held for a slow reader when the sender takes no credit (a 1.x peer); past it the stream fails with WRPC_STREAM_OVERFLOW.',
+  },
+  wrpcStreamIdleTimeoutMs: {
+    default: 30_000,
+    min: 10,
+    max: 3_600_000,
+    unit: 'ms',
+    description:
+      'How long a wRPC stream may make no progress (no bytes in while its reader waits, nothing read, no credit for a waiting sender) before WRPC_STREAM_STALLED.',
+  },
+  wrpcStreamProbeIntervalMs: {
+    default: 1_000,
+    min: 10,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'Silence on an incomplete incoming wRPC stream or future after which the reader checks that the sender is still on the lattice (a vanished one fails it with WRPC_STREAM_FAILED).',
+  },
+  wrpcMaxAsyncValues: {
+    default: 1_024,
+    min: 1,
+    max: 1_000_000,
+    unit: 'count',
+    description:
+      'Most pending streams and futures one wRPC call carries in each direction, nested ones included.',
+  },
   natsConnectTimeoutMs: {
     default: 5_000,
     min: 100,
@@ -246,7 +286,8 @@ export const LIMIT_SPECS = {
     min: 10,
     max: 600_000,
     unit: 'ms',
-    description: 'Pause between reconnect attempts after the NATS connection dropped (attempts never stop).',
+    description:
+      "Pause between attempts to reconnect to NATS, or to replace a key-value watch's lost consumer (never stop).",
   },
   natsPingIntervalMs: {
     default: 10_000,

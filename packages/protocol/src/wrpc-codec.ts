@@ -76,6 +76,12 @@ export interface WrpcDecodeOptions {
   readonly path?: WrpcPath;
   /** Accept bytes after the value instead of failing; `bytesRead` says where it ended. */
   readonly allowTrailing?: boolean;
+  /**
+   * What each decoded stream or future becomes, pending or complete: a transport hands out live
+   * values (an async iterable, a promise) in place of `{ tag: 'pending' | 'ready' }`. Pending ones
+   * are still listed in `deferred`.
+   */
+  readonly revive?: (value: WrpcAsyncValue, type: WitStream | WitFuture) => unknown;
 }
 
 export interface WrpcDecodedValue {
@@ -652,6 +658,28 @@ export function encodeWrpcStreamChunk(
   });
 }
 
+/**
+ * One chunk of a pending `stream<u8>`: the byte count as LEB128, then the bytes, in one allocation
+ * (the general encoder's growing buffer would copy a large chunk several times). `bytes` must not be
+ * empty: an empty chunk ends the stream.
+ */
+export function encodeWrpcByteChunk(bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 0 || bytes.length > U32_MAX) {
+    throw new WrpcEncodeError(`a stream<u8> chunk holds 1 to ${U32_MAX} bytes, got ${bytes.length}`);
+  }
+  let header = 1;
+  for (let n = bytes.length; n >= 0x80; n = Math.floor(n / 0x80)) header += 1;
+  const out = new Uint8Array(header + bytes.length);
+  let n = bytes.length;
+  for (let i = 0; i < header - 1; i += 1) {
+    out[i] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[header - 1] = n;
+  out.set(bytes, header);
+  return out;
+}
+
 /** The end-of-stream chunk of a pending stream (an empty list): one `0x00` byte. */
 export function wrpcStreamEnd(): Uint8Array {
   return Uint8Array.of(0);
@@ -670,6 +698,7 @@ class Decoder {
   private readonly wire: number[];
   private readonly maxValueBytes: number;
   private readonly maxListLength: number;
+  private readonly revive: WrpcDecodeOptions['revive'];
 
   private readonly bytes: Uint8Array;
 
@@ -680,6 +709,7 @@ class Decoder {
     this.wire = [...(opts.path ?? [])];
     this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_LIMITS.wrpcMaxValueBytes;
     this.maxListLength = opts.maxListLength ?? DEFAULT_LIMITS.wrpcMaxListLength;
+    this.revive = opts.revive;
     if (bytes.length > this.maxValueBytes) {
       throw this.error(
         'limit',
@@ -948,20 +978,23 @@ class Decoder {
       case 'stream': {
         if (this.remaining > 0 && this.bytes[this.pos] === 0) {
           this.pos += 1;
-          return this.pending(type);
+          return this.revived(this.pending(type), type);
         }
-        return { tag: 'ready', val: this.list(type.element, start, 'stream') };
+        return this.revived({ tag: 'ready', val: this.list(type.element, start, 'stream') }, type);
       }
       case 'future': {
         const tag = this.byte(start, 'future');
         if (tag > 1) throw this.error('malformed', start, `future tag must be 0 or 1, got ${tag}`);
-        if (tag === 0) return this.pending(type);
+        if (tag === 0) return this.revived(this.pending(type), type);
         const payload = type.type;
-        return {
-          tag: 'ready',
-          val:
-            payload === undefined ? undefined : this.nested('.ready', undefined, () => this.value(payload)),
-        };
+        return this.revived(
+          {
+            tag: 'ready',
+            val:
+              payload === undefined ? undefined : this.nested('.ready', undefined, () => this.value(payload)),
+          },
+          type,
+        );
       }
       default:
         throw this.error(
@@ -970,6 +1003,10 @@ class Decoder {
           `unknown WIT type kind ${describeValue((type as { kind: unknown }).kind)}`,
         );
     }
+  }
+
+  private revived(value: WrpcAsyncValue, type: WitStream | WitFuture): unknown {
+    return this.revive === undefined ? value : this.revive(value, type);
   }
 
   private pending(type: WitStream | WitFuture): WrpcPending {

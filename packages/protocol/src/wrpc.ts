@@ -24,6 +24,8 @@ import type { WrpcPath } from './wrpc-codec.ts';
 
 export const WRPC_PROTOCOL = 'wrpc.0.0.1';
 
+const utf8 = new TextEncoder();
+
 /** Headers wasmCloud hosts and providers put on invocations. */
 export const WRPC_HEADER_SOURCE_ID = 'source-id';
 export const WRPC_HEADER_LINK_NAME = 'link-name';
@@ -113,6 +115,124 @@ export function wrpcSubscribeSubject(base: string, path: readonly (number | null
   return [checkPart('subject', base), ...path.map((p) => (p === null ? '*' : String(p)))].join('.');
 }
 
+// --- flow control between Cirrus peers ------------------------------------------------------------
+//
+// wRPC 0.28/0.29 has no flow control: a sender publishes a stream as fast as it is produced. Cirrus
+// peers add credit on subjects and headers that 1.x peers never see or ignore: an invoker that can
+// take credit says so with the window header on the invocation, a server with the same header on its
+// handshake; only then does either side wait for credit (see docs/adr/0007-wrpc-async-values.md).
+
+/** The receive window its sender offers for each stream or future it reads (decimal bytes). */
+export const WRPC_HEADER_WINDOW = 'cirrus-wrpc-window';
+/** Why a stream or future ended before its end, on the empty message that ends it. */
+export const WRPC_HEADER_STREAM_ERROR = 'cirrus-wrpc-error';
+
+/**
+ * `<inbox>.credit.<path>`: where the reader of the stream or future at `path` grants its sender
+ * credit; `inbox` is the sender's (the invoker's `R` for parameters, the server's `S` for results).
+ * With an empty path: the peer abandoned the whole call.
+ */
+export function wrpcCreditSubject(inbox: string, path: WrpcPath): string {
+  const base = `${checkInbox(inbox)}.credit`;
+  return path.length === 0 ? base : wrpcIndexSubject(base, path);
+}
+
+/**
+ * `<inbox>.gone.<path>`: the reply subject of the reader's liveness probes of the sender of the value
+ * at `path`; `inbox` is the reader's. A "no responders" status arriving there means the sender left.
+ */
+export function wrpcGoneSubject(inbox: string, path: WrpcPath): string {
+  return wrpcIndexSubject(`${checkInbox(inbox)}.gone`, path);
+}
+
+/** What a credit message says: read up to this many bytes in total, or stop. */
+export type WrpcCredit = { readonly kind: 'grant'; readonly total: number } | { readonly kind: 'cancel' };
+
+const DECIMAL = /^(?:0|[1-9][0-9]{0,15})$/;
+
+/** A grant is the total byte count the sender may have sent, in decimal; an empty payload stops it. */
+export function encodeWrpcCredit(credit: WrpcCredit): Uint8Array {
+  return credit.kind === 'cancel' ? new Uint8Array(0) : utf8.encode(String(credit.total));
+}
+
+/** Undefined for a payload that is neither (a peer's mistake, ignored). */
+export function decodeWrpcCredit(payload: Uint8Array): WrpcCredit | undefined {
+  if (payload.length === 0) return { kind: 'cancel' };
+  if (payload.length > 16) return undefined;
+  const text = String.fromCharCode(...payload);
+  if (!DECIMAL.test(text)) return undefined;
+  const total = Number(text);
+  return Number.isSafeInteger(total) ? { kind: 'grant', total } : undefined;
+}
+
+/** The window a peer offers in its header; undefined when absent or not a whole number of bytes. */
+export function parseWrpcWindow(value: string | undefined): number | undefined {
+  if (value === undefined || !DECIMAL.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * The index path in a subject below `base` (`R.results.0.1` below `R.results` → `[0, 1]`); undefined
+ * when the subject is not below it or a token is not an index.
+ */
+export function wrpcSubjectPath(subject: string, base: string): number[] | undefined {
+  if (subject.length <= base.length + 1 || !subject.startsWith(base) || subject[base.length] !== '.') {
+    return undefined;
+  }
+  const path: number[] = [];
+  for (const token of subject.slice(base.length + 1).split('.')) {
+    if (!DECIMAL.test(token)) return undefined;
+    const n = Number(token);
+    if (n > 0xffff_ffff) return undefined;
+    path.push(n);
+  }
+  return path;
+}
+
+/** Whether a path from `wrpcAsyncPaths` (`null` = any index) covers `path`. */
+export function wrpcPathMatches(pattern: readonly (number | null)[], path: WrpcPath): boolean {
+  return pattern.length === path.length && pattern.every((p, i) => p === null || p === path[i]);
+}
+
+const asyncTypes = new WeakMap<WitType, boolean>();
+
+/** Whether values of `type` can hold a stream or future anywhere inside. */
+export function witHasAsync(type: WitType): boolean {
+  const cached = asyncTypes.get(type);
+  if (cached !== undefined) return cached;
+  let found: boolean;
+  switch (type.kind) {
+    case 'stream':
+    case 'future':
+      found = true;
+      break;
+    case 'list':
+      found = witHasAsync(type.element);
+      break;
+    case 'option':
+      found = witHasAsync(type.type);
+      break;
+    case 'record':
+      found = type.fields.some((f) => witHasAsync(f.type));
+      break;
+    case 'tuple':
+      found = type.types.some(witHasAsync);
+      break;
+    case 'result':
+      found =
+        (type.ok !== undefined && witHasAsync(type.ok)) || (type.err !== undefined && witHasAsync(type.err));
+      break;
+    case 'variant':
+      found = type.cases.some((c) => c.type !== undefined && witHasAsync(c.type));
+      break;
+    default:
+      found = false;
+  }
+  asyncTypes.set(type, found);
+  return found;
+}
+
 export interface WrpcInvocationHeaders {
   /** The calling component or provider. */
   readonly sourceId: string;
@@ -135,6 +255,18 @@ export function wrpcInvocationHeaders(h: WrpcInvocationHeaders): Record<string, 
  * wrpc-introspect's `async_paths`.
  */
 export function wrpcAsyncPaths(types: readonly WitType[]): (number | null)[][] {
+  // Every call of a function asks again with the same types: walk them once.
+  let found = asyncPathsOf.get(types);
+  if (found === undefined) {
+    found = collectAsyncPaths(types);
+    asyncPathsOf.set(types, found);
+  }
+  return found;
+}
+
+const asyncPathsOf = new WeakMap<readonly WitType[], (number | null)[][]>();
+
+function collectAsyncPaths(types: readonly WitType[]): (number | null)[][] {
   const out = new Map<string, (number | null)[]>();
   types.forEach((type, i) => {
     const [nested, isAsync] = asyncPaths(type);
@@ -208,8 +340,6 @@ function asyncPaths(type: WitType): [(number | null)[][], boolean] {
 }
 
 // --- framing -----------------------------------------------------------------------------------
-
-const utf8 = new TextEncoder();
 
 export interface WrpcFirstMessage {
   /** The server's `max_payload`. */

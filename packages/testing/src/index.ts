@@ -14,7 +14,17 @@ export { killOnExit } from './daemons.ts';
 export { tempDir } from './files.ts';
 export type { TempDir } from './files.ts';
 export { startNatsServer } from './nats-server.ts';
-export type { NatsOperatorConfig, NatsServer, NatsServerOptions, NatsUserEntry } from './nats-server.ts';
+export type {
+  NatsLeafLink,
+  NatsOperatorConfig,
+  NatsServer,
+  NatsServerOptions,
+  NatsUserEntry,
+} from './nats-server.ts';
+export { startNatsLeaf } from './nats-topology.ts';
+export type { NatsLeaf, NatsLeafLinkControl } from './nats-topology.ts';
+export { startTcpProxy } from './tcp-proxy.ts';
+export type { TcpProxy, TcpProxyState } from './tcp-proxy.ts';
 export { createNatsOperator } from './nats-jwt.ts';
 export type { NatsOperator, NatsUserCreds } from './nats-jwt.ts';
 export { generateTlsFiles } from './tls.ts';

@@ -1,8 +1,13 @@
 /**
- * A real `nats-server` for tests: JetStream with a private store and a websocket listener, both on
- * ports the server picks itself (port -1) and reports through a ports file, so parallel test files
- * never race for a port. `restart()` brings the server back on the same ports with the same store, the
- * way an operator restarts a lattice's server; `stop()` kills it and removes every file it had.
+ * A real `nats-server` for tests: JetStream with a private store, a websocket listener and the HTTP
+ * monitoring endpoint, all on ports the server picks itself (port -1) and reports through a ports file
+ * (the leaf node port, which that file leaves out, through `/varz`), so parallel test files never race
+ * for a port. `restart()` brings the server back on the same ports with the same store, the way an
+ * operator restarts a lattice's server; `stop()` kills it and removes every file it had.
+ *
+ * Topologies that span regions are built from the same servers: a hub that accepts leaf node
+ * connections (`leafnodes: true`), its JetStream in a named domain (`jetstream: { domain }`), and leaf
+ * servers without JetStream connected to it (`leafRemotes`, or `startNatsLeaf` in nats-topology.ts).
  *
  * Servers left running when the test process ends (a failed `before`, a forgotten `stop()`, Ctrl+C, the
  * test runner's SIGTERM) are killed and their directories removed by an exit hook. A process killed
@@ -14,7 +19,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { daemonDirectory, findExecutable, killOnExit, recordServerPid } from './daemons.ts';
 import { DeadlineError } from './deadline.ts';
 
@@ -38,6 +43,17 @@ export interface NatsOperatorConfig {
 
 export interface NatsServerOptions {
   /**
+   * JetStream: on with a private store (the default), off (`false`, e.g. a leaf node server that
+   * reaches its hub's JetStream through the hub's domain), or on in a named domain.
+   */
+  jetstream?: boolean | { readonly domain?: string };
+  /** Accept leaf node connections on a free loopback port (`leafUrl`). */
+  leafnodes?: boolean;
+  /** Join these hubs as a leaf node (their `leafUrl`s, `nats-leaf://host:port`). */
+  leafRemotes?: readonly string[];
+  /** `server_name`, shown in `/leafz` and the server's log; default: unique per server. */
+  serverName?: string;
+  /**
    * Extra configuration appended to the generated file. It may override anything generated except
    * the ports and the store directory.
    */
@@ -59,9 +75,23 @@ export interface NatsServerOptions {
   binary?: string;
 }
 
+/** One leaf node connection as `/leafz` shows it. */
+export interface NatsLeafLink {
+  /** The account the connection binds (`$G` without accounts). */
+  readonly account: string;
+  readonly ip: string;
+  readonly port: number;
+  /** Subscriptions the other side has sent over this connection. */
+  readonly subscriptions: number;
+}
+
 export interface NatsServer {
   /** `nats://127.0.0.1:<port>`, stable across `restart()`. */
   readonly url: string;
+  /** `http://127.0.0.1:<port>` of the monitoring endpoint (`/varz`, `/leafz`), stable across `restart()`. */
+  readonly monitorUrl: string;
+  /** `nats-leaf://127.0.0.1:<port>` with `leafnodes: true` (else undefined), stable across `restart()`. */
+  readonly leafUrl: string | undefined;
   /** `ws://127.0.0.1:<port>` (plain websocket, `no_tls`), stable across `restart()`. */
   readonly wsUrl: string;
   readonly port: number;
@@ -72,6 +102,10 @@ export interface NatsServer {
   readonly configFile: string;
   /** Process id of the running server (changes with `restart()`). */
   readonly pid: number;
+  /** The leaf node connections the server has right now (`/leafz`), either side of them. */
+  leafLinks(): Promise<NatsLeafLink[]>;
+  /** Polls `/leafz` until the server has exactly `count` leaf node connections; default 10 s. */
+  waitForLeafLinks(count: number, timeoutMs?: number): Promise<void>;
   /** Stops the server and starts it again on the same ports with the same store. */
   restart(): Promise<void>;
   /** Kills the server and removes its configuration, ports file and store. Idempotent. */
@@ -84,6 +118,9 @@ const DEFAULT_STOP_TIMEOUT_MS = 5_000;
 /** After SIGKILL the kernel reaps at once; this only bounds the wait for the exit event. */
 const KILL_WAIT_MS = 2_000;
 const POLL_MS = 10;
+/** A leaf node reconnects once a second (nats-server's default); /leafz is polled a little faster. */
+const LEAF_POLL_MS = 50;
+const DEFAULT_LEAF_WAIT_MS = 10_000;
 /** Kept from the server's output so a failed start can say why. */
 const OUTPUT_TAIL_BYTES = 8 * 1024;
 
@@ -143,6 +180,38 @@ function renderSecurity(options: NatsServerOptions): string {
   return lines.join('\n');
 }
 
+/** JetStream, the leaf node block and the server's name, in nats-server's syntax. */
+function renderTopology(layout: Layout, options: NatsServerOptions, leafPort: number): string {
+  const lines = [`server_name: ${quote(options.serverName ?? basename(layout.root))}`];
+  const jetstream = options.jetstream ?? true;
+  if (jetstream !== false) {
+    lines.push(
+      'jetstream {',
+      `  store_dir: ${quote(layout.storeDir)}`,
+      '  max_memory_store: 268435456',
+      '  max_file_store: 1073741824',
+    );
+    if (typeof jetstream === 'object' && jetstream.domain !== undefined) {
+      lines.push(`  domain: ${quote(jetstream.domain)}`);
+    }
+    lines.push('}');
+  }
+  const remotes = options.leafRemotes ?? [];
+  if (options.leafnodes === true || remotes.length > 0) {
+    lines.push('leafnodes {');
+    if (options.leafnodes === true) {
+      // A hub always tells its leaves its own leaf node address, and they reconnect to it as well as
+      // to the URL they were given: past a relay that a test has cut (nats-topology.ts). Port 1
+      // refuses every connection, so only the given URL can carry a leaf's link.
+      lines.push(`  listen: "127.0.0.1:${leafPort}"`, '  advertise: "127.0.0.1:1"');
+    }
+    if (remotes.length > 0)
+      lines.push(`  remotes: [${remotes.map((url) => `{ url: ${quote(url)} }`).join(', ')}]`);
+    lines.push('}');
+  }
+  return lines.join('\n');
+}
+
 interface Layout {
   root: string;
   storeDir: string;
@@ -150,18 +219,22 @@ interface Layout {
   configFile: string;
 }
 
-function renderConfig(layout: Layout, ports: { client: number; ws: number }, extra: string): string {
+interface Ports {
+  client: number;
+  ws: number;
+  monitor: number;
+  leaf: number;
+}
+
+function renderConfig(layout: Layout, ports: Ports, topology: string, extra: string): string {
   // -1 asks the server to pick a free port; after the first start the learned ports are written in,
   // so a restart comes back where clients expect it.
   return [
     '# Generated by @cirrus/testing startNatsServer',
     `listen: "127.0.0.1:${ports.client}"`,
+    `http: "127.0.0.1:${ports.monitor}"`,
     `ports_file_dir: ${quote(layout.portsDir)}`,
-    'jetstream {',
-    `  store_dir: ${quote(layout.storeDir)}`,
-    '  max_memory_store: 268435456',
-    '  max_file_store: 1073741824',
-    '}',
+    topology,
     'websocket {',
     `  listen: "127.0.0.1:${ports.ws}"`,
     '  no_tls: true',
@@ -174,6 +247,7 @@ function renderConfig(layout: Layout, ports: { client: number; ws: number }, ext
 interface PortsFile {
   nats?: string[];
   websocket?: string[];
+  monitoring?: string[];
 }
 
 function portOf(urls: string[] | undefined, what: string): number {
@@ -196,6 +270,7 @@ async function isOurServer(dir: string, pid: number): Promise<boolean> {
 class ServerImpl implements NatsServer {
   readonly #binary: string;
   readonly #layout: Layout;
+  readonly #options: NatsServerOptions;
   readonly #extra: string;
   readonly #startTimeoutMs: number;
   readonly #stopTimeoutMs: number;
@@ -205,11 +280,14 @@ class ServerImpl implements NatsServer {
   #output = '';
   #port = 0;
   #wsPort = 0;
+  #monitorPort = 0;
+  #leafPort = 0;
   #stopped = false;
 
   constructor(binary: string, layout: Layout, options: NatsServerOptions) {
     this.#binary = binary;
     this.#layout = layout;
+    this.#options = options;
     this.#extra = `${renderSecurity(options)}\n${options.config ?? ''}`;
     this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.#stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
@@ -222,6 +300,14 @@ class ServerImpl implements NatsServer {
 
   get wsUrl(): string {
     return `ws://127.0.0.1:${this.#wsPort}`;
+  }
+
+  get monitorUrl(): string {
+    return `http://127.0.0.1:${this.#monitorPort}`;
+  }
+
+  get leafUrl(): string | undefined {
+    return this.#options.leafnodes === true ? `nats-leaf://127.0.0.1:${this.#leafPort}` : undefined;
   }
 
   get port(): number {
@@ -246,11 +332,15 @@ class ServerImpl implements NatsServer {
 
   async start(): Promise<void> {
     const first = this.#port === 0;
+    const wanted: Ports = first
+      ? { client: -1, ws: -1, monitor: -1, leaf: -1 }
+      : { client: this.#port, ws: this.#wsPort, monitor: this.#monitorPort, leaf: this.#leafPort };
     await writeFile(
       this.#layout.configFile,
       renderConfig(
         this.#layout,
-        first ? { client: -1, ws: -1 } : { client: this.#port, ws: this.#wsPort },
+        wanted,
+        renderTopology(this.#layout, this.#options, wanted.leaf),
         this.#extra,
       ),
     );
@@ -303,14 +393,80 @@ class ServerImpl implements NatsServer {
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       }
     }
-    const port = portOf(ports.nats, 'client');
-    const wsPort = portOf(ports.websocket, 'websocket');
-    if (!first && (port !== this.#port || wsPort !== this.#wsPort)) {
-      throw failure(`it came back on ports ${port}/${wsPort} instead of ${this.#port}/${this.#wsPort}`);
+    const learned: Ports = {
+      client: portOf(ports.nats, 'client'),
+      ws: portOf(ports.websocket, 'websocket'),
+      monitor: portOf(ports.monitoring, 'monitoring'),
+      leaf: 0,
+    };
+    const before = [this.#port, this.#wsPort, this.#monitorPort, this.#leafPort];
+    // /varz, which tells the leaf node port, is on the monitoring port just learned.
+    this.#monitorPort = learned.monitor;
+    if (this.#options.leafnodes === true) learned.leaf = await this.#learnLeafPort(until, failure);
+    const after = [learned.client, learned.ws, learned.monitor, learned.leaf];
+    if (!first && after.some((port, i) => port !== before[i])) {
+      throw failure(`it came back on ports ${after.join('/')} instead of ${before.join('/')}`);
     }
-    this.#port = port;
-    this.#wsPort = wsPort;
+    this.#port = learned.client;
+    this.#wsPort = learned.ws;
+    this.#leafPort = learned.leaf;
     await this.#waitAccepting(until);
+  }
+
+  /** `/varz` of the monitoring endpoint, parsed; undefined while it does not answer. */
+  async #varz(): Promise<{ leaf?: { port?: number } } | undefined> {
+    try {
+      const response = await fetch(`${this.monitorUrl}/varz`, { signal: AbortSignal.timeout(1_000) });
+      return response.ok ? ((await response.json()) as { leaf?: { port?: number } }) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The ports file has no leaf node entry; `/varz` reports the port once the listener is open (-1
+   * until then).
+   */
+  async #learnLeafPort(until: number, failure: (why: string) => Error): Promise<number> {
+    for (;;) {
+      const port = (await this.#varz())?.leaf?.port ?? -1;
+      if (port > 0) return port;
+      if (Date.now() >= until) {
+        throw new DeadlineError(failure('its leaf node listener did not open in time').message);
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  async leafLinks(): Promise<NatsLeafLink[]> {
+    const response = await fetch(`${this.monitorUrl}/leafz`, { signal: AbortSignal.timeout(2_000) });
+    if (!response.ok) throw new Error(`${this.monitorUrl}/leafz answered ${response.status}`);
+    const body = (await response.json()) as { leafs?: NatsLeafLink[] | null };
+    return (body.leafs ?? []).map(({ account, ip, port, subscriptions }) => ({
+      account,
+      ip,
+      port,
+      subscriptions,
+    }));
+  }
+
+  async waitForLeafLinks(count: number, timeoutMs = DEFAULT_LEAF_WAIT_MS): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let seen = -1;
+    for (;;) {
+      // A server being restarted does not answer for a moment; that is "not yet", not a failure.
+      seen = await this.leafLinks().then(
+        (links) => links.length,
+        () => seen,
+      );
+      if (seen === count) return;
+      if (Date.now() >= until) {
+        throw new DeadlineError(
+          `nats-server ${this.url} has ${seen} leaf node connection(s), not ${count}, after ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, LEAF_POLL_MS));
+    }
   }
 
   /** The ports file is written as listeners open; a TCP connect proves the client port accepts. */
