@@ -3,6 +3,7 @@
  * links, to a provider or another component), and the table of host resources an instance holds.
  */
 import type { ResourceRef } from './worker-protocol.ts';
+import { ExportedResource } from './exported-resource.ts';
 
 /** A resource a linked import hands to the guest; the guest only ever sees a handle to it. */
 export class HostResource {
@@ -89,8 +90,15 @@ export class ResourceTable {
     return this.#entries.size;
   }
 
-  /** Replaces HostResources by references for the worker, keeping them here. */
+  /**
+   * Replaces HostResources by references for the worker, keeping them here. A resource another
+   * component on this host exported reaches the guest the same way, as a host resource of its
+   * interface: the guest's calls on it come back here, and the host routes them to its owner.
+   */
   toWorker(value: unknown): unknown {
+    if (value instanceof ExportedResource) {
+      return this.toWorker(new HostResource(value.interface, value.resource, value));
+    }
     if (value instanceof HostResource) {
       const handle = this.#next++;
       this.#entries.set(handle, value);

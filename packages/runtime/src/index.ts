@@ -6,8 +6,10 @@ export type {
   LoadComponentOptions,
   PoolConfig,
   PreparedComponent,
+  ResourceCall,
   RuntimeOptions,
 } from './runtime.ts';
+export { callName, ExportedResource } from './exported-resource.ts';
 export type { PoolStats } from './pool.ts';
 export type {
   HttpBody,

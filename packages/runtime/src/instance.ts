@@ -16,7 +16,11 @@ import type { CirrusError, Logger } from '@cirrus/protocol';
 import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
 import { callHostStream, ResourceTable, STREAMS_INTERFACE } from './import-calls.ts';
 import type { ImportHandler } from './import-calls.ts';
+import { ExportedResource } from './exported-resource.ts';
+import type { ExportCall, ResourceOwner } from './exported-resource.ts';
+import { mapObjects } from './jco-values.ts';
 import type {
+  ExportedRef,
   FromWorker,
   ImportCallMessage,
   ImportReply,
@@ -60,6 +64,11 @@ export interface InstanceOptions {
   /** The most linear memory the instance can hold (the cap written into its modules). */
   linearMemoryMaxBytes: number;
   logger: Logger;
+  /**
+   * Told each time the instance lends out an exported resource (+1) and each time one comes back
+   * (-1: dropped, or taken over by a call); not for those that end with the instance.
+   */
+  onLending?: ((instance: WorkerInstance, change: 1 | -1) => void) | undefined;
 }
 
 interface ActiveCall {
@@ -84,7 +93,8 @@ const NO_OUTPUT: HttpResponseSink = {
   end: () => undefined,
 };
 
-export class WorkerInstance {
+export class WorkerInstance implements ResourceOwner {
+  readonly componentId: string;
   readonly #worker: Worker;
   readonly #logger: Logger;
   readonly #windowBytes: number;
@@ -93,24 +103,30 @@ export class WorkerInstance {
   readonly #importSignal: Int32Array;
   readonly #importReplies: MessagePort;
   readonly #resources = new ResourceTable();
+  /** Exported resources lent to callers outside, by their id in the worker's table. */
+  readonly #lent = new Map<number, ExportedResource>();
+  readonly #onLending: InstanceOptions['onLending'];
   #call: ActiveCall | undefined;
   #alive = true;
+  /** What ended the instance when it was not simply stopped (a trap, a deadline): the lent resources' epitaph. */
+  #ending: CirrusError | undefined;
   #onExit: (() => void) | undefined;
 
   private constructor(
+    options: InstanceOptions,
     worker: Worker,
-    logger: Logger,
-    windowBytes: number,
     flow: SharedArrayBuffer,
     imports: { handler: ImportHandler; signal: SharedArrayBuffer; replies: MessagePort },
   ) {
+    this.componentId = options.init.componentId;
+    this.#onLending = options.onLending;
     this.#worker = worker;
     this.#flow = new Int32Array(flow);
     this.#imports = imports.handler;
     this.#importSignal = new Int32Array(imports.signal);
     this.#importReplies = imports.replies;
-    this.#logger = logger;
-    this.#windowBytes = windowBytes;
+    this.#logger = options.logger;
+    this.#windowBytes = options.init.responseWindowBytes;
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
     worker.on('error', (err: Error) => {
       this.#logger.error('instance worker failed', { error: err.message });
@@ -137,7 +153,7 @@ export class WorkerInstance {
       stderr: false,
     });
     const handler = options.imports ?? noLinkedImports(options.init.componentId);
-    const instance = new WorkerInstance(worker, options.logger, options.init.responseWindowBytes, flow, {
+    const instance = new WorkerInstance(options, worker, flow, {
       handler,
       signal: importSignal,
       replies: replyPort,
@@ -198,15 +214,61 @@ export class WorkerInstance {
     });
   }
 
-  /** Calls a function of an exported interface with jco-shaped values and returns its result. */
-  invoke(exportName: string, fn: string, args: unknown[], deadlineMs: number): Promise<unknown> {
+  /**
+   * Calls into an exported interface with jco-shaped values and returns the result. Resources the
+   * call passes must be held by this instance; those it returns are lent out as ExportedResources.
+   */
+  invoke(exportName: string, call: ExportCall, deadlineMs: number): Promise<unknown> {
     if (!this.#alive) return Promise.reject(new InstanceCrashedError('instance is no longer running'));
     if (this.#call !== undefined) return Promise.reject(new Error('instance is already serving a call'));
     const id = nextCallId++;
+    const args = mapObjects(call.args, (o) =>
+      o instanceof ExportedResource ? { $exported: o.id } : undefined,
+    ) as unknown[];
     return new Promise<unknown>((resolve, reject) => {
       this.#begin(id, NO_OUTPUT, resolve, reject, deadlineMs);
-      this.#post({ t: 'invoke', id, exportName, fn, args });
+      this.#post({
+        t: 'invoke',
+        id,
+        exportName,
+        fn: call.fn,
+        args,
+        ...(call.resource === undefined ? {} : { resource: call.resource }),
+        ...(call.self === undefined ? {} : { self: call.self.id }),
+      });
     });
+  }
+
+  /** Drops a lent resource in the worker: its holder is done with it. */
+  dropExported(id: number): void {
+    if (!this.#lent.delete(id)) return;
+    if (this.#alive) this.#post({ t: 'drop', resource: id });
+    this.#onLending?.(this, -1);
+  }
+
+  /** Turns the worker's references to the resources it lends into ExportedResources. */
+  #lend(value: unknown): unknown {
+    return mapObjects(value, (o) => {
+      const ref = o as Partial<ExportedRef>;
+      if (typeof ref.$exported !== 'number' || ref.$interface === undefined || ref.$resource === undefined) {
+        return undefined;
+      }
+      const resource = new ExportedResource(this, ref.$interface, ref.$resource, ref.$exported);
+      this.#lent.set(resource.id, resource);
+      this.#onLending?.(this, 1);
+      return resource;
+    });
+  }
+
+  /** Resources a call took over (`own` arguments): the guest holds them itself now. */
+  #takenOver(ids: readonly number[]): void {
+    for (const id of ids) {
+      const resource = this.#lent.get(id);
+      if (resource === undefined) continue;
+      this.#lent.delete(id);
+      resource.end('a call handed it over to the component that exports it');
+      this.#onLending?.(this, -1);
+    }
   }
 
   #begin(
@@ -227,12 +289,11 @@ export class WorkerInstance {
       writes: Promise.resolve(),
       settled: false,
       timer: setTimeout(() => {
-        this.#fail(
-          call,
-          new DeadlineExceededError(`call did not finish within its ${deadlineMs} ms deadline`, {
-            hint: 'the component is stuck or slow; the instance was discarded. Raise invocationTimeoutMs if the work is legitimately long',
-          }),
-        );
+        const error = new DeadlineExceededError(`call did not finish within its ${deadlineMs} ms deadline`, {
+          hint: 'the component is stuck or slow; the instance was discarded. Raise invocationTimeoutMs if the work is legitimately long',
+        });
+        this.#fail(call, error);
+        this.#ending ??= error;
         void this.terminate();
       }, deadlineMs),
     };
@@ -286,13 +347,19 @@ export class WorkerInstance {
         });
         return;
       case 'returned':
+        this.#takenOver(message.released ?? []);
         this.#settle(call);
-        call.resolve(message.value);
+        call.resolve(this.#lend(message.value));
         return;
-      case 'failed':
-        this.#fail(call, errorFromJSON(message.error));
-        if (message.fatal) void this.terminate();
+      case 'failed': {
+        const error = errorFromJSON(message.error);
+        this.#fail(call, error);
+        if (message.fatal) {
+          this.#ending ??= error;
+          void this.terminate();
+        }
         return;
+      }
       case 'consumed':
         call.bodyInFlight -= message.bytes;
         if (call.bodyInFlight <= this.#windowBytes && call.bodyCredit !== undefined) {
@@ -314,6 +381,9 @@ export class WorkerInstance {
     if (chunks.length === 0) return;
     const bytes = chunks.reduce((n, c) => n + c.byteLength, 0);
     const written = Promise.all(chunks.map((c) => call.sink.write(c)));
+    // Settled through `call.writes` below, possibly only after earlier writes: a client that is gone
+    // by then must not surface as an unhandled rejection.
+    written.catch(() => undefined);
     call.writes = call.writes
       .then(() => written)
       .then(
@@ -388,6 +458,11 @@ export class WorkerInstance {
   #die(err: CirrusError): void {
     if (!this.#alive) return;
     this.#alive = false;
+    const ending = this.#ending ?? err;
+    for (const resource of this.#lent.values()) {
+      resource.end(`the instance that held it ended (${ending.code}: ${ending.message})`);
+    }
+    this.#lent.clear();
     this.#resources.clear();
     this.#importReplies.close();
     const call = this.#call;

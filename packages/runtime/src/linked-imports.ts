@@ -174,7 +174,17 @@ export class LinkedImports {
           if (method === undefined) {
             const fn = witName(prop);
             method = function (this: Resource, ...args: unknown[]) {
-              return owner.#call({ t: 'import', interface: iface, resource, handle: this[HANDLE], fn, args });
+              const handle = this[HANDLE];
+              // jco does not check the guest's handle: one it dropped or handed over (`own`) arrives
+              // as an object that was never the host's.
+              if (handle === undefined) {
+                throw new LinkedImportFailure({
+                  code: 'RESOURCE_LOST',
+                  message: `${iface}#${resource}.${fn} was called on a ${resource} the component had dropped or handed over`,
+                  hint: 'a resource passed as `own` belongs to the callee afterwards; create a new one',
+                });
+              }
+              return owner.#call({ t: 'import', interface: iface, resource, handle, fn, args });
             };
             methods.set(prop, method);
           }

@@ -6,8 +6,12 @@
  * call (StarlingMonkey never drops the incoming-request handle of `wasi:http`: about 1 KiB of the
  * worker's heap per request) is then bounded. The replacement starts while the old instance serves
  * on, and takes its place once ready, so recycling never leaves callers waiting.
+ *
+ * An instance that has lent resources out (see exported-resource.ts) holds them in its memory: calls
+ * on them must reach that instance (`acquireInstance`), and it is neither recycled nor retired by a
+ * scale-down while it lends any; only its own end (a trap, a deadline, the pool closing) ends them.
  */
-import { AtCapacityError, ComponentStoppedError } from '@cirrus/protocol';
+import { AtCapacityError, ComponentStoppedError, InstanceCrashedError } from '@cirrus/protocol';
 import type { CirrusError } from '@cirrus/protocol';
 
 /**
@@ -66,6 +70,10 @@ export class InstancePool<I extends PooledInstance> {
   readonly #retiring = new Set<I>();
   /** Instances replaced while busy: terminated when their call ends. */
   readonly #retired = new Set<I>();
+  /** Resources each instance has lent out and not yet got back. */
+  readonly #lending = new Map<I, number>();
+  /** Callers waiting for one instance in particular (calls on the resources it holds). */
+  readonly #waitingFor = new Map<I, Waiter<I>[]>();
   #starting = 0;
   #maxInstances: number;
   #closed = false;
@@ -83,7 +91,7 @@ export class InstancePool<I extends PooledInstance> {
       idle: this.#idle.length,
       busy: this.#all.size - this.#idle.length,
       starting: this.#starting,
-      waiting: this.#waiters.length,
+      waiting: this.#waiters.length + this.#waitingForCount(),
     };
   }
 
@@ -121,22 +129,76 @@ export class InstancePool<I extends PooledInstance> {
     });
   }
 
-  /** Returns an instance after a call. Dead instances are dropped and replaced if callers wait. */
-  release(instance: I): void {
-    if (this.#retired.delete(instance)) {
-      void instance.terminate();
+  /**
+   * The instance `instance` itself, once it is free: calls on the resources it holds wait for it,
+   * ahead of callers that any instance can serve. Rejects when it is not (or no longer) in the pool.
+   */
+  acquireInstance(instance: I): Promise<I> {
+    if (this.#closed) return Promise.reject(this.#stoppedError());
+    if (!instance.alive || !this.#all.has(instance)) return Promise.reject(this.#goneError());
+    const at = this.#idle.indexOf(instance);
+    if (at !== -1) {
+      this.#idle.splice(at, 1);
+      return Promise.resolve(this.#handOut(instance));
+    }
+    if (this.#waiters.length + this.#waitingForCount() >= this.#options.maxWaiters) {
+      return Promise.reject(this.#capacityError());
+    }
+    return new Promise<I>((resolve, reject) => {
+      const waiter: Waiter<I> = { resolve, reject, timer: undefined, coversStart: true };
+      const queue = this.#waitingFor.get(instance) ?? [];
+      queue.push(waiter);
+      this.#waitingFor.set(instance, queue);
+      waiter.timer = setTimeout(() => {
+        this.#rejectWaiter(waiter, this.#capacityError());
+      }, this.#options.acquireTimeoutMs);
+    });
+  }
+
+  /** Told by an instance as it lends a resource out (+1) and gets one back (-1). */
+  lendingChanged(instance: I, change: 1 | -1): void {
+    const lending = (this.#lending.get(instance) ?? 0) + change;
+    if (lending > 0) {
+      this.#lending.set(instance, lending);
       return;
     }
+    this.#lending.delete(instance);
+    // Kept past a scale-down for its resources alone: it can go now.
+    const idleAt = this.#idle.indexOf(instance);
+    if (idleAt !== -1 && this.#all.size > this.#maxInstances) {
+      this.#idle.splice(idleAt, 1);
+      this.#all.delete(instance);
+      void instance.terminate();
+    }
+  }
+
+  /** Returns an instance after a call. Dead instances are dropped and replaced if callers wait. */
+  release(instance: I): void {
+    const lends = this.#lending.has(instance);
+    if (this.#retired.delete(instance)) {
+      // Its last call lent resources out: it serves on for them, beside its replacement.
+      if (lends && instance.alive && !this.#closed) this.#all.add(instance);
+      else {
+        void instance.terminate();
+        return;
+      }
+    }
     if (!instance.alive || !this.#all.has(instance)) return;
-    if (this.#closed || this.#all.size > this.#maxInstances) {
+    if (this.#closed || (this.#all.size > this.#maxInstances && !lends)) {
       this.#all.delete(instance);
       void instance.terminate();
       if (this.#all.size === 0) this.#drained?.();
       return;
     }
     const limit = this.#callLimits.get(instance);
-    if (limit !== undefined && (this.#calls.get(instance) ?? 0) >= limit && !this.#retiring.has(instance)) {
-      this.#replace(instance);
+    const spent = limit !== undefined && (this.#calls.get(instance) ?? 0) >= limit;
+    if (spent && !lends && !this.#retiring.has(instance)) this.#replace(instance);
+    const own = this.#waitingFor.get(instance)?.shift();
+    if (own !== undefined) {
+      if (this.#waitingFor.get(instance)?.length === 0) this.#waitingFor.delete(instance);
+      clearTimeout(own.timer);
+      own.resolve(this.#handOut(instance));
+      return;
     }
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
@@ -159,6 +221,11 @@ export class InstancePool<I extends PooledInstance> {
     this.#spawn().then(
       (fresh) => {
         this.#retiring.delete(old);
+        // It lent resources out while its replacement started: it stays, and the spare goes.
+        if (this.#lending.has(old)) {
+          this.release(fresh);
+          return;
+        }
         if (this.#all.delete(old)) {
           const idleAt = this.#idle.indexOf(old);
           if (idleAt === -1) this.#retired.add(old);
@@ -179,8 +246,9 @@ export class InstancePool<I extends PooledInstance> {
 
   setMaxInstances(max: number): void {
     this.#maxInstances = max;
-    while (this.#all.size > max && this.#idle.length > 0) {
-      const extra = this.#idle.pop() as I;
+    for (const extra of this.#idle.filter((i) => !this.#lending.has(i))) {
+      if (this.#all.size <= max) break;
+      this.#idle.splice(this.#idle.indexOf(extra), 1);
       this.#all.delete(extra);
       void extra.terminate();
     }
@@ -198,10 +266,11 @@ export class InstancePool<I extends PooledInstance> {
    */
   async close(drainMs = 0): Promise<void> {
     this.#closed = true;
-    for (const waiter of this.#waiters.splice(0)) {
+    for (const waiter of [...this.#waiters.splice(0), ...[...this.#waitingFor.values()].flat()]) {
       clearTimeout(waiter.timer);
       waiter.reject(this.#stoppedError());
     }
+    this.#waitingFor.clear();
     for (const idle of this.#idle.splice(0)) {
       this.#all.delete(idle);
       void idle.terminate();
@@ -220,12 +289,17 @@ export class InstancePool<I extends PooledInstance> {
     await Promise.all(all.map((i) => i.terminate()));
   }
 
+  /** An idle instance, preferring one that lends nothing: the others are kept free for their resources. */
   #takeIdle(): I | undefined {
-    for (;;) {
-      const instance = this.#idle.pop();
-      if (instance === undefined) return undefined;
-      if (instance.alive) return instance;
+    for (let at = this.#idle.length - 1; at >= 0; at--) {
+      if (!this.#lending.has(this.#idle[at] as I)) return this.#takeIdleAt(at);
     }
+    return this.#idle.length === 0 ? undefined : this.#takeIdleAt(this.#idle.length - 1);
+  }
+
+  #takeIdleAt(at: number): I | undefined {
+    const [instance] = this.#idle.splice(at, 1) as [I];
+    return instance.alive ? instance : this.#takeIdle();
   }
 
   async #spawn(): Promise<I> {
@@ -249,6 +323,12 @@ export class InstancePool<I extends PooledInstance> {
   }
 
   #forget(instance: I): void {
+    this.#lending.delete(instance);
+    for (const waiter of this.#waitingFor.get(instance) ?? []) {
+      clearTimeout(waiter.timer);
+      waiter.reject(this.#goneError());
+    }
+    this.#waitingFor.delete(instance);
     if (!this.#all.delete(instance)) return;
     const at = this.#idle.indexOf(instance);
     if (at !== -1) this.#idle.splice(at, 1);
@@ -280,11 +360,25 @@ export class InstancePool<I extends PooledInstance> {
   }
 
   #rejectWaiter(waiter: Waiter<I>, err: unknown): void {
-    const at = this.#waiters.indexOf(waiter);
-    if (at === -1) return;
-    this.#waiters.splice(at, 1);
+    const queue = this.#waiters.includes(waiter)
+      ? this.#waiters
+      : [...this.#waitingFor.values()].find((q) => q.includes(waiter));
+    if (queue === undefined) return;
+    queue.splice(queue.indexOf(waiter), 1);
     clearTimeout(waiter.timer);
     waiter.reject(err);
+  }
+
+  #waitingForCount(): number {
+    let count = 0;
+    for (const queue of this.#waitingFor.values()) count += queue.length;
+    return count;
+  }
+
+  #goneError(): CirrusError {
+    return new InstanceCrashedError(
+      `the instance of ${this.#options.name} that holds the call's resources no longer serves it`,
+    );
   }
 
   #capacityError(): CirrusError {

@@ -8,6 +8,7 @@ import {
   DEFAULT_LIMITS,
   describeError,
   ExportNotFoundError,
+  ResourceNotRoutableError,
   UnsupportedImportError,
   verifyComponentClaims,
 } from '@cirrus/protocol';
@@ -16,6 +17,8 @@ import { silentLogger } from '@cirrus/protocol';
 import { loadArtifact } from './artifact.ts';
 import { ComponentCache } from './component-cache.ts';
 import { decodeComponentInterfaces } from './component-types.ts';
+import { callName, callOwner, ExportedResource } from './exported-resource.ts';
+import type { ExportCall } from './exported-resource.ts';
 import type { ComponentInterfaces } from './component-types.ts';
 import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
 import type { ImportHandler } from './import-calls.ts';
@@ -83,6 +86,17 @@ export interface CallOptions {
   deadlineMs?: number;
 }
 
+/** A constructor (`[constructor]`), static function or method of a resource an exported interface defines. */
+export interface ResourceCall {
+  /** The resource type's WIT name, e.g. `counter`. */
+  resource: string;
+  /** WIT name, kebab-case. */
+  fn: string;
+  /** The receiver of a method: the ExportedResource a call of this component returned. */
+  self?: unknown;
+  args: unknown[];
+}
+
 export interface ComponentPool {
   readonly componentId: string;
   readonly component: PreparedComponent;
@@ -97,9 +111,13 @@ export interface ComponentPool {
   /**
    * Calls `fn` (kebab-case) of an exported interface (unversioned, e.g. `example:greeter/greet`) on
    * a warm instance, with values as jco represents them; the `err` of a `result` comes back as
-   * `{ tag: 'err', val }`.
+   * `{ tag: 'err', val }`. Resources it returns stay in the instance that made them and come back as
+   * ExportedResources, which the caller passes to later calls and disposes when done; a call passed
+   * one runs in the instance that holds it.
    */
   invoke(exportInterface: string, fn: string, args: unknown[], options?: CallOptions): Promise<unknown>;
+  /** Calls a constructor, static function or method of a resource, like `invoke`. */
+  invokeResource(exportInterface: string, call: ResourceCall, options?: CallOptions): Promise<unknown>;
   setMaxInstances(max: number): void;
   readonly stats: PoolStats;
   /** Stops the component; calls in flight may finish for up to `drainMs`. */
@@ -256,6 +274,7 @@ class Runtime implements ComponentRuntime {
           linearMemoryMaxBytes: limits.instanceMemoryMaxBytes,
           logger,
           imports: config.imports,
+          onLending: (instance, change) => instances.lendingChanged(instance, change),
         }),
       maxInstances: config.maxInstances,
       minWarm: 1,
@@ -265,6 +284,32 @@ class Runtime implements ComponentRuntime {
       maxCallsPerInstance: limits.instanceMaxCalls,
       onStartError: (err) => logger.error('instance failed to start', { error: String(err) }),
     });
+    const call = async (exportInterface: string, exportCall: ExportCall, callDeadlineMs: number) => {
+      const exportName = component.exports.find((name) => unversioned(name) === exportInterface);
+      if (exportName === undefined) {
+        throw new ExportNotFoundError(`${config.componentId} does not export ${exportInterface}`, {
+          hint: `it exports: ${component.exports.join(', ') || 'nothing'}`,
+        });
+      }
+      const what = callName(exportInterface, exportCall.fn, exportCall.resource);
+      const held = callOwner(config.componentId, what, exportCall.self, exportCall.args);
+      let instance: WorkerInstance;
+      if (held === undefined) instance = await instances.acquire();
+      else {
+        try {
+          instance = await instances.acquireInstance(held.owner as WorkerInstance);
+        } catch (err) {
+          // Ended while the call waited, or held by an instance this pool no longer runs.
+          if (!held.live || !(held.owner as WorkerInstance).alive) throw held.lostError();
+          throw err;
+        }
+      }
+      try {
+        return await instance.invoke(exportName, exportCall, callDeadlineMs);
+      } finally {
+        instances.release(instance);
+      }
+    };
     const pools = this.#pools;
     const pool: ComponentPool = {
       componentId: config.componentId,
@@ -278,19 +323,17 @@ class Runtime implements ComponentRuntime {
           instances.release(instance);
         }
       },
-      async invoke(exportInterface, fn, args, options = {}) {
-        const exportName = component.exports.find((name) => unversioned(name) === exportInterface);
-        if (exportName === undefined) {
-          throw new ExportNotFoundError(`${config.componentId} does not export ${exportInterface}`, {
-            hint: `it exports: ${component.exports.join(', ') || 'nothing'}`,
-          });
+      invoke: (exportInterface, fn, args, options = {}) =>
+        call(exportInterface, { fn, args }, options.deadlineMs ?? deadlineMs),
+      invokeResource(exportInterface, { resource, fn, self, args }, options = {}) {
+        if (self !== undefined && !(self instanceof ExportedResource)) {
+          return Promise.reject(
+            new ResourceNotRoutableError(
+              `${callName(exportInterface, fn, resource)} of component ${config.componentId} was called on a resource it did not export`,
+            ),
+          );
         }
-        const instance = await instances.acquire();
-        try {
-          return await instance.invoke(exportName, fn, args, options.deadlineMs ?? deadlineMs);
-        } finally {
-          instances.release(instance);
-        }
+        return call(exportInterface, { resource, fn, self, args }, options.deadlineMs ?? deadlineMs);
       },
       setMaxInstances: (max) => instances.setMaxInstances(max),
       get stats() {

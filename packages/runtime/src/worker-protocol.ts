@@ -54,6 +54,17 @@ export interface ImportCallMessage {
 
 export type ImportReply = { ok: true; value: unknown } | { ok: false; error: ErrorJSON };
 
+/**
+ * A resource this instance exports, held in its worker for a caller outside (another component):
+ * `$exported` is its id in the worker's table. In arguments the host sends `{ $exported }` alone.
+ */
+export interface ExportedRef {
+  $exported: number;
+  /** Unversioned interface that defines the resource type. */
+  $interface: string;
+  $resource: string;
+}
+
 export interface ResponseHead {
   status: number;
   headers: string[];
@@ -61,8 +72,22 @@ export interface ResponseHead {
 
 export type ToWorker =
   | { t: 'http'; id: number; head: HttpRequestHead; hasBody: boolean }
-  /** Calls a function of an exported interface (`exportName` as jco keys it, `fn` in kebab-case). */
-  | { t: 'invoke'; id: number; exportName: string; fn: string; args: unknown[] }
+  /**
+   * Calls a function of an exported interface (`exportName` as jco keys it, `fn` in kebab-case), or,
+   * with `resource`, a constructor (`[constructor]`), static function or method of one of its
+   * resources; `self` is the receiver of a method, by its id in the worker's table.
+   */
+  | {
+      t: 'invoke';
+      id: number;
+      exportName: string;
+      fn: string;
+      resource?: string;
+      self?: number;
+      args: unknown[];
+    }
+  /** The host drops an exported resource it held (see ExportedRef). */
+  | { t: 'drop'; resource: number }
   | { t: 'body'; id: number; chunk: Uint8Array }
   | { t: 'body-end'; id: number }
   | { t: 'body-error'; id: number; message: string };
@@ -73,7 +98,11 @@ export type FromWorker =
   | { t: 'out'; id: number; head?: ResponseHead; chunks: Uint8Array[] }
   | { t: 'done'; id: number; head?: ResponseHead; chunks: Uint8Array[]; trailers?: string[] }
   | { t: 'failed'; id: number; error: ErrorJSON; fatal: boolean }
-  | { t: 'returned'; id: number; value: unknown }
+  /**
+   * `released`: ids of exported resources the call took over (passed as `own`), which the worker no
+   * longer holds.
+   */
+  | { t: 'returned'; id: number; value: unknown; released?: number[] }
   | { t: 'consumed'; id: number; bytes: number }
   | { t: 'log'; stream: 'stdout' | 'stderr'; line: string }
   | ImportCallMessage

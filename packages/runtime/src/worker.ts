@@ -18,6 +18,7 @@ import { ComponentExit } from './wasi/cli.ts';
 import { createWasiImports } from './wasi/imports.ts';
 import { LinkedImportFailure, LinkedImports } from './linked-imports.ts';
 import { linkedHttpTransport } from './outgoing-http.ts';
+import { ExportTable, UnknownExportedResource } from './export-table.ts';
 
 type Instantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
@@ -234,48 +235,94 @@ class HttpCall implements ResponseChannel, ByteSink {
 let current: HttpCall | undefined;
 let handler: IncomingHandler | undefined;
 let instanceExports: Record<string, unknown> = {};
+let exported = new ExportTable({});
+/** Whether the guest is in a call; a drop would re-enter it, so drops wait for the call to end. */
+let inCall = false;
+const pendingDrops: number[] = [];
 
 /** `say-hello` → `sayHello`, the way jco names functions. */
 function camelName(witName: string): string {
   return witName.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+type InvokeMessage = Extract<ToWorker, { t: 'invoke' }>;
+
 /**
- * Calls an exported function for another component (a linked import on the host). jco throws the
- * `err` case of a `result` (the bare value, or an error carrying it as `payload`); it travels back as
- * `{ tag: 'err', val }`, which is how the caller's import returns it.
+ * What an invoke message calls: a function of the export, or a constructor, static function or
+ * method of one of its resources. Resource ids among the arguments are resolved, and noted in `used`.
  */
-async function runInvoke(id: number, exportName: string, fn: string, args: unknown[]): Promise<void> {
-  const target = (instanceExports[exportName] as Record<string, unknown> | undefined)?.[camelName(fn)];
+function invokeTarget(message: InvokeMessage, used: Set<number>): (() => unknown) | ErrorJSON {
+  const members = instanceExports[message.exportName] as Record<string, unknown> | undefined;
+  const name = message.resource === undefined ? message.fn : `${message.resource}.${message.fn}`;
+  const missing = errorJson(
+    'EXPORT_NOT_FOUND',
+    `component ${init.componentId} does not export ${message.exportName}#${name}`,
+  );
+  try {
+    const args = exported.resolve(message.args, used) as unknown[];
+    if (message.resource === undefined) {
+      const fn = members?.[camelName(message.fn)];
+      return typeof fn === 'function' ? () => (fn as (...a: unknown[]) => unknown)(...args) : missing;
+    }
+    const Class = ExportTable.classOf(members, message.resource);
+    if (Class === undefined) return missing;
+    if (message.fn === '[constructor]') return () => new Class(...args);
+    const receiver: object = message.self === undefined ? Class : exported.get(message.self);
+    const fn = (receiver as Record<string, unknown>)[camelName(message.fn)];
+    return typeof fn === 'function'
+      ? () => (fn as (...a: unknown[]) => unknown).apply(receiver, args)
+      : missing;
+  } catch (err) {
+    if (err instanceof UnknownExportedResource) return errorJson('RESOURCE_LOST', err.message);
+    throw err;
+  }
+}
+
+/**
+ * Calls into an exported interface for another component (a linked import on the host). jco throws
+ * the `err` case of a `result` (the bare value, or an error carrying it as `payload`); it travels
+ * back as `{ tag: 'err', val }`, which is how the caller's import returns it. Resources the result
+ * carries are lent out; those the call took over (`own` arguments) are reported released.
+ */
+async function runInvoke(message: InvokeMessage): Promise<void> {
+  const { id } = message;
+  const used = new Set<number>();
+  const target = invokeTarget(message, used);
   if (typeof target !== 'function') {
-    post({
-      t: 'failed',
-      id,
-      fatal: false,
-      error: errorJson(
-        'EXPORT_NOT_FOUND',
-        `component ${init.componentId} does not export ${exportName}#${fn}`,
-      ),
-    });
+    post({ t: 'failed', id, fatal: false, error: target });
     return;
   }
+  const returned = (value: unknown): void =>
+    post({ t: 'returned', id, value: exported.lend(value), released: exported.released(used) });
+  inCall = true;
   try {
-    const value: unknown = await (target as (...a: unknown[]) => unknown)(...args);
-    post({ t: 'returned', id, value });
+    returned(await target());
   } catch (err) {
     // A WIT value is never an Error instance, so anything else thrown is the `err` case.
-    if (!(err instanceof Error)) {
-      post({ t: 'returned', id, value: { tag: 'err', val: err } });
-      return;
-    }
-    if ('payload' in err && !(err instanceof WebAssembly.RuntimeError)) {
-      post({ t: 'returned', id, value: { tag: 'err', val: err.payload } });
-      return;
-    }
-    post({ t: 'failed', id, fatal: true, error: describeGuestFailure(err) });
+    if (!(err instanceof Error)) returned({ tag: 'err', val: err });
+    else if ('payload' in err && !(err instanceof WebAssembly.RuntimeError)) {
+      returned({ tag: 'err', val: err.payload });
+    } else post({ t: 'failed', id, fatal: true, error: describeGuestFailure(err) });
   } finally {
     stdout.finish();
     stderr.finish();
+    callEnded();
+  }
+}
+
+function callEnded(): void {
+  inCall = false;
+  for (const resource of pendingDrops.splice(0)) {
+    try {
+      exported.drop(resource);
+    } catch (err) {
+      // The guest failed in its destructor; its next call reports the trap.
+      post({
+        t: 'log',
+        stream: 'stderr',
+        line: `dropping exported resource ${resource} failed: ${String(err)}`,
+      });
+    }
   }
 }
 
@@ -283,6 +330,7 @@ setSuspendHook(() => current?.flush());
 
 async function runHttp(call: HttpCall, head: HttpRequestHead): Promise<void> {
   current = call;
+  inCall = true;
   try {
     if (handler === undefined) {
       post({
@@ -305,6 +353,7 @@ async function runHttp(call: HttpCall, head: HttpRequestHead): Promise<void> {
     stdout.finish();
     stderr.finish();
     current = undefined;
+    callEnded();
   }
 }
 
@@ -315,7 +364,11 @@ function onMessage(message: ToWorker): void {
       return;
     }
     case 'invoke':
-      void runInvoke(message.id, message.exportName, message.fn, message.args);
+      void runInvoke(message);
+      return;
+    case 'drop':
+      pendingDrops.push(message.resource);
+      if (!inCall) callEnded();
       return;
     case 'body':
       if (current?.id === message.id) current.source?.push(message.chunk);
@@ -378,6 +431,7 @@ async function start(): Promise<void> {
       return module;
     }, imports);
     instanceExports = exports;
+    exported = new ExportTable(exports);
     if (init.httpExport !== undefined) handler = exports[init.httpExport] as IncomingHandler | undefined;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

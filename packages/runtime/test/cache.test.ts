@@ -99,8 +99,16 @@ async function tryMount(args: string[]): Promise<boolean> {
   }
 }
 
+/**
+ * Unmounts `path`. Another process of the test run that is scanning /tmp at that moment makes the
+ * mount busy for an instant: a busy mount is detached lazily, and is gone once nothing uses it.
+ */
 async function unmount(path: string): Promise<void> {
-  await run('umount', [path]);
+  try {
+    await run('umount', [path]);
+  } catch {
+    await run('umount', ['--lazy', path]);
+  }
 }
 
 /** Makes `path` read-only in place; a bind mount takes `ro` only on a remount with older tools. */
