@@ -4,9 +4,9 @@
  * which lets tests hand a command an in-memory lattice without touching NATS.
  */
 import { connectNats } from '@cirrus/lattice';
-import type { LatticeConnection, NatsCredentials } from '@cirrus/lattice';
+import type { LatticeConnection } from '@cirrus/lattice';
 import type { NatsSettings } from './nats-flags.ts';
-import { DEFAULT_LATTICE, InvalidArgumentError, NoLatticeError } from '@cirrus/protocol';
+import { DEFAULT_LATTICE, NoLatticeError } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
 import type { CommandContext } from './context.ts';
 import { readLocalEndpoint } from './local-endpoint.ts';
@@ -35,47 +35,6 @@ const injected = new WeakMap<CommandContext, Connector>();
 /** Test seam: commands run with `context` connect through `connector` instead of NATS. */
 export function injectLattice(context: CommandContext, connector: Connector): void {
   injected.set(context, connector);
-}
-
-/**
- * Splits credentials out of a NATS URL (`nats://user:pass@host`, `nats://token@host`), because the
- * NATS client takes them as options and would otherwise send none. A `tls://` scheme stays: it
- * requires TLS. Errors never quote the text, which may hold a secret.
- */
-export function parseNatsUrl(
-  text: string,
-  flagName = '--nats',
-): { servers: string[]; credentials?: NatsCredentials } {
-  let credentials: NatsCredentials | undefined;
-  const servers = text
-    .split(',')
-    .map((part) => part.trim())
-    .filter((part) => part !== '')
-    .map((part) => {
-      const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(part) ? part : `nats://${part}`;
-      let url: URL;
-      try {
-        url = new URL(withScheme);
-      } catch {
-        throw new InvalidArgumentError(`a server given to ${flagName} is not a URL`, {
-          hint: `e.g. ${flagName} nats://127.0.0.1:4222`,
-        });
-      }
-      if (url.username !== '') {
-        const user = decodeURIComponent(url.username);
-        const password = decodeURIComponent(url.password);
-        credentials = url.password === '' ? { type: 'token', token: user } : { type: 'user', user, password };
-        url.username = '';
-        url.password = '';
-      }
-      return url.href.replace(/\/$/, '');
-    });
-  if (servers.length === 0) {
-    throw new InvalidArgumentError(`${flagName} needs a URL`, {
-      hint: `e.g. ${flagName} nats://127.0.0.1:4222`,
-    });
-  }
-  return credentials === undefined ? { servers } : { servers, credentials };
 }
 
 /** Opens the connection a command uses; the caller closes it with `session.close()`. */

@@ -13,11 +13,10 @@ import { resolve } from 'node:path';
 import { connectNats, readNatsCredsFile } from '@cirrus/lattice';
 import type { NatsCredentials, NatsLatticeConnection, NatsTlsOptions } from '@cirrus/lattice';
 import type { ProviderRpc } from '@cirrus/host';
-import { LatticeCredentialsInvalidError, UsageError } from '@cirrus/protocol';
+import { InvalidArgumentError, LatticeCredentialsInvalidError, UsageError } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
 import { readRegularTextFile } from '@cirrus/runtime';
 import type { FlagSpec, FlagSpecs } from './args.ts';
-import { parseNatsUrl } from './connect.ts';
 
 /** Which connection a flag configures: every connection, or (`cirrus up`) control or RPC traffic. */
 export type NatsScope = 'nats' | 'ctl' | 'rpc';
@@ -96,6 +95,21 @@ export function natsFlags(scopes: readonly NatsScope[], urlDefault: string): Fla
   return out;
 }
 
+/**
+ * `cirrus up --js-domain`: where the lattice's JetStream is. One domain for both connections, as in
+ * 1.x: control and RPC traffic reach the same NATS system, whose JetStream keeps the lattice state
+ * (control) and the key-value provider's `nats` buckets (RPC). The lattice commands take no such
+ * flag: they speak the control interface only and never touch JetStream themselves.
+ */
+export const JS_DOMAIN_FLAGS = {
+  'js-domain': {
+    value: 'DOMAIN',
+    description:
+      "JetStream domain of the lattice's buckets (links, config, claims, the key-value provider's nats backend); on a leaf node server without JetStream, the hub's domain",
+    default: 'the JetStream of the server connected to',
+  },
+} as const satisfies FlagSpecs;
+
 /** Where a connection goes and how it proves itself. */
 export interface NatsSettings {
   servers: string[];
@@ -116,6 +130,44 @@ export interface NatsFlagContext {
 interface ParsedUrl {
   servers: string[];
   credentials?: NatsCredentials;
+}
+
+/**
+ * Splits credentials out of a NATS URL (`nats://user:pass@host`, `nats://token@host`), because the
+ * NATS client takes them as options and would otherwise send none. A `tls://` scheme stays: it
+ * requires TLS. Errors never quote the text, which may hold a secret.
+ */
+export function parseNatsUrl(text: string, flagName = '--nats'): ParsedUrl {
+  let credentials: NatsCredentials | undefined;
+  const servers = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(part) ? part : `nats://${part}`;
+      let url: URL;
+      try {
+        url = new URL(withScheme);
+      } catch {
+        throw new InvalidArgumentError(`a server given to ${flagName} is not a URL`, {
+          hint: `e.g. ${flagName} nats://127.0.0.1:4222`,
+        });
+      }
+      if (url.username !== '') {
+        const user = decodeURIComponent(url.username);
+        const password = decodeURIComponent(url.password);
+        credentials = url.password === '' ? { type: 'token', token: user } : { type: 'user', user, password };
+        url.username = '';
+        url.password = '';
+      }
+      return url.href.replace(/\/$/, '');
+    });
+  if (servers.length === 0) {
+    throw new InvalidArgumentError(`${flagName} needs a URL`, {
+      hint: `e.g. ${flagName} nats://127.0.0.1:4222`,
+    });
+  }
+  return credentials === undefined ? { servers } : { servers, credentials };
 }
 
 /** What one scope's flags say on their own, before falling back to `--nats…`. */
@@ -332,6 +384,8 @@ export interface HostNatsSettings {
   rpc: NatsSettings;
   /** Whether the two differ, so the host needs two connections. */
   separate: boolean;
+  /** `--js-domain`, for both connections. */
+  jsDomain?: string;
 }
 
 export async function hostNatsSettings(
@@ -342,7 +396,15 @@ export async function hostNatsSettings(
   const ctl = await readScope(values, 'ctl', context);
   const rpc = await readScope(values, 'rpc', context);
   const given = [...base.given, ...ctl.given, ...rpc.given];
-  if (given.length === 0) return undefined;
+  const jsDomain = stringValue(values, 'js-domain');
+  if (given.length === 0) {
+    if (jsDomain !== undefined) {
+      throw new UsageError('--js-domain needs --nats URL', {
+        hint: "the embedded lattice has a JetStream of its own; --js-domain names a NATS lattice's (the hub's, from a leaf node server)",
+      });
+    }
+    return undefined;
+  }
   const urlOf = (scope: ScopeFlags, name: 'ctl' | 'rpc'): ParsedUrl => {
     const url = scope.url ?? base.url;
     if (url === undefined) {
@@ -359,6 +421,7 @@ export async function hostNatsSettings(
     ctl: ctlSettings,
     rpc: rpcSettings,
     separate: JSON.stringify(ctlSettings) !== JSON.stringify(rpcSettings),
+    ...(jsDomain === undefined ? {} : { jsDomain }),
   };
 }
 
@@ -418,6 +481,7 @@ export async function connectHostNats(
       ...(s.tls === undefined ? {} : { tls: s.tls }),
       ...(name === undefined ? {} : { name }),
       ...(label === undefined ? {} : { label }),
+      ...(settings.jsDomain === undefined ? {} : { jsDomain: settings.jsDomain }),
       limits,
     });
   if (!settings.separate) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createHost } from '@cirrus/host';
+import { BUILTIN_PROVIDERS } from '@cirrus/providers';
 import type { Host } from '@cirrus/host';
 import { connectNats, createMemoryLattice } from '@cirrus/lattice';
 import type { MemoryLattice } from '@cirrus/lattice';
@@ -16,7 +17,8 @@ import type { HostInfo, HostInventory, Link } from '@cirrus/protocol';
 import { startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { main } from '../src/index.ts';
-import { injectLattice, parseNatsUrl } from '../src/connect.ts';
+import { injectLattice } from '../src/connect.ts';
+import { parseNatsUrl } from '../src/nats-flags.ts';
 import { harness as recordingHarness } from './support.ts';
 import type { Harness } from './support.ts';
 
@@ -80,6 +82,7 @@ describe('cirrus lattice commands', () => {
     alpha = await createHost({
       lattice: lattice.connect(),
       friendlyName: 'alpha',
+      builtinProviders: BUILTIN_PROVIDERS,
       allowFileLoad: true,
       cacheDir: env.CIRRUS_CACHE_DIR,
     });

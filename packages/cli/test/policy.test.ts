@@ -1,19 +1,64 @@
 /**
  * `cirrus up` with a policy service: the flags reach the host (what the service permits deploys and
- * serves, what it denies fails the deployment), and misuse of the flags is a usage error.
+ * serves, what it denies fails the deployment), and misuse of the flags is a usage error. The service
+ * is the example in examples/policy-service, run as its own process as a user runs it.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
-import { startPolicyService } from '../../../examples/policy-service/src/service.ts';
 import { main } from '../src/index.ts';
 import { harness, ownDirs } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * Starts `node examples/policy-service/src/main.ts` (the environment's policy settings left out) and
+ * waits until it answers on `topic`.
+ */
+async function startPolicyService(
+  natsUrl: string,
+  topic: string,
+  flags: string[],
+): Promise<{ stop(): Promise<void> }> {
+  const env = { ...process.env };
+  for (const name of ['NATS_URL', 'POLICY_TOPIC', 'ALLOWED_ISSUERS', 'ALLOW_UNSIGNED']) delete env[name];
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'examples/policy-service/src/main.ts'), '--nats', natsUrl, '--topic', topic, ...flags],
+    { stdio: ['ignore', 'ignore', 'pipe'], env },
+  );
+  const exited = once(child, 'exit');
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.includes(`answering on ${topic}`)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the policy service exited (${code}): ${stderr}`)));
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await withDeadline(exited, 10_000, 'the policy service to exit').catch(async () => {
+      child.kill('SIGKILL');
+      await exited;
+    });
+  };
+  try {
+    await withDeadline(ready, 30_000, 'the policy service to start');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop };
+}
 
 describe('cirrus up --policy-topic', () => {
   let dir: TempDir;
@@ -54,12 +99,7 @@ describe('cirrus up --policy-topic', () => {
   });
 
   it('deploys and serves what the service permits', async () => {
-    const service = await startPolicyService({
-      servers: nats.url,
-      topic: 'cli.policy.open',
-      allowedIssuers: [],
-      allowUnsigned: true,
-    });
+    const service = await startPolicyService(nats.url, 'cli.policy.open', ['--allow-unsigned']);
     try {
       const h = harness(ownDirs(dir.path));
       const running = main(
@@ -89,11 +129,7 @@ describe('cirrus up --policy-topic', () => {
   });
 
   it('fails the deployment when the service denies it', async () => {
-    const service = await startPolicyService({
-      servers: nats.url,
-      topic: 'cli.policy.closed',
-      allowedIssuers: [],
-    });
+    const service = await startPolicyService(nats.url, 'cli.policy.closed', []);
     try {
       const h = harness(ownDirs(dir.path));
       const code = await withDeadline(

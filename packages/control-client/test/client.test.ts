@@ -1,18 +1,16 @@
 /**
  * The control client against a fake host on the in-memory lattice. The fake records every request,
  * so each test checks the exact subject and JSON body a wasmCloud 1.x host would receive, and answers
- * with the envelopes §1.3 of the protocol notes describe.
+ * with the envelopes §1.3 of the protocol notes describe. The client against real hosts is tested
+ * where both packages meet: packages/cli/test/control-client-hosts.test.ts.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createHost } from '@cirrus/host';
 import { createMemoryLattice, decodeText, encodeJson } from '@cirrus/lattice';
 import type { LatticeConnection, MemoryLattice, Msg, Subscription } from '@cirrus/lattice';
 import { cloudEvent } from '@cirrus/protocol';
 import type { CloudEvent, EventName, HostInfo, HostInventory, Link } from '@cirrus/protocol';
-import { take, tempDir, withDeadline } from '@cirrus/testing';
+import { take, withDeadline } from '@cirrus/testing';
 import { createControlClient } from '../src/index.ts';
 import type { ControlClient } from '../src/index.ts';
 
@@ -614,96 +612,5 @@ describe('control client: events and waiting for outcomes', () => {
     cancel.abort(new Error('not needed'));
     await assert.rejects(cancelled, /not needed/);
     assert.equal(lattice.subscriptionCount, baseline);
-  });
-});
-
-describe('control client: real hosts', () => {
-  it('drives two Cirrus hosts: ping, scale and wait, inventory, config, links, labels, stop', async () => {
-    const dir = await tempDir();
-    const lattice = createMemoryLattice();
-    const hello = pathToFileURL(
-      join(fileURLToPath(new URL('../../../', import.meta.url)), 'examples/hello/build/hello.wasm'),
-    ).href;
-    const alpha = await createHost({
-      lattice: lattice.connect(),
-      friendlyName: 'alpha',
-      allowFileLoad: true,
-      cacheDir: join(dir.path, 'cache'),
-    });
-    const beta = await createHost({
-      lattice: lattice.connect(),
-      friendlyName: 'beta',
-      labels: { zone: 'eu' },
-    });
-    const client = createControlClient({ connection: lattice.connect(), scatterMs: 300 });
-    try {
-      const hosts = await client.pingHosts();
-      assert.deepEqual(hosts.map((h) => h.friendly_name).sort(), ['alpha', 'beta']);
-
-      const scaled = await client.scaleComponent(
-        { hostId: alpha.id, componentRef: hello, componentId: 'hello', count: 2, annotations: { a: 'b' } },
-        { wait: true, waitTimeoutMs: 30_000 },
-      );
-      assert.equal(scaled.event?.data.image_ref, hello);
-      assert.equal(scaled.event?.data.max_instances, 2);
-      const inventory = await client.getInventory(alpha.id);
-      assert.deepEqual(
-        inventory.components.map((c) => [c.id, c.max_instances, c.annotations]),
-        [['hello', 2, { a: 'b' }]],
-      );
-
-      await assert.rejects(
-        client.scaleComponent(
-          { hostId: beta.id, componentRef: 'file:///nowhere.wasm', componentId: 'x', count: 1 },
-          { wait: true },
-        ),
-        (err: unknown) =>
-          codeOf(err) === 'COMPONENT_SCALE_FAILED' && /FILE_LOAD_DENIED/.test((err as Error).message),
-      );
-
-      await client.putConfig('greeting', { lang: 'en' });
-      assert.deepEqual(await client.getConfig('greeting'), { lang: 'en' });
-      await client.deleteConfig('greeting');
-      assert.equal(await client.getConfig('greeting'), undefined);
-
-      const link: Link = {
-        source_id: 'hello',
-        target: 'kv',
-        name: 'default',
-        wit_namespace: 'wasi',
-        wit_package: 'keyvalue',
-        interfaces: ['store'],
-        source_config: [],
-        target_config: [],
-      };
-      const linked = client.waitForEvent((e) => e.data.source_id === 'hello', 5000, {
-        types: ['linkdef_set'],
-      });
-      await client.putLink(link);
-      await linked;
-      assert.deepEqual(await client.getLinks(), [link]);
-
-      await client.putLabel(beta.id, 'tier', 'gold');
-      assert.equal(beta.labels().tier, 'gold');
-      assert.deepEqual(
-        await client.componentAuction({
-          componentRef: hello,
-          componentId: 'hello',
-          constraints: { tier: 'gold' },
-        }),
-        [{ component_ref: hello, component_id: 'hello', constraints: { tier: 'gold' }, host_id: beta.id }],
-      );
-
-      await client.stopHost(beta.id);
-      await withDeadline(beta.stopped, 10_000, 'beta to stop');
-      assert.deepEqual(
-        (await client.pingHosts()).map((h) => h.id),
-        [alpha.id],
-      );
-    } finally {
-      await Promise.all([alpha.stop(), beta.stop()]);
-      await lattice.close();
-      await dir.remove();
-    }
   });
 });

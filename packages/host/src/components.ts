@@ -1,32 +1,23 @@
 /**
- * Components running on this host: scale (including to zero), update and stop, with the 1.x events
- * for every outcome. Operations on one component id run one after another.
+ * The lifecycle of components on this host: scale (including to zero), update and stop, with the 1.x
+ * events for every outcome. Operations on one component id run one after another. Calls to the
+ * components are the call path's (calls.ts); what runs is kept in the host's LocalTargets.
  */
 import {
   assertValidId,
   componentClaimsEventFields,
   ComponentNotRunningError,
   describeError,
-  ImportFailedError,
   InvalidArgumentError,
   storedComponentClaims,
-  witInterfaceKey,
-  wrpcExportInstance,
 } from '@cirrus/protocol';
 import type { ComponentDescription, Limits, Logger, StringMap } from '@cirrus/protocol';
-import type {
-  ComponentInterfaces,
-  ComponentPool,
-  ComponentRuntime,
-  HttpBody,
-  HttpRequestHead,
-  HttpResponseSink,
-  ImportCall,
-  ImportHandler,
-} from '@cirrus/runtime';
+import type { ComponentPool, ComponentRuntime } from '@cirrus/runtime';
+import type { CallPath } from './calls.ts';
 import type { LatticeState } from './lattice-state.ts';
+import type { LocalComponent, LocalTargets } from './local-targets.ts';
 import { StartGuard } from './start-guard.ts';
-import type { ComponentPolicyTarget, PolicyClient } from './policy.ts';
+import type { PolicyClient } from './policy.ts';
 import type { EventSink } from './ports.ts';
 
 export interface ScaleComponentCommand {
@@ -46,17 +37,6 @@ export interface UpdateComponentCommand {
   annotations?: StringMap;
 }
 
-interface RunningComponent {
-  id: string;
-  imageRef: string;
-  pool: ComponentPool;
-  maxInstances: number;
-  annotations: StringMap;
-  config: string[];
-  /** Stops serving the component's exports to other hosts. */
-  unserve: () => void;
-}
-
 export interface ComponentManagerOptions {
   hostId: string;
   runtime: ComponentRuntime;
@@ -65,18 +45,11 @@ export interface ComponentManagerOptions {
   limits: Limits;
   logger: Logger;
   allowFileLoad: boolean;
-  /** Serves each component's linked imports. */
-  imports: (componentId: string) => ImportHandler;
-  /**
-   * Offers a started component's exports to other hosts; returns how to withdraw them. Each served
-   * invocation first awaits `authorize` with its wRPC instance and function.
-   */
-  serveExports?: (
-    componentId: string,
-    pool: ComponentPool,
-    authorize: (instance: string, fn: string) => Promise<void>,
-  ) => () => void;
-  /** Asks the policy service before starts and invocations; without it everything is permitted. */
+  /** Where the running components are kept, for the call path to find. */
+  targets: LocalTargets;
+  /** Serves each component's linked imports, and its exports to other hosts. */
+  calls: CallPath;
+  /** Asked before every start; without it every start is permitted. */
   policy?: PolicyClient | undefined;
   /** What the host demands of component claims beyond checking those present (default: nothing). */
   claims?: ClaimsRequirements;
@@ -88,8 +61,6 @@ export interface ClaimsRequirements {
   allowedIssuers: readonly string[] | undefined;
   now: () => Date;
 }
-
-const HTTP_HANDLER = 'wasi:http/incoming-handler';
 
 function checkCount(count: unknown, max: number): number {
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > max) {
@@ -106,12 +77,15 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 export class ComponentManager {
   readonly #options: ComponentManagerOptions;
-  readonly #running = new Map<string, RunningComponent>();
-  readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #running: Map<string, LocalComponent>;
+  /** Work in progress per component id, run one after another. */
+  readonly #queues: Map<string, Promise<unknown>>;
   readonly #starts = new StartGuard();
 
   constructor(options: ComponentManagerOptions) {
     this.#options = options;
+    this.#running = options.targets.components;
+    this.#queues = options.targets.componentWork;
   }
 
   #serial<T>(id: string, work: () => Promise<T>): Promise<T> {
@@ -194,7 +168,7 @@ export class ComponentManager {
       });
       throw err;
     }
-    const current = this.#running.get(id) as RunningComponent;
+    const current = this.#running.get(id) as LocalComponent;
     events.publish('component_scaled', {
       ...componentClaimsEventFields(current.pool.component.claims),
       annotations,
@@ -233,7 +207,7 @@ export class ComponentManager {
           maxInstances: count,
           environment,
           logger,
-          imports: this.#options.imports(id),
+          imports: this.#options.calls.importsOf(id),
         });
         // Stopping the host while the first instance starts ends that start at once.
         const abort = (): void => void started.close();
@@ -278,7 +252,7 @@ export class ComponentManager {
 
   /** Starts the new version first and switches over only once it runs; the old one drains. */
   async #replace(
-    running: RunningComponent,
+    running: LocalComponent,
     ref: string,
     count: number,
     annotations: StringMap,
@@ -300,44 +274,10 @@ export class ComponentManager {
   }
 
   #serve(id: string, ref: string, pool: ComponentPool): () => void {
-    const authorize = (instance: string, fn: string): Promise<void> =>
-      this.#options.policy?.evaluatePerformInvocation(this.#policyTarget(id, ref, pool), instance, fn) ??
-      Promise.resolve();
-    return this.#options.serveExports?.(id, pool, authorize) ?? (() => undefined);
+    return this.#options.calls.serveExports(id, pool, ref);
   }
 
-  #policyTarget(id: string, ref: string, pool: ComponentPool): ComponentPolicyTarget {
-    return {
-      componentId: id,
-      imageRef: ref,
-      annotations: this.#running.get(id)?.annotations ?? {},
-      claims: pool.component.claims,
-    };
-  }
-
-  /**
-   * Makes `call` once the policy service permits invoking `fn` of the export `exportInterface`
-   * (unversioned), asked under the wRPC instance 1.x serves it as. 1.x asks before every invocation of
-   * a component, all of which travel over the lattice; here calls on this host are asked about too,
-   * so that moving a caller next to its target does not get it past a denial.
-   */
-  #permitted<T>(
-    running: RunningComponent,
-    exportInterface: string,
-    fn: string,
-    call: () => Promise<T>,
-  ): Promise<T> {
-    const policy = this.#options.policy;
-    if (policy === undefined) return call();
-    const { component } = running.pool;
-    const name = component.exports.find((e) => witInterfaceKey(e) === exportInterface);
-    const instance = name === undefined ? exportInterface : wrpcExportInstance(name).instance;
-    return policy
-      .evaluatePerformInvocation(this.#policyTarget(running.id, running.imageRef, running.pool), instance, fn)
-      .then(call);
-  }
-
-  async #stop(running: RunningComponent): Promise<void> {
+  async #stop(running: LocalComponent): Promise<void> {
     this.#running.delete(running.id);
     running.unserve();
     await running.pool.close(this.#options.limits.httpDrainTimeoutMs);
@@ -400,68 +340,6 @@ export class ComponentManager {
 
   isRunning(id: string): boolean {
     return this.#running.has(id);
-  }
-
-  /**
-   * The running component `id`; while it is still starting (a scale or update in progress), once
-   * that has finished. Calls that arrive during a start (an HTTP listener restored from a stored link
-   * opens before its component is warm) then wait for it instead of failing.
-   */
-  async #whenRunning(id: string): Promise<RunningComponent> {
-    const running = this.#running.get(id);
-    if (running !== undefined) return running;
-    await this.#queues.get(id);
-    const started = this.#running.get(id);
-    if (started !== undefined) return started;
-    throw new ComponentNotRunningError(`component ${id} is not running on this host`, {
-      hint: `start it: cirrus scale component <host> <ref> ${id} --count 1`,
-    });
-  }
-
-  /** Serves another component's linked import with an export of `id`, if `id` runs here. */
-  serveImport(id: string, call: ImportCall): Promise<unknown> | undefined {
-    if (!this.#running.has(id) && !this.#queues.has(id)) return undefined;
-    if (call.resource !== undefined) {
-      return Promise.reject(
-        new ImportFailedError(
-          `${call.interface} passes resources between components, which is not supported yet`,
-        ),
-      );
-    }
-    return this.#whenRunning(id).then((running) =>
-      this.#permitted(running, call.interface, call.fn, () =>
-        running.pool.invoke(call.interface, call.fn, call.args),
-      ),
-    );
-  }
-
-  /** Calls an export of a component running here (COMPONENT_NOT_RUNNING otherwise). */
-  async invoke(id: string, exportInterface: string, fn: string, args: unknown[]): Promise<unknown> {
-    const running = this.#running.get(id) ?? (await this.#whenRunning(id));
-    return this.#permitted(running, exportInterface, fn, () =>
-      running.pool.invoke(exportInterface, fn, args),
-    );
-  }
-
-  /** The merged named config a running component was started with (empty when not running). */
-  async config(id: string): Promise<StringMap> {
-    const running = this.#running.get(id);
-    return running === undefined ? {} : this.#options.state.resolveConfig(running.config);
-  }
-
-  /** The WIT types of a running component's imports and exports. */
-  interfaces(id: string): ComponentInterfaces | undefined {
-    return this.#running.get(id)?.pool.component.interfaces;
-  }
-
-  imageRef(id: string): string | undefined {
-    return this.#running.get(id)?.imageRef;
-  }
-
-  /** Routes an HTTP request to a component running here. */
-  async handleHttp(id: string, head: HttpRequestHead, body: HttpBody, sink: HttpResponseSink): Promise<void> {
-    const running = this.#running.get(id) ?? (await this.#whenRunning(id));
-    return this.#permitted(running, HTTP_HANDLER, 'handle', () => running.pool.handleHttp(head, body, sink));
   }
 
   describe(): ComponentDescription[] {

@@ -1,35 +1,16 @@
 /**
- * Routes a component's linked imports: the interface `ns:pkg/iface` resolves through the links whose
- * source is the component (by namespace, package, interface and link name), and the call goes to the
- * link's target. A target on this host is called in-process; without a link the call fails at once
- * with LINK_NOT_FOUND and nothing goes out on the lattice.
+ * Which link a component's import goes through: the links whose source is the component, matched by
+ * namespace, package, interface and link name (`default`, unless the guest picked another for its
+ * current call with `wasmcloud:bus/lattice`). Without one the call fails at once with LINK_NOT_FOUND,
+ * and the host says once which link to add.
  */
 import { ImportFailedError, LinkNotFoundError } from '@cirrus/protocol';
-import type { Link, Logger, StringMap } from '@cirrus/protocol';
+import type { Link, Logger } from '@cirrus/protocol';
 import { HostResource } from '@cirrus/runtime';
-import type { ImportCall, ImportHandler } from '@cirrus/runtime';
+import type { ImportCall } from '@cirrus/runtime';
 import type { LatticeState } from './lattice-state.ts';
-import type { ImportSource } from './providers/types.ts';
-
-/** Where the router finds in-process targets (providers and, later, components of this host). */
-export interface ImportTargets {
-  /** Serves the call if `targetId` runs on this host and serves imports; undefined otherwise. */
-  serveImport(targetId: string, call: ImportCall, source: ImportSource): Promise<unknown> | undefined;
-}
-
-export interface ImportRouterOptions {
-  state: LatticeState;
-  targets: ImportTargets;
-  logger: Logger;
-  /** The merged named config of a component running on this host. */
-  componentConfig(componentId: string): Promise<StringMap>;
-  /** Serves the call from a target elsewhere in the lattice (wRPC); without it calls stay on this host. */
-  remote?(targetId: string, call: ImportCall, source: ImportSource): Promise<unknown> | undefined;
-}
 
 const DEFAULT_LINK_NAME = 'default';
-/** Host-implemented: a component picks the link name of its next calls (wasmCloud 1.x). */
-const BUS_LATTICE = 'wasmcloud:bus/lattice';
 /**
  * Interfaces a link names implicitly: 1.x routes every wasi:blobstore call through the `blobstore`
  * interface, so its manifests link `interfaces: [blobstore]` only, and container and value methods
@@ -54,27 +35,27 @@ export function splitInterface(name: string): { namespace: string; pkg: string; 
   return { namespace: name.slice(0, colon), pkg: name.slice(colon + 1, slash), iface: name.slice(slash + 1) };
 }
 
-export class ImportRouter {
-  readonly #options: ImportRouterOptions;
+/** Host-implemented: a component picks the link name of its next calls (wasmCloud 1.x). */
+export const BUS_LATTICE = 'wasmcloud:bus/lattice';
+
+export class LinkResolver {
+  readonly #state: LatticeState;
+  readonly #logger: Logger;
   /** `component|interface` pairs already reported missing, so a hot loop logs once. */
   readonly #reported = new Set<string>();
   /** Link names chosen with wasmcloud:bus/lattice, per guest call: invocation → interface → name. */
   readonly #linkNames = new Map<number, Map<string, string>>();
 
-  constructor(options: ImportRouterOptions) {
-    this.#options = options;
-  }
-
-  /** The import handler for one component's instances. */
-  handlerFor(componentId: string): ImportHandler {
-    return (call) => this.#route(componentId, call);
+  constructor(state: LatticeState, logger: Logger) {
+    this.#state = state;
+    this.#logger = logger;
   }
 
   /** The link a component's import resolves through, if any. */
   resolve(componentId: string, interfaceName: string, linkName = DEFAULT_LINK_NAME): Link | undefined {
     const { namespace, pkg, iface } = splitInterface(interfaceName);
     const covering = COVERED_BY.get(interfaceName);
-    return this.#options.state
+    return this.#state
       .linksFrom(componentId)
       .find(
         (l) =>
@@ -85,28 +66,12 @@ export class ImportRouter {
       );
   }
 
-  async #route(componentId: string, call: ImportCall): Promise<unknown> {
-    if (call.interface === BUS_LATTICE) return this.#bus(call);
+  /** The link a call goes through; LINK_NOT_FOUND (logged once per kind) without one. */
+  linkFor(componentId: string, call: ImportCall): Link {
     const linkName = this.#linkNames.get(call.invocation)?.get(call.interface) ?? DEFAULT_LINK_NAME;
     const link = this.resolve(componentId, call.interface, linkName);
     if (link === undefined) throw this.#missing(componentId, call.interface, linkName);
-    const source: ImportSource = {
-      sourceId: componentId,
-      linkName: link.name,
-      componentConfig: () => this.#options.componentConfig(componentId),
-    };
-    const served = this.#options.targets.serveImport(link.target, call, source);
-    if (served !== undefined) return served;
-    const remote = this.#options.remote?.(link.target, call, source);
-    if (remote === undefined) {
-      throw new ImportFailedError(
-        `${componentId} calls ${call.interface} on ${link.target}, which does not run on this host`,
-        {
-          hint: `start ${link.target} on this host`,
-        },
-      );
-    }
-    return remote;
+    return link;
   }
 
   /**
@@ -114,7 +79,7 @@ export class ImportRouter {
    * rest of the guest's current call use that link name for those interfaces (1.x hosts give each
    * invocation a fresh store, so the choice ends with the call; here it ends with the invocation).
    */
-  #bus(call: ImportCall): unknown {
+  bus(call: ImportCall): unknown {
     if (call.resource === 'call-target-interface' && call.fn === '[constructor]') {
       const [namespace, pkg, iface] = call.args as [string, string, string];
       return new HostResource(BUS_LATTICE, 'call-target-interface', { namespace, pkg, iface });
@@ -147,7 +112,7 @@ export class ImportRouter {
     );
     if (!this.#reported.has(key)) {
       this.#reported.add(key);
-      this.#options.logger.warn('import without a link', {
+      this.#logger.warn('import without a link', {
         component: componentId,
         interface: interfaceName,
         hint,

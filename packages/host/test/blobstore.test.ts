@@ -18,7 +18,7 @@ import { freePort, tempDir, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
-import { routeHttp } from './support.ts';
+import { routeHttp, WITH_BUILTINS } from './support.ts';
 
 const BLOBS_WASM = fileURLToPath(new URL('../../testing/fixtures/blobs/build/blobs.wasm', import.meta.url));
 const MiB = 1024 * 1024;
@@ -80,6 +80,7 @@ describe('wasi:blobstore: blobs component → built-in blobstore provider', () =
     await writeFile(join(outside, 'secret.txt'), 'top secret');
     lattice = createMemoryLattice();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

@@ -17,7 +17,7 @@ import { tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host, HostOptions } from '../src/index.ts';
-import { EventLog } from './support.ts';
+import { EventLog, WITH_BUILTINS } from './support.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 const GREETER_MAIN = fileURLToPath(
@@ -91,6 +91,7 @@ describe('signed components on a host', () => {
     lattices.push(lattice);
     const log = new EventLog(lattice.connect());
     const host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,
@@ -223,15 +224,21 @@ describe('signed components on a host', () => {
 
     const lattice = createMemoryLattice();
     lattices.push(lattice);
-    await assert.rejects(createHost({ lattice: lattice.connect(), hostKey: ACCOUNT }), {
+    await assert.rejects(createHost({ ...WITH_BUILTINS, lattice: lattice.connect(), hostKey: ACCOUNT }), {
       code: 'NKEY_WRONG_TYPE',
     });
-    await assert.rejects(createHost({ lattice: lattice.connect(), allowedIssuers: [MODULE.publicKey] }), {
-      code: 'NKEY_WRONG_TYPE',
-      message: /allowed issuer M.* is a module key/,
-    });
-    await assert.rejects(createHost({ lattice: lattice.connect(), allowedIssuers: ['ANOTAKEY'] }), {
-      code: 'NKEY_MALFORMED',
-    });
+    await assert.rejects(
+      createHost({ ...WITH_BUILTINS, lattice: lattice.connect(), allowedIssuers: [MODULE.publicKey] }),
+      {
+        code: 'NKEY_WRONG_TYPE',
+        message: /allowed issuer M.* is a module key/,
+      },
+    );
+    await assert.rejects(
+      createHost({ ...WITH_BUILTINS, lattice: lattice.connect(), allowedIssuers: ['ANOTAKEY'] }),
+      {
+        code: 'NKEY_MALFORMED',
+      },
+    );
   });
 });

@@ -10,8 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectNats, wrpcInvoke } from '@cirrus/lattice';
 import type { Msg, NatsLatticeConnection } from '@cirrus/lattice';
 import { parseWit } from '@cirrus/protocol';
-import type { HostData, WitFunction } from '@cirrus/protocol';
-import { runProvider } from '@cirrus/provider-sdk';
+import type { WitFunction } from '@cirrus/protocol';
 import { freePort, startNatsServer, tempDir } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 import { hostOnNats, httpGet as get, serveOverHttp } from './support.ts';
@@ -19,35 +18,6 @@ import type { Host } from '../src/index.ts';
 
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`../../testing/fixtures/${name}/build/${name}.wasm`, import.meta.url));
-
-function providerHostData(url: string): HostData {
-  return {
-    host_id: 'NHOST',
-    lattice_rpc_prefix: 'default',
-    link_name: 'default',
-    lattice_rpc_user_jwt: '',
-    lattice_rpc_user_seed: '',
-    lattice_rpc_url: url,
-    provider_key: 'caller',
-    env_values: {},
-    instance_id: 'i-1',
-    link_definitions: [],
-    cluster_issuers: [],
-    config: {},
-    secrets: {},
-    host_xkey_public_key: '',
-    provider_xkey_private_key: '',
-    default_rpc_timeout_ms: 5000,
-    structured_logging: true,
-    log_level: 'info',
-    otel_config: {
-      enable_observability: false,
-      protocol: 'Http',
-      additional_ca_paths: [],
-      trace_level: 'info',
-    },
-  };
-}
 
 const GREET_SUBJECT = 'default.greeter.wrpc.0.0.1.example:greeter/greet@0.1.0';
 
@@ -138,25 +108,6 @@ describe('component → component across hosts over wRPC', () => {
       assert.match(String(reply), /^Hello, Alan! \(call \d+\)$/);
     } finally {
       await client.close();
-    }
-  });
-
-  it('serves a provider written with the SDK that calls the component as 1.x providers do', async () => {
-    const conn = await connectNats({ servers: nats.url, name: 'sdk-provider' });
-    const provider = await runProvider({
-      name: 'caller',
-      imports: 'package example:greeter@0.1.0; interface greet { greet: func(name: string) -> string; }',
-      hostData: providerHostData(nats.url),
-      connection: conn,
-      exitOnShutdown: false,
-      writeLog: () => undefined,
-    });
-    try {
-      const reply = await provider.invoke('greeter', 'example:greeter/greet@0.1.0', 'greet', ['Hedy']);
-      assert.match(String(reply), /^Hello, Hedy! \(call \d+\)$/);
-    } finally {
-      await provider.stop();
-      await conn.close();
     }
   });
 

@@ -13,7 +13,7 @@ import { resolveLimits } from '@cirrus/protocol';
 import { freePort, tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
-import { httpGet as get, serveOverHttp } from './support.ts';
+import { httpGet as get, serveOverHttp, WITH_BUILTINS } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const fixture = (name: string): string =>
@@ -29,6 +29,7 @@ describe('component → component links on one host', () => {
     dir = await tempDir();
     lattice = createMemoryLattice();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

@@ -14,6 +14,7 @@ import { tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
+import { WITH_BUILTINS } from './support.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 const P = 'wasmbus.ctl.v1.default';
@@ -111,6 +112,7 @@ describe('control interface: malformed input on every subject', () => {
     lattice = createMemoryLattice();
     client = lattice.connect();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

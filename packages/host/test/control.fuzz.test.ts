@@ -37,6 +37,7 @@ import { assemble, fc, fuzzAsync, tempDir, TRAP_WAT } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
+import { WITH_BUILTINS } from './support.ts';
 
 const P = 'wasmbus.ctl.v1.default';
 const OTHER_HOST = 'NBOTHERAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -268,6 +269,7 @@ describe('control interface under fuzzing', () => {
     lattice = createMemoryLattice();
     client = lattice.connect();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

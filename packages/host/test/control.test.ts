@@ -17,7 +17,8 @@ import { tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import { EventLog } from './support.ts';
-import type { BuiltinProvider, Host, HostOptions } from '../src/index.ts';
+import type { Host, HostOptions } from '../src/index.ts';
+import type { BuiltinProvider } from '@cirrus/provider-core';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 const P = 'wasmbus.ctl.v1.default';

@@ -30,7 +30,7 @@ import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import { parseProviderLogLine, readLines } from '../src/providers/external-output.ts';
 import type { Host } from '../src/index.ts';
-import { EventLog, httpGet, serveOverHttp } from './support.ts';
+import { EventLog, httpGet, serveOverHttp, WITH_BUILTINS } from './support.ts';
 
 const GREETER_MAIN = fileURLToPath(
   new URL('../../../examples/greeter-provider/src/main.ts', import.meta.url),
@@ -92,6 +92,7 @@ describe('providers that run as processes', () => {
     const conn = await connectNats({ servers: nats.url, name: `host-${hosts.length}` });
     connections.push(conn);
     const created = await createHost({
+      ...WITH_BUILTINS,
       lattice: conn,
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad,

@@ -12,7 +12,7 @@ import { resolveLimits } from '@cirrus/protocol';
 import { tempDir, take, waitFor } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
-import { EventLog } from './support.ts';
+import { EventLog, WITH_BUILTINS } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
@@ -35,6 +35,7 @@ describe('host core', () => {
     observer = lattice.connect();
     log = new EventLog(observer);
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       labels: { zone: 'test' },
       cacheDir: join(dir.path, 'cache'),
@@ -226,6 +227,7 @@ describe('host core', () => {
 
   it('lets another host on the lattice route by links it did not handle (KV watch)', async () => {
     const other = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       heartbeatIntervalMs: 0,
@@ -328,6 +330,7 @@ describe('host core', () => {
 
   it('stops with host_stopped and refuses work afterwards', async () => {
     const second = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       heartbeatIntervalMs: 0,

@@ -20,9 +20,9 @@ import { freePort, tempDir, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
-import { builtinName } from '../src/providers/builtin.ts';
-import { hostAllowed, parseAllowedHosts } from '../src/providers/http-client-provider.ts';
-import { routeHttp } from './support.ts';
+import { builtinName } from '@cirrus/provider-core';
+import { hostAllowed, parseAllowedHosts } from '@cirrus/provider-http-client';
+import { routeHttp, WITH_BUILTINS } from './support.ts';
 
 const FETCHER_WASM = fileURLToPath(
   new URL('../../testing/fixtures/fetcher/build/fetcher.wasm', import.meta.url),
@@ -236,6 +236,7 @@ describe('http-client provider: a component calling real upstreams', () => {
     dir = await tempDir();
     lattice = createMemoryLattice();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

@@ -18,7 +18,7 @@ import { assemble, BUSY_LOOP_WAT, freePort, tempDir, waitFor, withDeadline } fro
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
-import { routeHttp, serveOverHttp } from './support.ts';
+import { routeHttp, serveOverHttp, WITH_BUILTINS } from './support.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 const PROBE_WASM = fileURLToPath(new URL('../../testing/fixtures/probe/build/probe.wasm', import.meta.url));
@@ -79,6 +79,7 @@ describe('http server under hostile and unlucky clients', () => {
     dir = await tempDir();
     lattice = createMemoryLattice();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,
@@ -140,6 +141,7 @@ describe('http server under hostile and unlucky clients', () => {
 
   it('holds requests that arrive while the routed component is still starting, instead of 503', async () => {
     const second = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

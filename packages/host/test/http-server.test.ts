@@ -22,6 +22,7 @@ import { assemble, BUSY_LOOP_WAT, freePort, tempDir, TRAP_WAT, waitFor, withDead
 import type { TempDir } from '@cirrus/testing';
 import { createHost, createLogger } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
+import { WITH_BUILTINS } from './support.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 const PROBE_WASM = fileURLToPath(new URL('../../testing/fixtures/probe/build/probe.wasm', import.meta.url));
@@ -202,6 +203,7 @@ describe('http server provider', () => {
     dir = await tempDir();
     lattice = createMemoryLattice();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,
@@ -512,6 +514,7 @@ describe('http server provider on host stop', () => {
     dir = await tempDir();
     lattice = createMemoryLattice();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

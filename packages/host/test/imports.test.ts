@@ -1,18 +1,20 @@
 /**
- * The import router on its own: link lookup by namespace, package, interface and link name, the
- * link name a component picks with wasmcloud:bus/lattice (for the rest of its current call), and the
- * typed error when no link matches.
+ * The call path's routing of a component's imports on its own: link lookup by namespace, package,
+ * interface and link name, the link name a component picks with wasmcloud:bus/lattice (for the rest
+ * of its current call), and the typed error when no link matches.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryLattice } from '@cirrus/lattice';
 import type { MemoryLattice } from '@cirrus/lattice';
-import { silentLogger } from '@cirrus/protocol';
+import { DEFAULT_LIMITS, silentLogger } from '@cirrus/protocol';
 import type { Link } from '@cirrus/protocol';
 import { HostResource } from '@cirrus/runtime';
 import type { ImportCall, ImportHandler } from '@cirrus/runtime';
-import { ImportRouter } from '../src/imports.ts';
+import type { ImportSource } from '@cirrus/provider-core';
+import { CallPath } from '../src/calls.ts';
 import { LatticeState } from '../src/lattice-state.ts';
+import { LocalTargets } from '../src/local-targets.ts';
 
 function kvLink(target: string, name: string): Link {
   return {
@@ -27,7 +29,7 @@ function kvLink(target: string, name: string): Link {
   };
 }
 
-describe('import router', () => {
+describe('import routing', () => {
   let lattice: MemoryLattice;
   let state: LatticeState;
   let handler: ImportHandler;
@@ -48,18 +50,37 @@ describe('import router', () => {
         await state.putLink(link)
       ).applied;
     }
-    const router = new ImportRouter({
-      state,
-      logger: silentLogger,
-      componentConfig: async () => ({}),
-      targets: {
-        serveImport: (id, call, source) => {
-          served.push(`${id}:${call.fn}:${source.linkName}`);
-          return Promise.resolve('ok');
+    const targets = new LocalTargets();
+    for (const id of ['cache-kv', 'secrets-kv']) {
+      targets.providers.set(id, {
+        id,
+        ref: 'test',
+        name: 'test',
+        annotations: {},
+        config: [],
+        unserve: () => undefined,
+        provider: {
+          exports: {
+            'wasi:keyvalue/store': {
+              open: (source: ImportSource) => {
+                served.push(`${id}:open:${source.linkName}`);
+                return 'ok';
+              },
+            },
+          },
+          shutdown: async () => undefined,
         },
-      },
+      });
+    }
+    const connection = lattice.connect();
+    const router = new CallPath({
+      state,
+      targets,
+      policy: undefined,
+      bindings: [],
+      wire: { connection, lattice: 'default', limits: DEFAULT_LIMITS, logger: silentLogger },
     });
-    handler = router.handlerFor('app');
+    handler = router.importsOf('app');
   });
 
   after(async () => {

@@ -16,6 +16,7 @@ import { startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing
 import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
+import { WITH_BUILTINS } from './support.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 const EVENT_MS = 15_000;
@@ -54,6 +55,7 @@ describe('@wasmcloud/lattice-client-core 0.2.3 against a Cirrus host', () => {
     });
     await observer.flush();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: hostConnection,
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

@@ -15,6 +15,7 @@ import { freePort, tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
+import { WITH_BUILTINS } from './support.ts';
 
 const COUNTER_WASM = fileURLToPath(new URL('../../../examples/counter/build/counter.wasm', import.meta.url));
 
@@ -48,6 +49,7 @@ describe('linked imports: counter → key-value provider', () => {
     dir = await tempDir();
     lattice = createMemoryLattice();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,

@@ -17,6 +17,7 @@ import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
 import type { Host } from '../src/index.ts';
 import { logLatticeStatus } from '../src/lattice-status.ts';
+import { WITH_BUILTINS } from './support.ts';
 
 interface Line extends LogFields {
   level: string;
@@ -110,6 +111,7 @@ describe('host log of its NATS connections across a server restart', () => {
   ): Promise<{ host: Host; lines: Line[] }> => {
     const lines: Line[] = [];
     const host = await createHost({
+      ...WITH_BUILTINS,
       lattice,
       ...(controlLattice === undefined ? {} : { controlLattice }),
       cacheDir: dir.path,

@@ -15,7 +15,7 @@ import type { CtlResponse, HostInfo, Link } from '@cirrus/protocol';
 import { freePort, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost } from '../src/index.ts';
-import { EventLog } from './support.ts';
+import { EventLog, WITH_BUILTINS } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
@@ -92,6 +92,7 @@ describe('three hosts on a NATS lattice', () => {
       connections.push(conn);
       hosts.push(
         await createHost({
+          ...WITH_BUILTINS,
           lattice: conn,
           friendlyName: `host-${name}`,
           labels: { name },

@@ -1,8 +1,8 @@
 /**
  * The policy service (§5.6 of the 1.x protocol) against a real nats-server: the request shapes a 1.x
  * policy service reads, fail-closed behaviour (silence, nobody listening, malformed replies), cached
- * decisions and their changes, invocations on the same host and across hosts, and the example service
- * in examples/policy-service deciding by issuer.
+ * decisions and their changes, and invocations on the same host and across hosts. The example service
+ * in examples/policy-service has tests of its own.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { connectNats, createMemoryLattice, encodeJson, wrpcInvoke } from '@cirrus/lattice';
 import type { Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
-import { Nkey, parseWit, resolveLimits, signComponent, silentLogger } from '@cirrus/protocol';
+import { parseWit, resolveLimits, silentLogger } from '@cirrus/protocol';
 import type { PolicyRequest, PolicyResponse, WitFunction } from '@cirrus/protocol';
 import {
   assemble,
@@ -24,11 +24,10 @@ import {
   withDeadline,
 } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
-import { decide, startPolicyService } from '../../../examples/policy-service/src/service.ts';
 import { createHost, systemClock } from '../src/index.ts';
 import { PolicyClient } from '../src/policy.ts';
 import type { Host, PolicyOptions } from '../src/index.ts';
-import { EventLog, httpGet, serveOverHttp } from './support.ts';
+import { EventLog, httpGet, serveOverHttp, WITH_BUILTINS } from './support.ts';
 
 /** Exports `example:policy/probe@0.1.0` with `ping: func() -> u32` (answers 42); imports nothing. */
 const PROBE_WAT = `(component
@@ -122,6 +121,7 @@ describe('policy service', () => {
     const hostConn = await connectNats({ servers: nats.url, name });
     connections.push(hostConn);
     const host = await createHost({
+      ...WITH_BUILTINS,
       lattice: hostConn,
       friendlyName: name,
       labels: { zone: 'test' },
@@ -495,101 +495,6 @@ describe('policy service', () => {
     } finally {
       service.stop();
     }
-  });
-
-  it('the example policy service permits components signed by an allowed issuer, and denies others', async () => {
-    const topic = nextTopic();
-    const trusted = Nkey.create('account');
-    const stranger = Nkey.create('account');
-    const bytes = await assemble(PROBE_WAT);
-    const signed = async (
-      issuer: Nkey,
-      file: string,
-    ): Promise<{ path: string; sub: string; iat: number }> => {
-      const { bytes: signedBytes, claims } = await signComponent(bytes, {
-        issuer,
-        subject: Nkey.create('module'),
-        name: 'probe',
-      });
-      const path = join(dir.path, file);
-      await writeFile(path, signedBytes);
-      return { path, sub: claims.sub, iat: claims.iat };
-    };
-    const mine = await signed(trusted, 'trusted.wasm');
-    const theirs = await signed(stranger, 'stranger.wasm');
-    const lines: string[] = [];
-    const service = await startPolicyService({
-      servers: nats.url,
-      topic,
-      allowedIssuers: [trusted.publicKey],
-      log: (line) => lines.push(line),
-    });
-    // Listens alongside the service to see the claims the host sends.
-    const seen: PolicyRequest[] = [];
-    const spy = conn.subscribe(topic, { callback: (msg: Msg) => seen.push(msg.json<PolicyRequest>()) });
-    await conn.flush();
-    try {
-      const host = await startHost({ topic });
-      await host.scaleComponent({ componentRef: mine.path, componentId: 'trusted', count: 1 });
-      assert.deepEqual(await ping('trusted'), [42]);
-      const started = seen.find((r) => r.kind === 'startComponent' && r.request.componentId === 'trusted');
-      assert.deepEqual(started?.kind === 'startComponent' ? started.request.claims : undefined, {
-        publicKey: mine.sub,
-        issuer: trusted.publicKey,
-        issuedAt: String(mine.iat),
-        expiresAt: null,
-        expired: false,
-      });
-
-      const other = await failure(
-        host.scaleComponent({ componentRef: theirs.path, componentId: 'stranger', count: 1 }),
-      );
-      assert.equal(codeOf(other.err), 'POLICY_DENIED');
-      assert.match(
-        String((other.err as Error).message),
-        new RegExp(`issuer ${stranger.publicKey} is not allowed$`),
-      );
-
-      const unsigned = await failure(
-        host.scaleComponent({ componentRef: probeWasm, componentId: 'unsigned', count: 1 }),
-      );
-      assert.equal(codeOf(unsigned.err), 'POLICY_DENIED');
-      assert.match(String((unsigned.err as Error).message), /unsigned artifacts are not allowed$/);
-
-      assert.deepEqual(
-        host.inventory().components.map((c) => c.id),
-        ['trusted'],
-      );
-      assert.deepEqual(lines, [
-        'permit start component trusted',
-        'permit invoke example:policy/probe@0.1.0.ping of trusted',
-        `deny start component stranger: issuer ${stranger.publicKey} is not allowed`,
-        'deny start component unsigned: unsigned artifacts are not allowed',
-      ]);
-    } finally {
-      spy.unsubscribe();
-      await service.stop();
-    }
-  });
-
-  it('the example policy service permits unsigned artifacts only when told to', () => {
-    const request: PolicyRequest = {
-      requestId: 'r1',
-      kind: 'startProvider',
-      version: 'v1',
-      request: { providerId: 'kv', imageRef: 'wasmcloud+builtin://keyvalue', annotations: {}, claims: null },
-      host: { publicKey: 'N', lattice: 'default', labels: {} },
-    };
-    const options = { servers: [], topic: 't', allowedIssuers: [] };
-    assert.deepEqual(decide(request, options), {
-      requestId: 'r1',
-      permitted: false,
-      message: 'unsigned artifacts are not allowed',
-    });
-    assert.deepEqual(decide(request, { ...options, allowUnsigned: true }), {
-      requestId: 'r1',
-      permitted: true,
-    });
   });
 
   it('keeps at most policyMaxCachedDecisions decisions, and asks once for concurrent calls', async () => {

@@ -15,15 +15,13 @@ import { resolveLimits } from '@cirrus/protocol';
 import type { LogFields, Logger } from '@cirrus/protocol';
 import { freePort, take, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
-import { BUILTIN_PROVIDERS, createHost } from '../src/index.ts';
-import type { BuiltinProvider, Host } from '../src/index.ts';
-import {
-  createMessagingProvider,
-  parseSubscriptions,
-  reservedBy,
-} from '../src/providers/messaging-provider.ts';
-import type { BrokerMessage, MessageDelivery } from '../src/providers/messaging-provider.ts';
-import type { CapabilityProvider } from '../src/providers/types.ts';
+import type { BuiltinProvider, CapabilityProvider, ImportSource } from '@cirrus/provider-core';
+import { createMessagingProvider, parseSubscriptions, reservedBy } from '@cirrus/provider-messaging';
+import type { BrokerMessage, MessageDelivery } from '@cirrus/provider-messaging';
+import { BUILTIN_PROVIDERS } from '@cirrus/providers';
+import { createHost } from '../src/index.ts';
+import type { Host } from '../src/index.ts';
+import { WITH_BUILTINS } from './support.ts';
 
 const PROBE_WASM = fileURLToPath(
   new URL('../../testing/fixtures/imports-probe/build/imports-probe.wasm', import.meta.url),
@@ -69,6 +67,7 @@ describe('imports-probe → logging, config and messaging providers', () => {
     dir = await tempDir();
     lattice = createMemoryLattice();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       allowFileLoad: true,
@@ -385,6 +384,7 @@ describe('messaging handler links: subscriptions with a fake delivery', () => {
     lattice = createMemoryLattice();
     spy = lattice.connect();
     host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       cacheDir: join(dir.path, 'cache'),
       heartbeatIntervalMs: 0,
@@ -456,14 +456,16 @@ describe('messaging handler links: subscriptions with a fake delivery', () => {
     const replied: unknown[] = [];
     let replyTo: string | undefined;
     const publishAs = (component: string, subject: string): Promise<unknown> =>
-      (provider as CapabilityProvider & Required<Pick<CapabilityProvider, 'handleImport'>>).handleImport(
-        {
-          interface: 'wasmcloud:messaging/consumer',
-          fn: 'publish',
-          args: [{ subject, body: encoder.encode('answer'), replyTo: undefined }],
-          invocation: 1,
-        },
-        { sourceId: component, linkName: 'default', componentConfig: async () => ({}) },
+      Promise.resolve(
+        (
+          provider?.exports?.['wasmcloud:messaging/consumer']?.['publish'] as (
+            source: ImportSource,
+            message: BrokerMessage,
+          ) => unknown
+        )(
+          { sourceId: component, linkName: 'default', componentConfig: async () => ({}), invocation: 1 },
+          { subject, body: encoder.encode('answer'), replyTo: undefined },
+        ),
       );
     delivery.onDeliver = async (component, message) => {
       if (component !== 'responder' || message.replyTo === undefined) return;
@@ -555,7 +557,9 @@ describe('messaging handler links', () => {
     const connection = lattice.connect();
     const calls: unknown[][] = [];
     try {
-      const provider = await BUILTIN_PROVIDERS['messaging']?.start({
+      const messaging = BUILTIN_PROVIDERS['messaging'];
+      assert.ok(messaging !== undefined);
+      const provider = await messaging.start({
         providerId: 'msg',
         hostId: 'host',
         lattice: 'default',

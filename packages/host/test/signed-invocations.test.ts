@@ -31,8 +31,10 @@ import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost, createLogger, issueHostCredential } from '../src/index.ts';
 import type { Host, HostOptions } from '../src/index.ts';
 import { nodeInvocationCrypto, setUpInvocationSigning } from '../src/invocation-signing.ts';
-import { remoteKeyValue } from '../src/wrpc/keyvalue.ts';
-import { hostOnNats, httpGet as get, serveOverHttp } from './support.ts';
+import { keyValueBinding } from '@cirrus/provider-keyvalue';
+
+const remoteKeyValue = keyValueBinding.invoke.bind(keyValueBinding);
+import { hostOnNats, httpGet as get, serveOverHttp, WITH_BUILTINS } from './support.ts';
 
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`../../testing/fixtures/${name}/build/${name}.wasm`, import.meta.url));
@@ -378,7 +380,7 @@ describe('signed invocation settings', () => {
     const lattice = createMemoryLattice();
     try {
       await assert.rejects(
-        createHost({ lattice: lattice.connect(), heartbeatIntervalMs: 0, ...options }),
+        createHost({ ...WITH_BUILTINS, lattice: lattice.connect(), heartbeatIntervalMs: 0, ...options }),
         (err: unknown) => isCirrusError(err) && err.code === code && message.test(err.message),
       );
     } finally {
@@ -431,6 +433,7 @@ describe('signed invocation settings', () => {
     const lattice = createMemoryLattice();
     try {
       const host = await createHost({
+        ...WITH_BUILTINS,
         lattice: lattice.connect(),
         heartbeatIntervalMs: 0,
         hostKey: key,

@@ -18,7 +18,8 @@ import type { ComponentPool, ComponentRuntime } from '@cirrus/runtime';
 import { tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { createHost, createLogger } from '../src/index.ts';
-import type { BuiltinProvider } from '../src/index.ts';
+import type { BuiltinProvider } from '@cirrus/provider-core';
+import { WITH_BUILTINS } from './support.ts';
 
 const HELLO_WASM = fileURLToPath(new URL('../../../examples/hello/build/hello.wasm', import.meta.url));
 
@@ -91,6 +92,7 @@ describe('stopping a host while workloads start', () => {
       const lines: string[] = [];
       const observed = observedRuntime(inner);
       const host = await createHost({
+        ...WITH_BUILTINS,
         lattice: lattice.connect(),
         runtime: observed.runtime,
         allowFileLoad: true,
@@ -131,6 +133,7 @@ describe('stopping a host while workloads start', () => {
     };
     const lines: string[] = [];
     const host = await createHost({
+      ...WITH_BUILTINS,
       lattice: lattice.connect(),
       runtime: inner,
       builtinProviders: { slow },
@@ -152,7 +155,12 @@ describe('stopping a host while workloads start', () => {
   });
 
   it('refuses new starts once stopping, with HOST_STOPPED', async () => {
-    const host = await createHost({ lattice: lattice.connect(), runtime: inner, heartbeatIntervalMs: 0 });
+    const host = await createHost({
+      ...WITH_BUILTINS,
+      lattice: lattice.connect(),
+      runtime: inner,
+      heartbeatIntervalMs: 0,
+    });
     await host.stop();
     await assert.rejects(
       host.scaleComponent({ componentRef: HELLO_WASM, componentId: 'late', count: 1 }),

@@ -4,10 +4,14 @@ import { connectNats } from '@cirrus/lattice';
 import type { LatticeConnection, Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
 import type { CloudEvent } from '@cirrus/protocol';
+import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
 import { createHost } from '../src/index.ts';
 import type { Host, HostOptions } from '../src/index.ts';
 
 export type Event = CloudEvent<Record<string, unknown>>;
+
+/** The built-in providers and wire bindings `cirrus up` gives its host, for hosts made by tests. */
+export const WITH_BUILTINS = { builtinProviders: BUILTIN_PROVIDERS, wireBindings: WIRE_BINDINGS } as const;
 
 /** Records every lattice event of the `default` lattice, so tests can wait for one by type. */
 export class EventLog {
@@ -85,6 +89,7 @@ export async function hostOnNats(
 ): Promise<{ host: Host; connection: NatsLatticeConnection }> {
   const connection = await connectNats({ servers: natsUrl, name: `host-${name}` });
   const host = await createHost({
+    ...WITH_BUILTINS,
     lattice: connection,
     friendlyName: `host-${name}`,
     cacheDir,

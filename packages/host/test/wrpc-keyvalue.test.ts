@@ -15,7 +15,9 @@ import type { NatsServer, TempDir } from '@cirrus/testing';
 import type { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
 import { hostOnNats, httpGet as get, routeHttp } from './support.ts';
-import { remoteKeyValue } from '../src/wrpc/keyvalue.ts';
+import { keyValueBinding } from '@cirrus/provider-keyvalue';
+
+const remoteKeyValue = keyValueBinding.invoke.bind(keyValueBinding);
 import type { Host } from '../src/index.ts';
 
 const COUNTER_WASM = fileURLToPath(new URL('../../../examples/counter/build/counter.wasm', import.meta.url));

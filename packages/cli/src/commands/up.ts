@@ -3,7 +3,8 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { planDeployment } from '@cirrus/apps';
 import type { DeploymentPlan } from '@cirrus/apps';
-import { createHost, createLogger, DEFAULT_HTTP_ADDRESS, defaultCacheDir } from '@cirrus/host';
+import { createHost, createLogger, defaultCacheDir } from '@cirrus/host';
+import { BUILTIN_PROVIDERS, DEFAULT_HTTP_ADDRESS, WIRE_BINDINGS } from '@cirrus/providers';
 import type { Host, LogFormat, LogLevel, PolicyOptions } from '@cirrus/host';
 import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
 import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
@@ -26,7 +27,13 @@ import type { FlagSpecs, FlagValues } from '../args.ts';
 import { parseAppManifest } from '../app-files.ts';
 import { deploy, servedUrls } from '../deploy.ts';
 import type { CommandContext } from '../context.ts';
-import { connectHostNats, hostNatsSettings, natsFlags, providerRpcOf } from '../nats-flags.ts';
+import {
+  connectHostNats,
+  hostNatsSettings,
+  JS_DOMAIN_FLAGS,
+  natsFlags,
+  providerRpcOf,
+} from '../nats-flags.ts';
 import type { HostNatsSettings } from '../nats-flags.ts';
 import { HOST_IDENTITY_FLAGS, hostIdentityOptions } from '../host-identity-flags.ts';
 import { SIGNED_INVOCATIONS_FLAGS, signedInvocationOptions } from '../signed-invocation-flags.ts';
@@ -124,6 +131,7 @@ export function upCommand(invocation: Invocation): Command {
   addFlags(command, HOST_FLAGS);
   addFlags(command, ENDPOINT_FLAGS, 'Local lattice endpoint (embedded lattice only):');
   addFlags(command, NATS_FLAGS, 'NATS lattice (credentials from files or the environment only):');
+  addFlags(command, JS_DOMAIN_FLAGS, 'NATS lattice (credentials from files or the environment only):');
   addFlags(command, CTL_FLAGS, 'NATS control connection (control interface, events, lattice state, policy):');
   addFlags(command, RPC_FLAGS, 'NATS RPC connection (wRPC calls, providers):');
   addFlags(command, POLICY_FLAGS, 'Policy service:');
@@ -133,6 +141,7 @@ export function upCommand(invocation: Invocation): Command {
     up(
       {
         ...flagValues(command, NATS_FLAGS),
+        ...flagValues(command, JS_DOMAIN_FLAGS),
         ...flagValues(command, CTL_FLAGS),
         ...flagValues(command, RPC_FLAGS),
         ...flagValues(command, UP_FLAGS),
@@ -396,6 +405,8 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
         logger,
         cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
         allowFileLoad: values['no-file-load'] !== true,
+        builtinProviders: BUILTIN_PROVIDERS,
+        wireBindings: WIRE_BINDINGS,
         // Provider processes reach the embedded lattice through the endpoint, opened just below.
         providerRpc: () => natsRpc ?? (endpoint && { url: endpoint.providerUrl }),
         ...(heartbeat === undefined ? {} : { heartbeatIntervalMs: heartbeat * 1000 }),

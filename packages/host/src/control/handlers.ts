@@ -28,7 +28,7 @@ import {
 } from '@cirrus/protocol';
 import type { CtlResponse, HostInfo, Logger } from '@cirrus/protocol';
 import type { ScaleComponentCommand, UpdateComponentCommand } from '../components.ts';
-import type { Host, LinkDeletionTarget } from '../host.ts';
+import type { Host, LinkDeletionTarget } from '../host-api.ts';
 import type { StartProviderCommand } from '../providers/manager.ts';
 
 /**
@@ -58,7 +58,8 @@ export type ControlledHost = Pick<
   | 'putRegistryCredentials'
   | 'stop'
 > & {
-  deleteLink(target: LinkDeletionTarget): Promise<boolean>;
+  /** Deletes a link; false when its source had no spec (the 1.x reply says so). */
+  removeLink(target: LinkDeletionTarget): Promise<boolean>;
 };
 
 export interface HandlerContext {
@@ -288,7 +289,7 @@ const ROUTES: Readonly<Record<string, readonly Route[]>> = {
       handle: async ({ host }, body) =>
         reply(
           ok(
-            (await host.deleteLink(parseDeleteLink(body)))
+            (await host.removeLink(parseDeleteLink(body)))
               ? 'successfully deleted link'
               : "successfully deleted link (spec doesn't exist)",
           ),

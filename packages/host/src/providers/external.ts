@@ -32,7 +32,12 @@ import {
 import type { HostData, InterfaceLinkDefinition, LatticeRpcTls, StringMap } from '@cirrus/protocol';
 import type { EventSink } from '../ports.ts';
 import { parseProviderLogLine, readLines } from './external-output.ts';
-import type { BuiltinProvider, CapabilityProvider, ProviderContext, ResolvedLink } from './types.ts';
+import type {
+  BuiltinProvider,
+  CapabilityProvider,
+  ProviderContext,
+  ResolvedLink,
+} from '@cirrus/provider-core';
 
 /** Where provider processes connect to reach this host's lattice (HostData `lattice_rpc_*`). */
 export interface ProviderRpc {

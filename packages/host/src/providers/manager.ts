@@ -15,34 +15,19 @@ import type { LatticeState, LinkChange } from '../lattice-state.ts';
 import type { PolicyClient } from '../policy.ts';
 import { StartGuard } from '../start-guard.ts';
 import type { EventSink } from '../ports.ts';
-import { BUILTIN_SCHEME, builtinName } from './builtin.ts';
+import { BUILTIN_SCHEME, builtinName } from '@cirrus/provider-core';
+import type { BuiltinProvider, ProviderContext, ResolvedLink } from '@cirrus/provider-core';
+import type { LatticeConnection } from '@cirrus/lattice';
+import type { CallPath } from '../calls.ts';
+import type { LocalProvider, LocalTargets } from '../local-targets.ts';
 import { externalProvider, providerProgram } from './external.ts';
 import type { ProviderRpc } from './external.ts';
-import type { LatticeConnection } from '@cirrus/lattice';
-import type { ImportCall } from '@cirrus/runtime';
-import type {
-  BuiltinProvider,
-  CapabilityProvider,
-  ComponentCalls,
-  ImportSource,
-  ProviderContext,
-  ResolvedLink,
-} from './types.ts';
 
 export interface StartProviderCommand {
   providerRef: string;
   providerId: string;
   config?: string[];
   annotations?: StringMap;
-}
-
-interface RunningProvider {
-  id: string;
-  ref: string;
-  name: string;
-  provider: CapabilityProvider;
-  annotations: StringMap;
-  config: string[];
 }
 
 export interface ProviderManagerOptions {
@@ -54,7 +39,10 @@ export interface ProviderManagerOptions {
   events: EventSink;
   limits: Limits;
   logger: Logger;
-  components: ComponentCalls;
+  /** Where running providers are kept, for the call path to find. */
+  targets: LocalTargets;
+  /** How providers call components. */
+  calls: CallPath;
   builtins: Readonly<Record<string, BuiltinProvider>>;
   /** Whether providers may be started from files (the host's `allowFileLoad`); default false. */
   allowFileLoad?: boolean;
@@ -76,12 +64,13 @@ function reportedRef(ref: string): string {
 
 export class ProviderManager {
   readonly #options: ProviderManagerOptions;
-  readonly #running = new Map<string, RunningProvider>();
+  readonly #running: Map<string, LocalProvider>;
   readonly #starting = new Set<string>();
   readonly #starts = new StartGuard();
 
   constructor(options: ProviderManagerOptions) {
     this.#options = options;
+    this.#running = options.targets.providers;
   }
 
   /** What runs a provider reference: a program started as a process, or a built-in. */
@@ -143,18 +132,19 @@ export class ProviderManager {
             config: await state.resolveConfig(config),
             logger: logger.child({ provider: id }),
             limits: this.#options.limits,
-            components: this.#options.components,
+            components: this.#options.calls.callsFor(id),
             verifyInvocation: this.#options.verifyInvocation,
             clusterIssuers: this.#options.clusterIssuers,
             signal,
           });
-          const started: RunningProvider = {
+          const started: LocalProvider = {
             id,
             ref: command.providerRef,
             name: builtin.name,
             provider,
             annotations,
             config,
+            unserve: this.#options.calls.serveProvider(id, provider),
           };
           // Running before its links are delivered, so that a link put meanwhile reaches it too.
           this.#running.set(id, started);
@@ -163,6 +153,7 @@ export class ProviderManager {
             for (const link of state.linksInvolving(id)) await this.#deliver(started, link, 'put');
           } catch (err) {
             this.#running.delete(id);
+            started.unserve();
             await provider.shutdown();
             throw err;
           }
@@ -170,6 +161,7 @@ export class ProviderManager {
         },
         async (started) => {
           this.#running.delete(id);
+          started.unserve();
           await started.provider.shutdown();
         },
       );
@@ -205,9 +197,10 @@ export class ProviderManager {
     await this.#stop(running);
   }
 
-  async #stop(running: RunningProvider): Promise<void> {
+  async #stop(running: LocalProvider): Promise<void> {
     const { events, hostId, logger } = this.#options;
     this.#running.delete(running.id);
+    running.unserve();
     try {
       await running.provider.shutdown();
     } catch (err) {
@@ -223,13 +216,6 @@ export class ProviderManager {
       public_key: running.id,
       link_name: 'default',
     });
-  }
-
-  /** Serves a linked import when `id` is a provider running here that serves imports. */
-  serveImport(id: string, call: ImportCall, source: ImportSource): Promise<unknown> | undefined {
-    const provider = this.#running.get(id)?.provider;
-    if (provider?.handleImport === undefined) return undefined;
-    return provider.handleImport(call, source);
   }
 
   /** Stops every provider, including those still starting: nothing they started outlives this. */
@@ -251,7 +237,7 @@ export class ProviderManager {
     };
   }
 
-  async #deliver(running: RunningProvider, link: Link, op: 'put' | 'del'): Promise<void> {
+  async #deliver(running: LocalProvider, link: Link, op: 'put' | 'del'): Promise<void> {
     const resolved = await this.#resolve(link);
     const { provider } = running;
     if (link.source_id === running.id) {

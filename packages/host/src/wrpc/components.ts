@@ -7,110 +7,28 @@
  * type reflection.
  */
 import {
-  CirrusError,
-  describeError,
   ImportFailedError,
+  parseWit,
+  ResourceNotRoutableError,
+  witInstanceName,
   witInterfaceKey,
   wrpcExportInstance,
   wrpcImportTarget,
 } from '@cirrus/protocol';
-import type { Limits, Logger, WitFunction, WitInterface, WitType } from '@cirrus/protocol';
-import { wrpcInvoke, wrpcServe } from '@cirrus/lattice';
-import type {
-  LatticeConnection,
-  Subscription,
-  WrpcHandler,
-  WrpcInvocation,
-  WrpcServeOptions,
-} from '@cirrus/lattice';
+import type { Logger, WitFunction, WitInterface } from '@cirrus/protocol';
+import { wrpcServe } from '@cirrus/lattice';
+import type { Subscription, WrpcHandler, WrpcServeOptions } from '@cirrus/lattice';
+import { crossesHosts, invokeAcrossHosts } from '@cirrus/provider-core';
+import type { CapabilityProvider, CrossHostOptions } from '@cirrus/provider-core';
+import { callName } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
 
-/** What a host needs to make calls to targets elsewhere in the lattice. */
-export interface CrossHostOptions {
-  connection: LatticeConnection;
-  lattice: string;
-  limits: Limits;
-  /** Where failed calls that reach the guest as its own error are recorded. */
-  logger?: Logger;
-  /** Signs each invocation sent (signed invocations). */
-  sign?: WrpcInvocation['sign'];
-}
+const MESSAGING_HANDLER = 'wasmcloud:messaging/handler@0.2.0';
 
 export interface ComponentWrpcOptions extends CrossHostOptions {
   logger: Logger;
   /** Checks each invocation served (required signed invocations). */
   verify?: WrpcServeOptions['verify'];
-}
-
-export interface CrossHostCall {
-  targetId: string;
-  /** The wRPC instance invoked, e.g. `wrpc:keyvalue/atomics@0.2.0-draft`. */
-  instance: string;
-  fn: WitFunction;
-  args: unknown[];
-  sourceId: string;
-  linkName: string;
-}
-
-/**
- * One call to a target elsewhere in the lattice, returning its single result. A failure on the way
- * reaches the guest as the function's own error where its type has room for one (see
- * `failureAsResult`); otherwise it is thrown, and the guest traps.
- */
-export async function invokeAcrossHosts(options: CrossHostOptions, call: CrossHostCall): Promise<unknown> {
-  try {
-    const [result] = await wrpcInvoke(options.connection, {
-      ...call,
-      lattice: options.lattice,
-      timeoutMs: options.limits.invocationTimeoutMs,
-      maxBytes: options.limits.wrpcMaxValueBytes,
-      sign: options.sign,
-    });
-    return result;
-  } catch (err) {
-    const failed = failureAsResult(call.fn, err);
-    if (failed === undefined) throw err;
-    options.logger?.warn('call across hosts failed', {
-      source: call.sourceId,
-      target: call.targetId,
-      function: `${call.instance}.${call.fn.name}`,
-      error: describeError(err),
-    });
-    return failed;
-  }
-}
-
-/** Resources are handles into one instance's table; a handle means nothing to another host. */
-function carriesHandle(type: WitType): boolean {
-  switch (type.kind) {
-    case 'own':
-    case 'borrow':
-      return true;
-    case 'list':
-    case 'stream':
-      return carriesHandle(type.element);
-    case 'option':
-      return carriesHandle(type.type);
-    case 'future':
-      return type.type !== undefined && carriesHandle(type.type);
-    case 'result':
-      return (
-        (type.ok !== undefined && carriesHandle(type.ok)) ||
-        (type.err !== undefined && carriesHandle(type.err))
-      );
-    case 'record':
-      return type.fields.some((f) => carriesHandle(f.type));
-    case 'tuple':
-      return type.types.some(carriesHandle);
-    case 'variant':
-      return type.cases.some((c) => c.type !== undefined && carriesHandle(c.type));
-    default:
-      return false;
-  }
-}
-
-export function crossesHosts(fn: WitFunction): boolean {
-  return !fn.params.some((p) => carriesHandle(p.type)) && !fn.results.some(carriesHandle);
 }
 
 /**
@@ -123,23 +41,6 @@ function asResults(fn: WitFunction, value: unknown): unknown[] {
   if (type.kind !== 'result') return [value];
   const isErr = typeof value === 'object' && value !== null && (value as { tag?: unknown }).tag === 'err';
   return [isErr ? value : { tag: 'ok', val: value }];
-}
-
-/**
- * A failed call across hosts (timeout, nothing serving, a failing target) as the function's own
- * error, where its WIT type has a place for a message: `result<_, string>`, or an error variant
- * with an `other(string)` case (wasi:keyvalue, wasi:blobstore). Otherwise undefined: the guest traps.
- */
-export function failureAsResult(fn: WitFunction, err: unknown): unknown {
-  const [type] = fn.results;
-  if (fn.results.length !== 1 || type?.kind !== 'result' || type.err === undefined) return undefined;
-  const message = err instanceof CirrusError ? `${err.code}: ${err.message}` : String(err);
-  if (type.err.kind === 'string') return { tag: 'err', val: message };
-  if (type.err.kind === 'variant') {
-    const other = type.err.cases.find((c) => c.name === 'other' && c.type?.kind === 'string');
-    if (other !== undefined) return { tag: 'err', val: { tag: 'other', val: message } };
-  }
-  return undefined;
 }
 
 /**
@@ -157,7 +58,10 @@ export function serveComponentExports(
 ): Subscription[] {
   const subscriptions: Subscription[] = [];
   for (const [instance, iface] of exports) {
-    if (wrpcExportInstance(instance).functions !== undefined) continue;
+    const served = wrpcExportInstance(instance);
+    // Translated exports (HTTP, the keyvalue watcher) have wire forms of their own; the messaging
+    // handler of 0.2.0 is served under its own name with its own shapes.
+    if (served.functions !== undefined && instance !== MESSAGING_HANDLER) continue;
     const unversioned = witInterfaceKey(instance);
     const handlers = new Map<string, WrpcHandler>();
     for (const fn of iface.functions.values()) {
@@ -175,7 +79,7 @@ export function serveComponentExports(
       wrpcServe(options.connection, {
         lattice: options.lattice,
         id: componentId,
-        instance,
+        instance: served.instance,
         handlers,
         logger: options.logger,
         maxBytes: options.limits.wrpcMaxValueBytes,
@@ -201,16 +105,21 @@ export async function invokeRemoteImport(
 ): Promise<unknown> {
   const instance = [...imports.keys()].find((name) => witInterfaceKey(name) === call.interface);
   const fn = instance === undefined ? undefined : imports.get(instance)?.functions.get(call.fn);
-  if (instance === undefined || fn === undefined || call.resource !== undefined) {
-    throw new ImportFailedError(
-      `${source.sourceId} calls ${call.interface}#${call.resource === undefined ? '' : `${call.resource}.`}${call.fn} on ${targetId}, whose WIT type is unknown here`,
-      { hint: `run ${targetId} on this host; resources do not cross hosts` },
+  // A resource lives in the memory of one instance on its host (adr/0008).
+  if (call.resource !== undefined || (fn !== undefined && !crossesHosts(fn))) {
+    throw new ResourceNotRoutableError(
+      `${callName(call.interface, call.fn, call.resource)} passes resources to ${targetId}, which runs on another host`,
+      {
+        hint: `resources do not cross hosts: run ${targetId} on the same host as ${source.sourceId}`,
+        details: { interface: call.interface, function: call.fn, resource: call.resource ?? null },
+      },
     );
   }
-  if (!crossesHosts(fn)) {
-    throw new ImportFailedError(`${call.interface}#${call.fn} passes resources, which cannot cross hosts`, {
-      hint: `run ${targetId} on the same host as ${source.sourceId}`,
-    });
+  if (instance === undefined || fn === undefined) {
+    throw new ImportFailedError(
+      `${source.sourceId} calls ${call.interface}#${call.fn} on ${targetId}, whose WIT type is unknown here`,
+      { hint: `run ${targetId} on this host` },
+    );
   }
   return invokeAcrossHosts(options, {
     targetId,
@@ -220,4 +129,59 @@ export async function invokeRemoteImport(
     sourceId: source.sourceId,
     linkName: source.linkName,
   });
+}
+
+/** A provider handler's return value as the tuple of results: its `result`s come tagged already. */
+function providerResults(fn: WitFunction, value: unknown): unknown[] {
+  const [type] = fn.results;
+  if (type === undefined) return [];
+  const tagged =
+    typeof value === 'object' &&
+    value !== null &&
+    ['ok', 'err'].includes(String((value as { tag?: unknown }).tag));
+  return [type.kind === 'result' && !tagged ? { tag: 'ok', val: value } : value];
+}
+
+/**
+ * Serves the interfaces a provider running here declares in its `wit` to components on other hosts,
+ * in the provider id's queue group, with the handlers of its `exports`. A remote caller has no
+ * component config here: `componentConfig` is empty for it.
+ */
+export function serveProviderExports(
+  options: ComponentWrpcOptions,
+  providerId: string,
+  provider: CapabilityProvider,
+): Subscription[] {
+  if (provider.wit === undefined || provider.exports === undefined) return [];
+  const subscriptions: Subscription[] = [];
+  for (const iface of parseWit(provider.wit).interfaces) {
+    const table = provider.exports[`${iface.package?.namespace}:${iface.package?.name}/${iface.name}`];
+    if (table === undefined) continue;
+    const handlers = new Map<string, WrpcHandler>();
+    for (const fn of iface.functions.values()) {
+      const run = table[fn.name];
+      if (run === undefined) continue;
+      handlers.set(fn.name, {
+        fn,
+        handle: async (args, caller) => {
+          const source = { ...caller, invocation: 0, componentConfig: async () => ({}) };
+          return providerResults(fn, await run(source, ...(args as never[])));
+        },
+      });
+    }
+    subscriptions.push(
+      wrpcServe(options.connection, {
+        lattice: options.lattice,
+        id: providerId,
+        instance: witInstanceName(iface),
+        handlers,
+        logger: options.logger,
+        maxBytes: options.limits.wrpcMaxValueBytes,
+        maxPayload: options.connection.maxPayload,
+        timeoutMs: options.limits.invocationTimeoutMs,
+        verify: options.verify,
+      }),
+    );
+  }
+  return subscriptions;
 }

@@ -3,21 +3,25 @@
  * over a directory to the components linked to it. Each link picks its root directory through its
  * target config (`root`, or wasmCloud's `ROOT`), else the provider's config, else a directory of its
  * own per component under the host's state directory. Values travel through wasi:io streams that the
- * provider serves as host streams, so a large object never has to fit in one message.
+ * provider serves as host streams, so a large object never has to fit in one message. Components on
+ * other hosts reach it as `wrpc:blobstore/blobstore@0.2.0` (serve.ts), through their link's store.
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeError, InvalidArgumentError } from '@cirrus/protocol';
 import type { StringMap } from '@cirrus/protocol';
 import { HostResource, STREAMS_INTERFACE } from '@cirrus/runtime';
-import type { HostInputStream, HostOutputStream, ImportCall } from '@cirrus/runtime';
+import type { HostInputStream, HostOutputStream } from '@cirrus/runtime';
+import type { Subscription } from '@cirrus/lattice';
 import type {
   BuiltinProvider,
   CapabilityProvider,
+  ExportHandlers,
   ImportSource,
   ProviderContext,
   ResolvedLink,
-} from '../types.ts';
+} from '@cirrus/provider-core';
+import { serveBlobstore } from './serve.ts';
 import { DirectoryStore } from './store.ts';
 import type { BlobReader, BlobWriter, NameLister, ObjectId } from './store.ts';
 
@@ -212,10 +216,16 @@ class BlobstoreProvider implements CapabilityProvider {
   /** The root each link (`source|link name`) chose. */
   readonly #links = new Map<string, string>();
   #config: StringMap;
+  /** Components on other hosts reach this provider over wRPC, only through a link to it. */
+  readonly #served: Subscription;
 
   constructor(context: ProviderContext) {
     this.#context = context;
     this.#config = context.config;
+    this.#served = serveBlobstore(context, (caller) => {
+      const root = this.#links.get(`${caller.sourceId}|${caller.linkName}`);
+      return root === undefined ? undefined : this.#store(root);
+    });
   }
 
   #root(sourceId: string, linkConfig: StringMap): string {
@@ -246,139 +256,116 @@ class BlobstoreProvider implements CapabilityProvider {
     this.#config = config;
   }
 
-  async handleImport(call: ImportCall, source: ImportSource): Promise<unknown> {
-    switch (call.interface) {
-      case BLOBSTORE:
-        return this.#blobstore(call, await this.#sourceStore(source));
-      case CONTAINER:
-        return call.resource === 'stream-object-names' ? this.#names(call) : this.#container(call);
-      case TYPES:
-        return this.#types(call, source);
-      default:
-        throw new Error(`the blobstore provider does not serve ${call.interface}`);
-    }
-  }
-
-  #sourceStore(source: ImportSource): Promise<DirectoryStore> {
-    const root = this.#links.get(`${source.sourceId}|${source.linkName}`) ?? this.#root(source.sourceId, {});
-    return this.#store(root);
-  }
-
-  async #blobstore(call: ImportCall, store: DirectoryStore): Promise<unknown> {
-    const [first, second] = call.args;
-    switch (call.fn) {
-      case 'create-container':
-        return guarded(async () => containerResource(store, (await store.createContainer(first)).name));
-      case 'get-container':
-        return guarded(async () => containerResource(store, (await store.containerInfo(first)).name));
-      case 'delete-container':
-        return guarded(() => store.deleteContainer(first));
-      case 'container-exists':
-        return guarded(() => store.containerExists(first));
-      case 'copy-object':
-        return guarded(() => store.copyObject(objectId(first), objectId(second)));
-      case 'move-object':
-        return guarded(() => store.moveObject(objectId(first), objectId(second)));
-      default:
-        throw new Error(`${BLOBSTORE} has no function ${call.fn}`);
-    }
-  }
-
-  async #container(call: ImportCall): Promise<unknown> {
-    const { store, name } = call.self as ContainerRef;
-    const [first, second, third] = call.args;
-    switch (call.fn) {
-      case 'name':
-        return guarded(() => name);
-      case 'info':
-        return guarded(() => store.containerInfo(name));
-      case 'get-data':
-        return guarded(async () => {
-          const reader = await store.read(name, first, BigInt(second as bigint), BigInt(third as bigint));
+  readonly exports: ExportHandlers<ImportSource> = {
+    [BLOBSTORE]: {
+      'create-container': async (source: ImportSource, name: unknown) => {
+        const store = await this.#sourceStore(source);
+        return guarded(async () => containerResource(store, (await store.createContainer(name)).name));
+      },
+      'get-container': async (source: ImportSource, name: unknown) => {
+        const store = await this.#sourceStore(source);
+        return guarded(async () => containerResource(store, (await store.containerInfo(name)).name));
+      },
+      'delete-container': async (source: ImportSource, name: unknown) => {
+        const store = await this.#sourceStore(source);
+        return guarded(() => store.deleteContainer(name));
+      },
+      'container-exists': async (source: ImportSource, name: unknown) => {
+        const store = await this.#sourceStore(source);
+        return guarded(() => store.containerExists(name));
+      },
+      'copy-object': async (source: ImportSource, from: unknown, to: unknown) => {
+        const store = await this.#sourceStore(source);
+        return guarded(() => store.copyObject(objectId(from), objectId(to)));
+      },
+      'move-object': async (source: ImportSource, from: unknown, to: unknown) => {
+        const store = await this.#sourceStore(source);
+        return guarded(() => store.moveObject(objectId(from), objectId(to)));
+      },
+    },
+    [CONTAINER]: {
+      'container.name': (_: ImportSource, { name }: ContainerRef) => guarded(() => name),
+      'container.info': (_: ImportSource, { store, name }: ContainerRef) =>
+        guarded(() => store.containerInfo(name)),
+      'container.get-data': (
+        _: ImportSource,
+        { store, name }: ContainerRef,
+        object: unknown,
+        start: bigint,
+        end: bigint,
+      ) =>
+        guarded(async () => {
+          const reader = await store.read(name, object, BigInt(start), BigInt(end));
           return new HostResource(TYPES, 'incoming-value', new IncomingValue(reader));
-        });
-      case 'write-data':
-        return guarded(() => (second as OutgoingValue).bind(call.self as ContainerRef, first));
-      case 'list-objects':
-        return guarded(
+        }),
+      'container.write-data': (
+        _: ImportSource,
+        container: ContainerRef,
+        object: unknown,
+        data: OutgoingValue,
+      ) => guarded(() => data.bind(container, object)),
+      'container.list-objects': (_: ImportSource, { store, name }: ContainerRef) =>
+        guarded(
           async () =>
             new HostResource(
               CONTAINER,
               'stream-object-names',
               new ObjectNames(await store.listObjects(name)),
             ),
-        );
-      case 'delete-object':
-        return guarded(() => store.deleteObject(name, first));
-      case 'delete-objects':
-        return guarded(() => store.deleteObjects(name, Array.isArray(first) ? first : []));
-      case 'has-object':
-        return guarded(() => store.hasObject(name, first));
-      case 'object-info':
-        return guarded(() => store.objectInfo(name, first));
-      case 'clear':
-        return guarded(() => store.clear(name));
-      default:
-        throw new Error(`the container resource has no method ${call.fn}`);
-    }
-  }
-
-  async #names(call: ImportCall): Promise<unknown> {
-    const { lister } = call.self as ObjectNames;
-    const count = BigInt(call.args[0] as bigint);
-    switch (call.fn) {
-      case 'read-stream-object-names':
-        return guarded(async () => {
-          const { names, end } = await lister.next(count);
+        ),
+      'container.delete-object': (_: ImportSource, { store, name }: ContainerRef, object: unknown) =>
+        guarded(() => store.deleteObject(name, object)),
+      'container.delete-objects': (_: ImportSource, { store, name }: ContainerRef, objects: unknown) =>
+        guarded(() => store.deleteObjects(name, Array.isArray(objects) ? objects : [])),
+      'container.has-object': (_: ImportSource, { store, name }: ContainerRef, object: unknown) =>
+        guarded(() => store.hasObject(name, object)),
+      'container.object-info': (_: ImportSource, { store, name }: ContainerRef, object: unknown) =>
+        guarded(() => store.objectInfo(name, object)),
+      'container.clear': (_: ImportSource, { store, name }: ContainerRef) => guarded(() => store.clear(name)),
+      'stream-object-names.read-stream-object-names': (
+        _: ImportSource,
+        { lister }: ObjectNames,
+        count: bigint,
+      ) =>
+        guarded(async () => {
+          const { names, end } = await lister.next(BigInt(count));
           return [names, end];
-        });
-      case 'skip-stream-object-names':
-        return guarded(async () => {
-          const { skipped, end } = await lister.skip(count);
+        }),
+      'stream-object-names.skip-stream-object-names': (
+        _: ImportSource,
+        { lister }: ObjectNames,
+        count: bigint,
+      ) =>
+        guarded(async () => {
+          const { skipped, end } = await lister.skip(BigInt(count));
           return [skipped, end];
-        });
-      default:
-        throw new Error(`the stream-object-names resource has no method ${call.fn}`);
-    }
-  }
+        }),
+    },
+    [TYPES]: {
+      'outgoing-value.new-outgoing-value': async (source: ImportSource) =>
+        new HostResource(TYPES, 'outgoing-value', new OutgoingValue(await this.#sourceStore(source))),
+      'outgoing-value.outgoing-value-write-body': (_: ImportSource, value: OutgoingValue) => {
+        const body = value.body();
+        return body === undefined
+          ? { tag: 'err', val: undefined }
+          : { tag: 'ok', val: new HostResource(STREAMS_INTERFACE, 'output-stream', body) };
+      },
+      'outgoing-value.finish': (_: ImportSource, value: OutgoingValue) => guarded(() => value.finish()),
+      'incoming-value.incoming-value-consume-sync': (_: ImportSource, value: IncomingValue) =>
+        guarded(() => value.consumeSync()),
+      'incoming-value.incoming-value-consume-async': (_: ImportSource, value: IncomingValue) =>
+        guarded(() => new HostResource(STREAMS_INTERFACE, 'input-stream', value.consumeAsync())),
+      'incoming-value.size': (_: ImportSource, value: IncomingValue) => value.size,
+    },
+  };
 
-  async #types(call: ImportCall, source: ImportSource): Promise<unknown> {
-    const [first] = call.args;
-    if (call.resource === 'outgoing-value') {
-      switch (call.fn) {
-        case 'new-outgoing-value':
-          return new HostResource(
-            TYPES,
-            'outgoing-value',
-            new OutgoingValue(await this.#sourceStore(source)),
-          );
-        case 'outgoing-value-write-body': {
-          const body = (call.self as OutgoingValue).body();
-          return body === undefined
-            ? { tag: 'err', val: undefined }
-            : { tag: 'ok', val: new HostResource(STREAMS_INTERFACE, 'output-stream', body) };
-        }
-        case 'finish':
-          return guarded(() => (first as OutgoingValue).finish());
-      }
-    }
-    if (call.resource === 'incoming-value') {
-      switch (call.fn) {
-        case 'incoming-value-consume-sync':
-          return guarded(() => (first as IncomingValue).consumeSync());
-        case 'incoming-value-consume-async':
-          return guarded(
-            () =>
-              new HostResource(STREAMS_INTERFACE, 'input-stream', (first as IncomingValue).consumeAsync()),
-          );
-        case 'size':
-          return (call.self as IncomingValue).size;
-      }
-    }
-    throw new Error(`${TYPES} has no function ${call.resource ?? ''}.${call.fn}`);
+  #sourceStore(source: ImportSource): Promise<DirectoryStore> {
+    const root = this.#links.get(`${source.sourceId}|${source.linkName}`) ?? this.#root(source.sourceId, {});
+    return this.#store(root);
   }
 
   async shutdown(): Promise<void> {
+    this.#served.unsubscribe();
     this.#stores.clear();
     this.#links.clear();
   }

@@ -10,10 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import { resolveLimits } from '@cirrus/protocol';
 import { tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
-import { defaultBlobstoreRoot } from '../src/providers/blobstore/index.ts';
-import { checkContainerName, objectFileName, objectNameOf } from '../src/providers/blobstore/names.ts';
-import { DirectoryStore, TEMP_DIR } from '../src/providers/blobstore/store.ts';
-import type { BlobstoreLimits } from '../src/providers/blobstore/store.ts';
+import { defaultBlobstoreRoot } from '../src/provider.ts';
+import { checkContainerName, objectFileName, objectNameOf } from '../src/names.ts';
+import { DirectoryStore, TEMP_DIR } from '../src/store.ts';
+import type { BlobstoreLimits } from '../src/store.ts';
 
 const KiB = 1024;
 const limits: BlobstoreLimits = resolveLimits({

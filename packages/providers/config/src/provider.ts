@@ -10,10 +10,13 @@
  */
 import { describeError } from '@cirrus/protocol';
 import type { StringMap } from '@cirrus/protocol';
-import type { ImportCall } from '@cirrus/runtime';
-import type { BuiltinProvider, CapabilityProvider, ImportSource, ResolvedLink } from './types.ts';
-
-const SERVED: ReadonlySet<string> = new Set(['wasi:config/runtime', 'wasi:config/store']);
+import type {
+  BuiltinProvider,
+  CapabilityProvider,
+  ExportHandlers,
+  ImportSource,
+  ResolvedLink,
+} from '@cirrus/provider-core';
 
 /** `config-error` (runtime) and `error` (store), as jco represents the variant. */
 type ConfigError = { tag: 'upstream'; val: string } | { tag: 'io'; val: string };
@@ -36,23 +39,18 @@ class ConfigProvider implements CapabilityProvider {
     this.#links.delete(linkKey(link.source_id, link.name));
   }
 
-  async handleImport(call: ImportCall, source: ImportSource): Promise<unknown> {
-    if (!SERVED.has(call.interface)) {
-      throw new Error(`the config provider does not serve ${call.interface}`);
-    }
-    switch (call.fn) {
-      case 'get': {
-        const key = call.args[0];
-        if (typeof key !== 'string') throw new Error(`${call.interface}#get needs a string key`);
-        return this.#read(source, (config) => (Object.hasOwn(config, key) ? config[key] : undefined));
-      }
-      case 'get-all':
-        return this.#read(source, (config) =>
+  readonly exports: ExportHandlers<ImportSource>;
+
+  constructor() {
+    const store = {
+      get: (source: ImportSource, key: string) =>
+        this.#read(source, (config) => (Object.hasOwn(config, key) ? config[key] : undefined)),
+      'get-all': (source: ImportSource) =>
+        this.#read(source, (config) =>
           Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        );
-      default:
-        throw new Error(`${call.interface} has no function ${call.fn}`);
-    }
+        ),
+    };
+    this.exports = { 'wasi:config/runtime': store, 'wasi:config/store': store };
   }
 
   async #read<T>(source: ImportSource, pick: (config: StringMap) => T): Promise<Result<T>> {

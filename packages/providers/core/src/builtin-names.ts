@@ -1,24 +1,5 @@
-import type { BuiltinProvider } from './types.ts';
-import { httpServerProvider } from './http-server/index.ts';
-import { httpClientProvider } from './http-client-provider.ts';
-import { blobstoreProvider } from './blobstore/index.ts';
-import { configProvider } from './config-provider.ts';
-import { keyValueProvider } from './keyvalue-provider.ts';
-import { loggingProvider } from './logging-provider.ts';
-import { messagingProvider } from './messaging-provider.ts';
-
+/** How a provider reference names a built-in: `wasmcloud+builtin://<name>`, or a 1.x image it replaces. */
 export const BUILTIN_SCHEME = 'wasmcloud+builtin://';
-
-/** Providers that ship inside the host, by the name in `wasmcloud+builtin://<name>`. */
-export const BUILTIN_PROVIDERS: Readonly<Record<string, BuiltinProvider>> = {
-  'http-server': httpServerProvider,
-  'http-client': httpClientProvider,
-  keyvalue: keyValueProvider,
-  logging: loggingProvider,
-  config: configProvider,
-  messaging: messagingProvider,
-  blobstore: blobstoreProvider,
-};
 
 /**
  * wasmCloud's published provider images that a built-in replaces, so existing manifests deploy

@@ -4,6 +4,9 @@
  * config); without that key it reaches nothing. The instance hands over a complete request and gets
  * back the complete response, bounded in size and time by the host's limits.
  *
+ * Components on other hosts reach the provider over wRPC (`wrpc:http/outgoing-handler@0.1.0`, served
+ * here under the provider id): the request is made here, with the same link allow-list and limits.
+ *
  * The allow-list is also what keeps a component away from the host's own endpoints (the HTTP
  * server's listeners, a local lattice endpoint, cloud metadata addresses): they are reachable only
  * when a link names them.
@@ -14,16 +17,20 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { HttpClientDeniedError, InvalidArgumentError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
-import type { HttpClientRequest, HttpClientResult, HttpErrorCode, ImportCall } from '@cirrus/runtime';
+import { httpRequestFailed, serveHttpHandle } from '@cirrus/lattice';
+import type { HttpHandler, Subscription } from '@cirrus/lattice';
+import type { HttpClientRequest, HttpClientResult, HttpErrorCode } from '@cirrus/runtime';
+import { providerServeOptions } from '@cirrus/provider-core';
 import type {
   BuiltinProvider,
+  CallSource,
   CapabilityProvider,
+  ExportHandlers,
   ImportSource,
   ProviderContext,
   ResolvedLink,
-} from './types.ts';
-
-const OUTGOING_HANDLER = 'wasi:http/outgoing-handler';
+} from '@cirrus/provider-core';
+import { collectBody, flatFields, OUTGOING_HANDLER } from './wire.ts';
 
 /** Link config key: comma-separated hosts a component may reach. */
 const ALLOWED_HOSTS_KEY = 'allowed_hosts';
@@ -323,12 +330,41 @@ class HttpClientProvider implements CapabilityProvider {
     http: new http.Agent({ keepAlive: true }),
     https: new https.Agent({ keepAlive: true }),
   };
+  /** Components on other hosts reach this provider over wRPC. */
+  readonly #served: Subscription;
 
   constructor(context: ProviderContext) {
     this.#providerId = context.providerId;
     this.#logger = context.logger;
     this.#limits = context.limits;
+    this.#served = serveHttpHandle(context.connection, {
+      ...providerServeOptions(context),
+      handlerInterface: 'outgoing-handler',
+      handler: this.#serveRemote,
+    });
   }
+
+  /** A request from a component on another host, made as one from a component here. */
+  readonly #serveRemote: HttpHandler = async (request, caller) => {
+    const body = await collectBody(request.body, this.#limits.httpClientMaxRequestBodyBytes);
+    if (body === undefined) throw httpRequestFailed({ tag: 'HTTP-request-body-size', val: undefined });
+    const result = await this.#send(
+      {
+        method: request.method,
+        scheme: request.scheme,
+        authority: request.authority,
+        pathWithQuery: request.pathWithQuery,
+        headers: flatFields(request.headers),
+        body,
+        connectTimeoutMs: caller.requestOptions?.connectTimeoutMs,
+        firstByteTimeoutMs: caller.requestOptions?.firstByteTimeoutMs,
+        betweenBytesTimeoutMs: caller.requestOptions?.betweenBytesTimeoutMs,
+      },
+      caller,
+    );
+    if (result.tag === 'err') throw httpRequestFailed(result.val);
+    return { status: result.val.status, headers: result.val.headers, body: result.val.body };
+  };
 
   async receiveLinkAsTarget(link: ResolvedLink): Promise<void> {
     const key = `${link.source_id}|${link.name}`;
@@ -344,14 +380,13 @@ class HttpClientProvider implements CapabilityProvider {
     this.#forgetDenials(key);
   }
 
-  async handleImport(call: ImportCall, source: ImportSource): Promise<unknown> {
-    if (call.interface !== OUTGOING_HANDLER || call.fn !== 'handle') {
-      throw new Error(`the http-client provider does not serve ${call.interface}#${call.fn}`);
-    }
-    return this.#send(call.args[0] as HttpClientRequest, source);
-  }
+  readonly exports: ExportHandlers<ImportSource> = {
+    [OUTGOING_HANDLER]: {
+      handle: (source: ImportSource, request: HttpClientRequest) => this.#send(request, source),
+    },
+  };
 
-  async #send(request: HttpClientRequest, source: ImportSource): Promise<HttpClientResult> {
+  async #send(request: HttpClientRequest, source: CallSource): Promise<HttpClientResult> {
     const err = (val: HttpErrorCode): HttpClientResult => ({ tag: 'err', val });
     const to = destination(request);
     if (!('host' in to)) return err(to);
@@ -386,7 +421,7 @@ class HttpClientProvider implements CapabilityProvider {
     );
   }
 
-  #reportDenial(key: string, source: ImportSource, to: Destination): void {
+  #reportDenial(key: string, source: CallSource, to: Destination): void {
     const target = `${to.host}:${to.port}`;
     const reported = `${key}|${target}`;
     if (this.#reported.has(reported)) return;
@@ -413,6 +448,7 @@ class HttpClientProvider implements CapabilityProvider {
   }
 
   async shutdown(): Promise<void> {
+    this.#served.unsubscribe();
     this.#agents.http.destroy();
     this.#agents.https.destroy();
   }

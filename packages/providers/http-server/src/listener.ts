@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { AddressInUseError, CirrusError, PayloadTooLargeError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
 import type { HttpBody, HttpResponseSink } from '@cirrus/runtime';
-import type { ComponentCalls } from '../types.ts';
+import type { ComponentCalls } from '@cirrus/provider-core';
 import { requestTarget, RouteTable } from './routes.ts';
 import type { ListenAddress } from './routes.ts';
 
@@ -21,6 +21,11 @@ const STATUS_BY_CODE: Record<string, number> = {
   POLICY_DENIED: 403,
   POLICY_UNAVAILABLE: 503,
   POLICY_REPLY_INVALID: 503,
+  // The component runs on another host and the call broke on the way there or back.
+  WRPC_CALL_FAILED: 502,
+  WRPC_STREAM_FAILED: 502,
+  WRPC_STREAM_STALLED: 502,
+  HTTP_REQUEST_FAILED: 502,
 };
 
 const REASON: Record<number, string> = {
@@ -29,6 +34,7 @@ const REASON: Record<number, string> = {
   404: 'no route',
   413: 'request body too large',
   500: 'the component failed',
+  502: 'a call to another host failed',
   503: 'the component is not available',
   504: 'the component did not answer in time',
 };
@@ -255,15 +261,27 @@ export class Listener {
       authority: target.authority,
       headers: req.rawHeaders,
     };
+    // A client that goes away before its response is complete abandons the call.
+    const abandoned = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) abandoned.abort();
+    };
+    res.once('close', onClose);
     try {
-      await components.handleHttp(route.componentId, head, body, writer);
+      await components.handleHttp(route.componentId, head, body, writer, abandoned.signal);
       this.#refusals.delete(req.socket);
     } catch (err) {
       const code = codeOf(err);
       if (tooLarge) {
         if (!res.headersSent) this.#reply(res, 413, true);
       } else if (writer.started || res.headersSent) {
-        logger.error('response aborted', { code, component: route.componentId, method: head.method, path });
+        logger.error('response aborted', {
+          code,
+          component: route.componentId,
+          method: head.method,
+          path,
+          error: err instanceof Error ? err.message : String(err),
+        });
         res.destroy();
       } else {
         const status = STATUS_BY_CODE[code] ?? 500;
@@ -285,6 +303,7 @@ export class Listener {
         if (code === 'AT_CAPACITY') this.#pauseAfterRefusal(req.socket);
       }
     } finally {
+      res.off('close', onClose);
       this.#inFlight--;
       if (this.#inFlight === 0) this.#idle?.();
     }

@@ -5,7 +5,12 @@
  * optionally `path` (a path prefix) and `host` (a Host header) so several components share a listener.
  */
 import type { StringMap } from '@cirrus/protocol';
-import type { BuiltinProvider, CapabilityProvider, ProviderContext, ResolvedLink } from '../types.ts';
+import type {
+  BuiltinProvider,
+  CapabilityProvider,
+  ProviderContext,
+  ResolvedLink,
+} from '@cirrus/provider-core';
 import { Listener } from './listener.ts';
 import { normaliseHost, normalisePath, parseAddress } from './routes.ts';
 

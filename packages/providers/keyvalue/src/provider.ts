@@ -7,7 +7,6 @@
 import { CirrusError, describeError } from '@cirrus/protocol';
 import type { StringMap } from '@cirrus/protocol';
 import { HostResource } from '@cirrus/runtime';
-import type { ImportCall } from '@cirrus/runtime';
 import type { LatticeConnection, Subscription } from '@cirrus/lattice';
 import type { WitFunction } from '@cirrus/protocol';
 import {
@@ -17,18 +16,20 @@ import {
   WRPC_ATOMICS,
   WRPC_BATCH,
   WRPC_STORE,
-} from '../wrpc/keyvalue.ts';
+} from './wire.ts';
 import { wrpcServe } from '@cirrus/lattice';
 import type { WrpcHandler } from '@cirrus/lattice';
-import { createKeyValueBackend } from './keyvalue/index.ts';
-import type { KeyValueBackend } from './keyvalue/index.ts';
+import { createKeyValueBackend } from './backends/index.ts';
+import type { KeyValueBackend } from './backends/index.ts';
 import type {
   BuiltinProvider,
   CapabilityProvider,
+  ExportHandler,
+  ExportHandlers,
   ImportSource,
   ProviderContext,
   ResolvedLink,
-} from './types.ts';
+} from '@cirrus/provider-core';
 
 const STORE = 'wasi:keyvalue/store';
 const ATOMICS = 'wasi:keyvalue/atomics';
@@ -98,27 +99,48 @@ function batchOperation(
   fn: string,
   args: unknown[],
 ): Promise<unknown> {
-  const [second] = args;
+  const [keysOrEntries] = args;
   switch (fn) {
     case 'get-many':
       return guarded(async () => {
-        const keys = second as string[];
+        const keys = keysOrEntries as string[];
         const values = await backend.getMany(name, keys);
         return values.map((value, i): [string, Uint8Array] | undefined =>
           value === undefined ? undefined : [keys[i] as string, value],
         );
       });
     case 'set-many':
-      return guarded(() => backend.setMany(name, second as [string, Uint8Array][]));
+      return guarded(() => backend.setMany(name, keysOrEntries as [string, Uint8Array][]));
     case 'delete-many':
-      return guarded(() => backend.deleteMany(name, second as string[]));
+      return guarded(() => backend.deleteMany(name, keysOrEntries as string[]));
     default:
       return Promise.reject(new Error(`wasi:keyvalue/batch has no function ${fn}`));
   }
 }
 
-function asBucket(value: unknown): Bucket {
-  return value as Bucket;
+type Operation = (backend: KeyValueBackend, name: string, fn: string, args: unknown[]) => Promise<unknown>;
+
+/** Methods of the `bucket` resource: each gets its bucket first. */
+function bucketMethods(fns: readonly string[], run: Operation): Record<string, ExportHandler<ImportSource>> {
+  return Object.fromEntries(
+    fns.map((fn) => [
+      `bucket.${fn}`,
+      (_: ImportSource, bucket: Bucket, ...args: unknown[]) => run(bucket.backend, bucket.name, fn, args),
+    ]),
+  );
+}
+
+/** Functions of an interface whose first parameter is a bucket (wasi:keyvalue/batch). */
+function functionsOnBucket(
+  fns: readonly string[],
+  run: Operation,
+): Record<string, ExportHandler<ImportSource>> {
+  return Object.fromEntries(
+    fns.map((fn) => [
+      fn,
+      (_: ImportSource, bucket: Bucket, ...args: unknown[]) => run(bucket.backend, bucket.name, fn, args),
+    ]),
+  );
 }
 
 class KeyValueProvider implements CapabilityProvider {
@@ -196,47 +218,28 @@ class KeyValueProvider implements CapabilityProvider {
     this.#config = config;
   }
 
-  async handleImport(call: ImportCall, source: ImportSource): Promise<unknown> {
+  readonly exports: ExportHandlers<ImportSource> = {
+    [STORE]: {
+      open: (source: ImportSource, name: unknown) => this.#open(source, name),
+      ...bucketMethods(['get', 'set', 'delete', 'exists', 'list-keys'], bucketOperation),
+    },
+    [ATOMICS]: {
+      increment: (_: ImportSource, bucket: Bucket, key: string, delta: bigint | number) =>
+        guarded(() => bucket.backend.increment(bucket.name, key, BigInt(delta))),
+    },
+    [BATCH]: functionsOnBucket(['get-many', 'set-many', 'delete-many'], batchOperation),
+  };
+
+  #open(source: ImportSource, name: unknown): Promise<unknown> {
     const settings = this.#links.get(`${source.sourceId}|${source.linkName}`) ?? this.#settings({});
-    switch (call.interface) {
-      case STORE:
-        return this.#store(call, settings);
-      case ATOMICS:
-        return this.#atomics(call);
-      case BATCH:
-        return this.#batch(call);
-      default:
-        throw new Error(`the key-value provider does not serve ${call.interface}`);
+    if (typeof name !== 'string') {
+      return Promise.resolve({ tag: 'err', val: { tag: 'other', val: 'bucket name must be a string' } });
     }
-  }
-
-  async #store(call: ImportCall, settings: StringMap): Promise<unknown> {
-    if (call.resource === undefined) {
-      if (call.fn !== 'open') throw new Error(`wasi:keyvalue/store has no function ${call.fn}`);
-      const name = call.args[0];
-      if (typeof name !== 'string')
-        return { tag: 'err', val: { tag: 'other', val: 'bucket name must be a string' } };
-      return guarded(async () => {
-        const backend = await this.#backend(settings);
-        await backend.open(name);
-        return new HostResource(STORE, 'bucket', { backend, name } satisfies Bucket);
-      });
-    }
-    const { backend, name } = asBucket(call.self);
-    return bucketOperation(backend, name, call.fn, call.args);
-  }
-
-  async #atomics(call: ImportCall): Promise<unknown> {
-    if (call.fn !== 'increment') throw new Error(`wasi:keyvalue/atomics has no function ${call.fn}`);
-    const [bucket, key, delta] = call.args;
-    const { backend, name } = asBucket(bucket);
-    return guarded(() => backend.increment(name, key as string, BigInt(delta as bigint | number)));
-  }
-
-  async #batch(call: ImportCall): Promise<unknown> {
-    const [bucket, ...rest] = call.args;
-    const { backend, name } = asBucket(bucket);
-    return batchOperation(backend, name, call.fn, rest);
+    return guarded(async () => {
+      const backend = await this.#backend(settings);
+      await backend.open(name);
+      return new HostResource(STORE, 'bucket', { backend, name } satisfies Bucket);
+    });
   }
 
   /** The backend settings of a link: its own target config, else the provider's config. */

@@ -8,8 +8,8 @@ import { parseWit } from '@cirrus/protocol';
 import type { WitFunction } from '@cirrus/protocol';
 import { HostResource } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
-import { invokeAcrossHosts } from './components.ts';
-import type { CrossHostOptions } from './components.ts';
+import { invokeAcrossHosts } from '@cirrus/provider-core';
+import type { CallSource, CrossHostOptions, WireBinding } from '@cirrus/provider-core';
 
 export const WRPC_STORE = 'wrpc:keyvalue/store@0.2.0-draft';
 export const WRPC_ATOMICS = 'wrpc:keyvalue/atomics@0.2.0-draft';
@@ -60,12 +60,17 @@ interface RemoteBucket {
   name: string;
 }
 
-/** Serves a component's wasi:keyvalue imports from a provider on another host. */
-export async function remoteKeyValue(
+/** Carries a component's wasi:keyvalue imports to a provider on another host, as wrpc:keyvalue. */
+export const keyValueBinding: WireBinding = {
+  interfaces: ['wasi:keyvalue/store', 'wasi:keyvalue/atomics', 'wasi:keyvalue/batch'],
+  invoke: remoteKeyValue,
+};
+
+async function remoteKeyValue(
   options: CrossHostOptions,
   targetId: string,
   call: ImportCall,
-  source: { sourceId: string; linkName: string },
+  source: CallSource,
 ): Promise<unknown> {
   const invoke = (instance: string, fn: WitFunction, args: unknown[]): Promise<unknown> =>
     invokeAcrossHosts(options, {

@@ -15,13 +15,13 @@ import { resolveLimits } from '@cirrus/protocol';
 import type { NatsServer, RedisServer } from '@cirrus/testing';
 import { freePort, startNatsServer, startRedisServer, waitFor, withDeadline } from '@cirrus/testing';
 import { createClient } from '@redis/client';
-import type { KeyValueBackend } from '../src/providers/keyvalue/index.ts';
+import type { KeyValueBackend } from '../src/backends/index.ts';
 import {
   createKeyValueBackend,
   createMemoryBackend,
   createNatsBackend,
   createRedisBackend,
-} from '../src/providers/keyvalue/index.ts';
+} from '../src/backends/index.ts';
 
 /** Small limits, so that paging, size and batch limits are reached with little data. */
 const TEST_LIMITS: Partial<Record<LimitName, number>> = {

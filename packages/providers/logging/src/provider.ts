@@ -4,8 +4,13 @@
  * with the calling component and the guest's context as fields.
  */
 import type { Logger } from '@cirrus/protocol';
-import type { ImportCall } from '@cirrus/runtime';
-import type { BuiltinProvider, CapabilityProvider, ImportSource, ProviderContext } from './types.ts';
+import type {
+  BuiltinProvider,
+  CapabilityProvider,
+  ExportHandlers,
+  ImportSource,
+  ProviderContext,
+} from '@cirrus/provider-core';
 
 const LOGGING = 'wasi:logging/logging';
 
@@ -62,19 +67,22 @@ class LoggingProvider implements CapabilityProvider {
     this.#maxBytes = context.limits.guestLogLineMaxBytes;
   }
 
-  async handleImport(call: ImportCall, source: ImportSource): Promise<unknown> {
-    if (call.interface !== LOGGING) throw new Error(`the logging provider does not serve ${call.interface}`);
-    if (call.fn !== 'log') throw new Error(`wasi:logging/logging has no function ${call.fn}`);
-    const [level, context, message] = call.args;
-    const guestLevel = typeof level === 'string' ? level : 'info';
-    // An unknown level is logged rather than refused: failing the call would trap the guest over a log line.
-    const hostLevel = LEVELS[guestLevel] ?? 'info';
-    const fields: Record<string, unknown> = { component: source.sourceId, context: this.#bounded(context) };
-    // Only where the host's four levels lose the distinction (trace, critical).
-    if (guestLevel !== hostLevel) fields['wasi_level'] = guestLevel;
-    this.#logger[hostLevel](this.#bounded(message), fields);
-    return undefined;
-  }
+  readonly exports: ExportHandlers<ImportSource> = {
+    [LOGGING]: {
+      log: (source: ImportSource, level: unknown, context: unknown, message: unknown) => {
+        const guestLevel = typeof level === 'string' ? level : 'info';
+        // An unknown level is logged rather than refused: failing the call would trap the guest over a log line.
+        const hostLevel = LEVELS[guestLevel] ?? 'info';
+        const fields: Record<string, unknown> = {
+          component: source.sourceId,
+          context: this.#bounded(context),
+        };
+        // Only where the host's four levels lose the distinction (trace, critical).
+        if (guestLevel !== hostLevel) fields['wasi_level'] = guestLevel;
+        this.#logger[hostLevel](this.#bounded(message), fields);
+      },
+    },
+  };
 
   /** Escaped, then cut to the limit; cut before escaping too, so a huge string costs no huge copy. */
   #bounded(value: unknown): string {

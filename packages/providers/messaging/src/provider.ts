@@ -17,19 +17,29 @@ import {
   ImportFailedError,
   InvalidArgumentError,
   MessagingSubjectDeniedError,
+  parseWit,
 } from '@cirrus/protocol';
 import type { Logger, StringMap } from '@cirrus/protocol';
 import type { LatticeConnection, Msg, Subscription } from '@cirrus/lattice';
-import type { ImportCall } from '@cirrus/runtime';
 import type {
   BuiltinProvider,
   CapabilityProvider,
+  ExportHandlers,
   ImportSource,
   ProviderContext,
   ResolvedLink,
-} from './types.ts';
+} from '@cirrus/provider-core';
 
 const CONSUMER = 'wasmcloud:messaging/consumer';
+/** The consumer as components on other hosts reach it over wRPC (its own name and shapes). */
+const CONSUMER_WIT = `
+package wasmcloud:messaging@0.2.0;
+interface consumer {
+  record broker-message { subject: string, body: list<u8>, reply-to: option<string> }
+  request: func(subject: string, body: list<u8>, timeout-ms: u32) -> result<broker-message, string>;
+  publish: func(msg: broker-message) -> result<_, string>;
+}
+`;
 
 /** `broker-message` of wasmcloud:messaging 0.2.0, as jco represents the record. */
 export interface BrokerMessage {
@@ -53,6 +63,21 @@ export interface MessagingProviderOptions {
 }
 
 const HANDLER_INTERFACE = 'wasmcloud:messaging/handler';
+/** How a handler on another host is invoked: as 1.x serves it, `wasmcloud:messaging/handler@0.2.0`. */
+const REMOTE_HANDLER = {
+  instance: 'wasmcloud:messaging/handler@0.2.0',
+  fn: (() => {
+    const handler = parseWit(`
+      package wasmcloud:messaging@0.2.0;
+      interface handler {
+        record broker-message { subject: string, body: list<u8>, reply-to: option<string> }
+        handle-message: func(msg: broker-message) -> result<_, string>;
+      }
+    `).interfaces[0]?.functions.get('handle-message');
+    if (handler === undefined) throw new Error('the built-in handler WIT has no handle-message');
+    return handler;
+  })(),
+};
 
 /** Link config keys (wasmCloud's NATS provider uses the same `subscriptions`). */
 export const SUBSCRIPTIONS_KEY = 'subscriptions';
@@ -196,21 +221,16 @@ class MessagingProvider implements CapabilityProvider {
 
   // --- consumer: publish and request for linked components -------------------------------------
 
-  async handleImport(call: ImportCall, source: ImportSource): Promise<unknown> {
-    if (call.interface !== CONSUMER) {
-      throw new Error(`the messaging provider does not serve ${call.interface}`);
-    }
-    switch (call.fn) {
-      case 'publish':
-        return guarded(async () => this.#publish(source.sourceId, call.args[0]));
-      case 'request': {
-        const [subject, body, timeoutMs] = call.args;
-        return guarded(() => this.#request(source.sourceId, subject, body, timeoutMs));
-      }
-      default:
-        throw new Error(`wasmcloud:messaging/consumer has no function ${call.fn}`);
-    }
-  }
+  readonly wit = CONSUMER_WIT;
+
+  readonly exports: ExportHandlers<ImportSource> = {
+    [CONSUMER]: {
+      publish: (source: ImportSource, message: unknown) =>
+        guarded(async () => this.#publish(source.sourceId, message)),
+      request: (source: ImportSource, subject: unknown, body: unknown, timeoutMs: unknown) =>
+        guarded(() => this.#request(source.sourceId, subject, body, timeoutMs)),
+    },
+  };
 
   #publish(componentId: string, value: unknown): void {
     const message = value as Partial<BrokerMessage> | null;
@@ -388,9 +408,13 @@ export function createMessagingProvider(options: MessagingProviderOptions = {}):
 function exportDelivery(context: ProviderContext): MessageDelivery {
   return {
     async deliver(componentId, message) {
-      const result = await context.components.invoke(componentId, HANDLER_INTERFACE, 'handle-message', [
-        message,
-      ]);
+      const result = await context.components.invoke(
+        componentId,
+        HANDLER_INTERFACE,
+        'handle-message',
+        [message],
+        REMOTE_HANDLER,
+      );
       if (result !== null && typeof result === 'object' && (result as { tag?: unknown }).tag === 'err') {
         throw new ImportFailedError(
           `${componentId} refused the message: ${String((result as { val?: unknown }).val)}`,

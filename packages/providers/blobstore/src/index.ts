@@ -1,0 +1,2 @@
+export { blobstoreProvider } from './provider.ts';
+export { blobstoreBinding } from './wire.ts';

@@ -1,0 +1,1 @@
+export { configProvider } from './provider.ts';

@@ -1,0 +1,2 @@
+export { hostAllowed, httpClientProvider, parseAllowedHosts } from './provider.ts';
+export { httpClientBinding } from './wire.ts';

@@ -1,0 +1,1 @@
+export { DEFAULT_HTTP_ADDRESS, httpServerProvider } from './provider.ts';

@@ -1,0 +1,2 @@
+export { keyValueProvider } from './provider.ts';
+export { keyValueBinding } from './wire.ts';

@@ -1,0 +1,1 @@
+export { loggingProvider } from './provider.ts';
