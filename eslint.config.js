@@ -1,40 +1,42 @@
 // Lint: type-aware rules (an un-awaited promise is the commonest way to lose an error in an async
-// host) and the package layering, so imports keep pointing one way.
+// host), and the architecture: no import cycles anywhere, and the package layering, so imports keep
+// pointing one way (the rules are in scripts/lint/plugin.ts).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import cirrus from './scripts/lint/plugin.ts';
 
-/** Which workspace packages each package may import (lower layers never import higher ones). */
+/**
+ * The layers: the folders (globs; ones that do not exist yet are fine) that make up each, and which
+ * layers its sources may import. A package's tests may import what its sources may, plus testing.
+ * test/, bench/, scripts/ and examples/ may import any package, through its public entry.
+ */
 const LAYERS = {
-  protocol: [],
-  lattice: ['protocol'],
-  runtime: ['protocol'],
-  host: ['protocol', 'lattice', 'runtime'],
-  apps: ['protocol'],
-  'control-client': ['protocol', 'lattice'],
-  cli: ['protocol', 'lattice', 'runtime', 'host', 'apps', 'control-client'],
-  testing: ['protocol', 'lattice'],
-  'provider-sdk': ['protocol', 'lattice'],
+  protocol: { folders: ['packages/protocol'], may: [] },
+  lattice: { folders: ['packages/lattice'], may: ['protocol'] },
+  runtime: { folders: ['packages/runtime'], may: ['protocol'] },
+  providers: { folders: ['packages/providers/*'], may: ['protocol', 'lattice', 'runtime', 'providers'] },
+  host: { folders: ['packages/host'], may: ['protocol', 'lattice', 'runtime', 'providers'] },
+  apps: { folders: ['packages/apps'], may: ['protocol'] },
+  'control-client': { folders: ['packages/control-client'], may: ['protocol', 'lattice'] },
+  cli: {
+    folders: ['packages/cli'],
+    may: ['protocol', 'lattice', 'runtime', 'providers', 'host', 'apps', 'control-client'],
+  },
+  testing: { folders: ['packages/testing'], may: ['protocol', 'lattice'] },
+  'provider-sdk': { folders: ['packages/provider-sdk'], may: ['protocol', 'lattice', 'providers'] },
+  examples: { folders: ['examples/*'], may: '*' },
 };
-const ALL = Object.keys(LAYERS);
 
-function layerRule(name) {
-  const forbidden = ALL.filter((other) => other !== name && !LAYERS[name].includes(other));
-  const patterns = [
-    {
-      group: forbidden.map((p) => `@cirrus/${p}`),
-      message: `@cirrus/${name} may only depend on: ${LAYERS[name].map((p) => `@cirrus/${p}`).join(', ') || 'nothing'}.`,
-    },
-    { group: ['@cirrus/*/*'], message: 'Import a package through its public entry, not its internals.' },
-    { group: ['../../*/src/*', '../../../packages/*'], message: 'Import other packages by name.' },
-  ];
+/** Rules for one layer's folders: its sources, and everything else in them (tests, fixtures). */
+function layerRules([name, { folders, may }]) {
+  if (may === '*') return [];
+  const sources = folders.map((folder) => `${folder}/src/**/*.ts`);
+  const patterns = [];
   if (name === 'protocol') {
     patterns.push({
       group: ['node:*'],
       message: '@cirrus/protocol is pure and browser-safe: no Node modules.',
     });
-  }
-  if (name !== 'testing') {
-    patterns.push({ group: ['@cirrus/testing'], message: 'Only tests use @cirrus/testing.' });
   }
   if (name === 'runtime' || name === 'protocol') {
     // nkeys is a key codec and Ed25519, no messaging: protocol encodes and checks identities with it.
@@ -44,10 +46,25 @@ function layerRule(name) {
       message: `@cirrus/${name} knows nothing about NATS.`,
     });
   }
-  return {
-    files: [`packages/${name}/src/**/*.ts`],
-    rules: { 'no-restricted-imports': ['error', { patterns }] },
-  };
+  return [
+    {
+      files: sources,
+      rules: {
+        'cirrus/boundaries': ['error', { may, who: `The ${name} layer` }],
+        ...(patterns.length > 0 ? { 'no-restricted-imports': ['error', { patterns }] } : {}),
+      },
+    },
+    {
+      files: folders.map((folder) => `${folder}/**/*.ts`),
+      ignores: sources,
+      rules: {
+        'cirrus/boundaries': [
+          'error',
+          { may: [...new Set([...may, name, 'testing'])], who: `The ${name} layer's tests` },
+        ],
+      },
+    },
+  ];
 }
 
 export default tseslint.config(
@@ -94,5 +111,15 @@ export default tseslint.config(
       ],
     },
   },
-  ...ALL.map(layerRule),
+  {
+    plugins: { cirrus },
+    settings: {
+      cirrus: { layers: Object.fromEntries(Object.entries(LAYERS).map(([name, l]) => [name, l.folders])) },
+    },
+    rules: {
+      'cirrus/no-cycle': 'error',
+      'cirrus/boundaries': ['error', { may: '*' }],
+    },
+  },
+  ...Object.entries(LAYERS).flatMap(layerRules),
 );

@@ -1,8 +1,9 @@
 /**
  * `npm test`: every check the project has, in the order that fails fastest. Installs the system
  * programs the tests start (when missing), builds the components the integration tests use (skipped
- * when their sources are unchanged), then types, lint, format, and the test files. Extra arguments
- * are passed to `node --test` (e.g. a file or --test-name-pattern).
+ * when their sources are unchanged), then types, lint (import cycles and layering included), the
+ * dependencies each package declares, format, and the test files. Extra arguments are passed to
+ * `node --test` (e.g. a file or --test-name-pattern).
  */
 import { spawn } from 'node:child_process';
 
@@ -16,7 +17,14 @@ const extra = process.argv.slice(2);
 // The failure suite's slow tier (test/failure/slow) runs separately: `npm run test:slow`, which CI runs too.
 const testFiles = extra.some((a) => !a.startsWith('-'))
   ? []
-  : ['packages/*/test/**/*.test.ts', 'test/failure/*.test.ts'];
+  : [
+      'packages/*/test/**/*.test.ts',
+      'packages/providers/*/test/**/*.test.ts',
+      'test/failure/*.test.ts',
+      'test/integration/*.test.ts',
+      'scripts/**/*.test.ts',
+      'examples/*/test/**/*.test.ts',
+    ];
 
 /** Component projects the tests run, built first (each is skipped when its sources are unchanged). */
 const COMPONENTS = [
@@ -28,6 +36,8 @@ const COMPONENTS = [
   'packages/testing/fixtures/greet-client',
   'packages/testing/fixtures/blobs',
   'packages/testing/fixtures/fetcher',
+  'packages/testing/fixtures/counter-resource',
+  'packages/testing/fixtures/counter-user',
 ];
 
 const steps: Step[] = [
@@ -37,6 +47,7 @@ const steps: Step[] = [
   { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },
   ...COMPONENTS.map((dir) => ({ name: `typecheck ${dir}`, command: 'tsc', args: ['-p', dir] })),
   { name: 'lint', command: 'eslint', args: ['.'] },
+  { name: 'dependencies', command: 'node', args: ['scripts/check-deps.ts'] },
   { name: 'format', command: 'prettier', args: ['--check', '--log-level', 'warn', '.'] },
   {
     name: 'tests',
