@@ -9,19 +9,24 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
-import type { HttpRequestHead } from '../packages/runtime/src/http-types.ts';
-import { HTTP_HANDLE_EXPORT, optimiseBindings } from '../packages/runtime/src/transpile.ts';
-import { LineSink } from '../packages/runtime/src/wasi/buffers.ts';
-import { IncomingRequest, ResponseOutparam } from '../packages/runtime/src/wasi/http.ts';
-import type { HttpErrorCode, ResponseChannel } from '../packages/runtime/src/wasi/http.ts';
-import { createWasiImports } from '../packages/runtime/src/wasi/imports.ts';
-import { EMPTY_SOURCE, ImmediateSink, OutputStream } from '../packages/runtime/src/wasi/io.ts';
-import type { ByteSink } from '../packages/runtime/src/wasi/io.ts';
-import { ASYNC_IMPORTS } from '../packages/runtime/src/wasi/supported.ts';
+import type { HttpErrorCode, HttpRequestHead } from '@cirrus/runtime';
+import {
+  ASYNC_IMPORTS,
+  createWasiImports,
+  EMPTY_SOURCE,
+  HTTP_HANDLE_EXPORT,
+  ImmediateSink,
+  IncomingRequest,
+  LineSink,
+  optimiseBindings,
+  OutputStream,
+  ResponseOutparam,
+} from '@cirrus/runtime/in-thread';
+import type { ByteSink, ResponseChannel } from '@cirrus/runtime/in-thread';
 
 const NAME = 'component';
 
-/** The options of packages/runtime/src/transpile.ts (not exported there, so repeated). */
+/** The options of the runtime's transpile step (packages/runtime/src/transpile.ts; not exported, so repeated). */
 const OPTIONS = {
   name: NAME,
   instantiation: 'async',

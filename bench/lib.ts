@@ -35,8 +35,8 @@ export function requireHelloWasm(): string {
 
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
 
-export type Part = 'http' | 'invoke' | 'control' | 'links' | 'overload';
-export const PARTS: readonly Part[] = ['http', 'invoke', 'control', 'links', 'overload'];
+export type Part = 'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote';
+export const PARTS: readonly Part[] = ['http', 'invoke', 'control', 'links', 'overload', 'remote'];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
@@ -60,7 +60,7 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)
@@ -68,7 +68,7 @@ export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overlo
   --rounds N         measured rounds, medians are reported   (BENCH_ROUNDS, default 3)
   --instances N      Cirrus instances / pool size / callers  (BENCH_INSTANCES, default 4)
   --calls N          calls per invoke / control round        (BENCH_CALLS, default 5000;
-                     links rounds make a fifth as many)
+                     links and remote rounds make a fifth as many)
   --servers LIST     HTTP servers, from ${SERVER_KEYS.join(',')}  (BENCH_SERVERS, default all)
   --start-timeout S  seconds a server may take to come up    (BENCH_START_TIMEOUT, default 60)
 `;

@@ -26,8 +26,11 @@
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BUILTIN_PROVIDERS, createHost } from '@cirrus/host';
-import type { ComponentCalls, Host, HostOptions } from '@cirrus/host';
+import { createHost, issueHostCredential, setUpInvocationSigning } from '@cirrus/host';
+import type { Host, HostOptions } from '@cirrus/host';
+import type { ComponentCalls } from '@cirrus/provider-core';
+import { keyValueBinding } from '@cirrus/provider-keyvalue';
+import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
 import { connectNats, createMemoryLattice } from '@cirrus/lattice';
 import type { LatticeConnection, NatsLatticeConnection } from '@cirrus/lattice';
 import { Nkey, resolveLimits, silentLogger } from '@cirrus/protocol';
@@ -35,9 +38,11 @@ import type { HttpRequestHead, ImportCall } from '@cirrus/runtime';
 import type { HostResource } from '@cirrus/runtime';
 import { startNatsServer } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
-import { remoteKeyValue } from '../packages/host/src/wrpc/keyvalue.ts';
-import { issueHostCredential, setUpInvocationSigning } from '../packages/host/src/invocation-signing.ts';
 import { BufferedResponse, loadDirect } from './direct.ts';
+import { medianOfRounds as med, percentile, runModes } from './sequential.ts';
+import type { Call, Mode } from './sequential.ts';
+
+const remoteKeyValue = keyValueBinding.invoke.bind(keyValueBinding);
 import type { DirectComponent } from './direct.ts';
 import {
   COUNTER_WASM,
@@ -46,7 +51,6 @@ import {
   HELLO_GREETING,
   log,
   makeTempDir,
-  median,
   progress,
   ratio,
   removeTempDir,
@@ -66,17 +70,6 @@ const HEAD: HttpRequestHead = {
 };
 const TIMEOUT_MS = 5000;
 const RAW_SUBJECT = 'bench.raw.increment';
-
-type Call = () => Promise<void>;
-
-interface Mode {
-  label: string;
-  call: Call;
-  /** µs per call, one entry per round. */
-  rounds: number[];
-  /** Every call's latency in µs (P3 only). */
-  samples: number[];
-}
 
 /** A provider whose only job is to hand the benchmark the host's way into its components. */
 function driver(): { provider: (typeof BUILTIN_PROVIDERS)[string]; calls: () => ComponentCalls } {
@@ -144,40 +137,6 @@ function plainKeyValue(): { imports: Record<string, unknown>; calls: () => numbe
   };
 }
 
-async function measure(call: Call, calls: number, samples?: number[]): Promise<number> {
-  const started = performance.now();
-  for (let i = 0; i < calls; i++) {
-    const t = performance.now();
-    await call();
-    samples?.push((performance.now() - t) * 1000);
-  }
-  return ((performance.now() - started) * 1000) / calls;
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-async function runModes(
-  modes: Mode[],
-  settings: Settings,
-  calls: number,
-  keepSamples: boolean,
-): Promise<void> {
-  const warm = Math.min(calls, 1000);
-  for (const mode of modes) await measure(mode.call, warm);
-  for (let r = 0; r < settings.rounds; r++) {
-    for (const mode of modes) {
-      const us = await measure(mode.call, calls, keepSamples ? mode.samples : undefined);
-      mode.rounds.push(us);
-      progress(`round ${r + 1}/${settings.rounds} ${mode.label}: ${fmt(us, 1)} µs/call`);
-    }
-  }
-}
-
-const med = (m: Mode): number => median(m.rounds);
-
 async function linkedHost(
   lattice: LatticeConnection,
   dir: string,
@@ -192,6 +151,7 @@ async function linkedHost(
     heartbeatIntervalMs: 0,
     limits: resolveLimits({ maxInstances: 10 }),
     builtinProviders: { ...BUILTIN_PROVIDERS, 'bench-driver': benchDriver.provider },
+    wireBindings: WIRE_BINDINGS,
     ...(signedInvocations === undefined ? {} : { signedInvocations }),
   });
 }

@@ -3,7 +3,7 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke|control|links|overload]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control|links|overload|remote]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
@@ -13,6 +13,7 @@ import { runControl } from './control.ts';
 import { runInvoke } from './invoke.ts';
 import { runLinks } from './links.ts';
 import { runOverload } from './overload.ts';
+import { runRemote } from './remote.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
 
@@ -22,6 +23,7 @@ const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   control: runControl,
   links: runLinks,
   overload: runOverload,
+  remote: runRemote,
 };
 
 async function main(): Promise<number> {
