@@ -64,6 +64,7 @@ export type WrpcStreamLimits = Pick<
   | 'wrpcStreamBufferMaxBytes'
   | 'wrpcStreamIdleTimeoutMs'
   | 'wrpcStreamProbeIntervalMs'
+  | 'wrpcHandshakeDelayMs'
   | 'wrpcMaxAsyncValues'
   | 'wrpcMaxListLength'
 >;
@@ -74,6 +75,7 @@ export function wrpcStreamLimits(given: Partial<WrpcStreamLimits> = {}): WrpcStr
     wrpcStreamBufferMaxBytes: given.wrpcStreamBufferMaxBytes ?? DEFAULT_LIMITS.wrpcStreamBufferMaxBytes,
     wrpcStreamIdleTimeoutMs: given.wrpcStreamIdleTimeoutMs ?? DEFAULT_LIMITS.wrpcStreamIdleTimeoutMs,
     wrpcStreamProbeIntervalMs: given.wrpcStreamProbeIntervalMs ?? DEFAULT_LIMITS.wrpcStreamProbeIntervalMs,
+    wrpcHandshakeDelayMs: given.wrpcHandshakeDelayMs ?? DEFAULT_LIMITS.wrpcHandshakeDelayMs,
     wrpcMaxAsyncValues: given.wrpcMaxAsyncValues ?? DEFAULT_LIMITS.wrpcMaxAsyncValues,
     wrpcMaxListLength: given.wrpcMaxListLength ?? DEFAULT_LIMITS.wrpcMaxListLength,
   };
@@ -210,8 +212,12 @@ class InboundChannel {
     this.#wakeReader();
   }
 
-  /** The next bytes, or null at the end of the subject (its empty message). */
-  async read(): Promise<Uint8Array | null> {
+  /**
+   * The next bytes, or null at the end of the subject (its empty message). A stream's reader reads
+   * because its consumer asks (`demand`); a future's reads at once, whether its value is awaited or
+   * not, so it does not count as asking.
+   */
+  async read(demand = true): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#failure !== undefined) throw this.#failure;
       const front = this.#front;
@@ -234,6 +240,7 @@ class InboundChannel {
         return null;
       }
       this.#lastActivity = now();
+      if (demand) this.#session.demand();
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
   }
@@ -249,12 +256,13 @@ class InboundChannel {
   }
 
   /**
-   * The call ended without reading (all of) this value. When its sender has sent all of it there
-   * is nobody to tell, so what is left is dropped quietly; otherwise the sender is told to stop.
+   * The call ended without reading (all of) this value. When its sender has sent all of it, or was
+   * never told where to send it (`quietly`), what is left is dropped without a word; otherwise the
+   * sender is told to stop.
    */
-  dropUnread(): void {
+  dropUnread(quietly: boolean): void {
     if (this.#released) return;
-    if (this.#eof) {
+    if (this.#eof || quietly) {
       this.#release(undefined);
       return;
     }
@@ -679,6 +687,8 @@ export interface WrpcSessionInit {
   readonly maxBytes: number;
   /** A value this side sends failed (its producer threw, or it could not be encoded). */
   readonly onSendError?: (err: unknown, subject: string) => void;
+  /** A reader of an incoming value waits for bytes for the first time (the server's held-back handshake). */
+  readonly onDemand?: () => void;
 }
 
 /** The streams and futures of one call on one side; see the module comment. */
@@ -703,12 +713,14 @@ export class WrpcSession {
   #created = 0;
   readonly #outbound = new Map<string, OutboundChannel>();
   #sealed = false;
-  #dropUnread = false;
+  #dropUnread: boolean | 'quietly' = false;
   #closed = false;
   #aborted: Error | undefined;
   #onClose: (() => void) | undefined;
   /** When the writers of this call last let the event loop run (see TURN_MS). */
   lastTurn = now();
+  /** Called by a reader before it waits for bytes; see WrpcSessionInit.onDemand. */
+  readonly demand: () => void;
 
   constructor(init: WrpcSessionInit) {
     this.conn = init.conn;
@@ -719,6 +731,7 @@ export class WrpcSession {
     this.#own = init.own;
     this.#patterns = wrpcAsyncPaths(init.inboundTypes);
     this.#onSendError = init.onSendError;
+    this.demand = init.onDemand ?? (() => undefined);
   }
 
   /** Between Cirrus peers both sides take credit; a 1.x peer sends no window. */
@@ -844,7 +857,7 @@ export class WrpcSession {
     };
     try {
       if (inner === undefined) {
-        if ((await channel.read()) !== null) {
+        if ((await channel.read(false)) !== null) {
           throw new WrpcDecodeError(`${channel.subject}: bytes for a future without a value`, {
             details: { reason: 'malformed' },
           });
@@ -853,7 +866,7 @@ export class WrpcSession {
         return undefined;
       }
       for (;;) {
-        const next = await channel.read();
+        const next = await channel.read(false);
         if (next === null) {
           throw new WrpcStreamFailedError(`${channel.subject}: the future ended without its value`, {
             hint: 'the sender failed or went away before the value was ready',
@@ -1046,9 +1059,10 @@ export class WrpcSession {
    * Nothing new starts on this side but what the started values bring (elements' nested values);
    * `onClose` runs once every value in both directions has ended. With `dropUnread`, values the
    * peer still sends are cancelled once everything this side sends has ended (a served call whose
-   * handler did not read all its parameters).
+   * handler did not read all its parameters); `'quietly'` drops them without telling the peer, which
+   * was never told where to send them.
    */
-  seal(onClose: () => void, dropUnread = false): void {
+  seal(onClose: () => void, dropUnread: boolean | 'quietly' = false): void {
     this.#sealed = true;
     this.#onClose = onClose;
     this.#dropUnread = dropUnread;
@@ -1072,7 +1086,7 @@ export class WrpcSession {
   #settle(): void {
     if (!this.#sealed || this.#closed) return;
     if (this.#dropUnread && this.#outbound.size === 0 && this.#inbound.size > 0) {
-      for (const channel of [...this.#inbound.values()]) channel.dropUnread();
+      for (const channel of [...this.#inbound.values()]) channel.dropUnread(this.#dropUnread === 'quietly');
     }
     if (this.#inbound.size > 0 || this.#outbound.size > 0) return;
     this.#closed = true;

@@ -543,6 +543,21 @@ async function serveStreaming(
   const resultsSubject = wrpcResultsSubject(reply);
   const limits = wrpcStreamLimits(options.streamLimits);
   const peerWindow = parseWrpcWindow(msg.headers?.[WRPC_HEADER_WINDOW]);
+  let handshaken = false;
+  // Only an invoker that offered a window learns this side's: a 1.x invoker never sends credit.
+  const handshake = (): void => {
+    if (handshaken) return;
+    handshaken = true;
+    clearTimeout(held);
+    conn.publish(
+      reply,
+      EMPTY,
+      peerWindow === undefined
+        ? { reply: inbox }
+        : { reply: inbox, headers: { [WRPC_HEADER_WINDOW]: String(limits.wrpcStreamWindowBytes) } },
+    );
+  };
+  let held: ReturnType<typeof setTimeout> | undefined;
   const session = new WrpcSession({
     conn,
     own: inbox,
@@ -552,36 +567,35 @@ async function serveStreaming(
     maxBytes: options.maxBytes,
     onSendError: (err, subject) =>
       options.logger.warn('wRPC result stream failed', { subject, error: describeError(err) }),
+    onDemand: handshake,
   });
   session.connect(reply, resultsSubject, peerWindow);
-  const root = rootParams(handler.fn, msg.data, options.maxBytes);
+  const root = rootParams(handler.fn, msg.data, options.maxBytes, session.revive);
   route = (m) => (m.subject === paramsSubject ? root.push(m.data) : session.route(m));
   let resultsSent = false;
   try {
-    // Only an invoker that offered a window learns this side's: a 1.x invoker never sends credit.
-    conn.publish(
-      reply,
-      EMPTY,
-      peerWindow === undefined
-        ? { reply: inbox }
-        : { reply: inbox, headers: { [WRPC_HEADER_WINDOW]: String(limits.wrpcStreamWindowBytes) } },
-    );
-    const bytes = await deadline(root.done, options.timeoutMs, `parameters of ${msg.subject}`);
+    // The handshake tells the invoker where to send the rest of the parameters, its pending values and
+    // its credit. A Cirrus invoker whose parameters all came in the invocation is told only if this
+    // side reads one of them, sends pending results, or takes longer than wrpcHandshakeDelayMs (from
+    // then on it can probe this side): a quick answer is the invocation and its results alone.
+    if (peerWindow === undefined || root.ready === undefined || limits.wrpcHandshakeDelayMs === 0)
+      handshake();
+    else held = setTimeout(handshake, limits.wrpcHandshakeDelayMs);
+    const { bytes, values } =
+      root.ready ?? (await deadline(root.done, options.timeoutMs, `parameters of ${msg.subject}`));
     const caller = callerOf(msg);
-    if (!(await verified(options, msg, fnName, caller, bytes))) {
+    if (options.verify !== undefined && !(await verified(options, msg, fnName, caller, bytes))) {
       session.abort(new WrpcCallFailedError(`${msg.subject}: the invocation was refused`), true);
       return;
     }
-    const args = decodeWrpcParams(handler.fn, bytes, {
-      revive: session.revive,
-      maxValueBytes: options.maxBytes,
-    }).values;
-    const results = await handler.handle(args, {
+    const results = await handler.handle(values, {
       ...caller,
       signal: session.signal,
       cirrusPeer: peerWindow !== undefined,
     });
     const encoded = encodeWrpcResults(handler.fn, results);
+    if (encoded.deferred.length > 0) handshake();
+    clearTimeout(held);
     resultsSent = true;
     for (const chunk of wrpcChunks(encoded.bytes, options.maxPayload)) conn.publish(resultsSubject, chunk);
     conn.publish(resultsSubject, EMPTY);
@@ -590,27 +604,33 @@ async function serveStreaming(
     session.abort(err instanceof Error ? err : new Error(String(err)), true);
     throw err;
   } finally {
+    clearTimeout(held);
     // wRPC has no error channel: an empty result stream tells the caller at once, not at its deadline.
     if (!resultsSent) conn.publish(resultsSubject, EMPTY);
-    session.seal(close, true);
+    // Values the invoker was never told where to send are not waited for, nor cancelled.
+    session.seal(close, handshaken ? true : 'quietly');
   }
 }
 
 /**
- * The root parameter bytes of a streaming call: the invocation payload when it decodes, else
- * everything up to the empty message on `S.params` (pending values follow on their own subjects).
+ * The root parameters of a call with streams: the first message's payload, then what follows on
+ * `S.params`, decoded with `revive` (which hands out the same live value for a path however often it
+ * is asked, so a decode that runs out of bytes and is tried again later creates nothing twice).
+ * `ready` is set when the first message held them all, as it usually does.
  */
 function rootParams(
   fn: WitFunction,
   first: Uint8Array,
   maxBytes: number,
-): { done: Promise<Uint8Array>; push: (data: Uint8Array) => void } {
-  let settle: { resolve: (bytes: Uint8Array) => void; reject: (err: Error) => void } | undefined;
-  const done = new Promise<Uint8Array>((resolve, reject) => (settle = { resolve, reject }));
+  revive: NonNullable<Parameters<typeof decodeWrpcParams>[2]>['revive'],
+): { ready?: RootParams; done: Promise<RootParams>; push: (data: Uint8Array) => void } {
+  let settle: { resolve: (params: RootParams) => void; reject: (err: Error) => void } | undefined;
+  const done = new Promise<RootParams>((resolve, reject) => (settle = { resolve, reject }));
+  let ready: RootParams | undefined;
   const complete = (bytes: Uint8Array, final: boolean): void => {
     try {
-      decodeWrpcParams(fn, bytes, { maxValueBytes: maxBytes });
-      settle?.resolve(bytes);
+      ready = { bytes, values: decodeWrpcParams(fn, bytes, { revive, maxValueBytes: maxBytes }).values };
+      settle?.resolve(ready);
       settle = undefined;
     } catch (err) {
       if (final || !isWrpcTruncated(err)) {
@@ -620,7 +640,7 @@ function rootParams(
     }
   };
   complete(first, false);
-  if (settle === undefined) return { done, push: () => {} };
+  if (settle === undefined) return { ...(ready === undefined ? {} : { ready }), done, push: () => {} };
   const stream = createWrpcByteStream({ maxBytes, initial: first });
   return {
     done,
@@ -634,6 +654,11 @@ function rootParams(
       }
     },
   };
+}
+
+interface RootParams {
+  bytes: Uint8Array;
+  values: unknown[];
 }
 
 /** The parameters, when the invocation payload holds all of them; undefined when more must follow. */

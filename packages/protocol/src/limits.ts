@@ -266,6 +266,14 @@ export const LIMIT_SPECS = {
     description:
       'Silence on an incomplete incoming wRPC stream or future after which the reader checks that the sender is still on the lattice (a vanished one fails it with WRPC_STREAM_FAILED).',
   },
+  wrpcHandshakeDelayMs: {
+    default: 2,
+    min: 0,
+    max: 1_000,
+    unit: 'ms',
+    description:
+      'How long a host serving a wRPC call from another Cirrus host holds back its handshake while it needs nothing more from the caller; a call answered sooner costs three messages instead of eight. 0 sends it at once, as 1.x does.',
+  },
   wrpcMaxAsyncValues: {
     default: 1_024,
     min: 1,

@@ -166,14 +166,24 @@ export function isWitName(name: string): boolean {
  * (`content-type` → `contentType`, `get-URL` → `getUrl`).
  */
 export function witNameToJs(name: string): string {
-  return name
-    .split('-')
-    .map((word, i) => {
-      const lower = word.toLowerCase();
-      return i === 0 ? lower : lower.charAt(0).toUpperCase() + lower.slice(1);
-    })
-    .join('');
+  // Asked for every field of every value the wRPC codec carries: each name is converted once.
+  let js = jsNames.get(name);
+  if (js === undefined) {
+    js = name
+      .split('-')
+      .map((word, i) => {
+        const lower = word.toLowerCase();
+        return i === 0 ? lower : lower.charAt(0).toUpperCase() + lower.slice(1);
+      })
+      .join('');
+    if (jsNames.size < JS_NAMES_KEPT) jsNames.set(name, js);
+  }
+  return js;
 }
+
+/** Names come from WIT documents, a bounded set in practice; the bound keeps a hostile one harmless. */
+const JS_NAMES_KEPT = 4096;
+const jsNames = new Map<string, string>();
 
 function invalid(message: string): WitInvalidError {
   return new WitInvalidError(message, {

@@ -139,10 +139,7 @@ async function respond(
     authority: request.authority ?? '',
     headers: request.headers.flat(),
   };
-  const hasBody = carriesBody(request.headers);
-  // An empty body stream is read to its end rather than cancelled: no message goes back for it.
-  if (!hasBody) void drain(request.body);
-  handle(head, hasBody ? request.body : null, channel).then(
+  handle(head, carriesBody(request.headers) ? request.body : null, channel).then(
     () => channel.close(),
     (err: unknown) => {
       if (channel.started) {
@@ -174,14 +171,6 @@ function carriesBody(headers: readonly (readonly [string, string])[]): boolean {
     if (lower === 'content-length' && value.trim() !== '0') return true;
   }
   return false;
-}
-
-async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
-  try {
-    for await (const chunk of body) void chunk;
-  } catch {
-    // the call failed as a whole, and says so itself
-  }
 }
 
 /**
