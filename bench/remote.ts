@@ -188,6 +188,14 @@ export async function runRemote(settings: Settings): Promise<void> {
       }),
     ];
     await runModes(modes, settings, calls, true);
+    // CPU is steadier than latency on a shared machine: what each request costs the hosts.
+    const cpu = new Map<string, { a: number; b: number }>();
+    for (const m of modes.slice(0, 2)) {
+      const [a0, b0] = [servers[0]?.cpuSeconds() ?? 0, servers[1]?.cpuSeconds() ?? 0];
+      for (let i = 0; i < calls; i++) await m.call();
+      const [a1, b1] = [servers[0]?.cpuSeconds() ?? 0, servers[1]?.cpuSeconds() ?? 0];
+      cpu.set(m.label, { a: ((a1 - a0) * 1e6) / calls, b: ((b1 - b0) * 1e6) / calls });
+    }
     log('\nMedians over rounds; p50/p99 over every request:\n');
     log(
       table(
@@ -199,6 +207,13 @@ export async function runRemote(settings: Settings): Promise<void> {
           fmt(percentile(m.samples, 99), 1),
           m.rounds.map((x) => fmt(x, 1)).join(' / '),
         ]),
+      ),
+    );
+    log('\nHost CPU per request (user + system, every thread), one more pass of each:\n');
+    log(
+      table(
+        ['mode', 'host A µs', 'host B µs', 'both µs'],
+        [...cpu].map(([label, c]) => [label, fmt(c.a, 0), fmt(c.b, 0), fmt(c.a + c.b, 0)]),
       ),
     );
     const [local, remote, raw] = modes.map((m) => percentile(m.samples, 50)) as [number, number, number];
