@@ -8,43 +8,21 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
-import { freePort, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { freePort, startNatsServer, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
-import { hostOnNats, routeHttp } from './support.ts';
+import { hostOnNats, routeHttp, sendRaw } from './support.ts';
 import type { Host } from '../src/index.ts';
 
 const BLOBS_WASM = fileURLToPath(new URL('../../testing/fixtures/blobs/build/blobs.wasm', import.meta.url));
 const MiB = 1024 * 1024;
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-  text: string;
-}
-
-function send(port: number, method: string, path: string, body?: Uint8Array | string): Promise<Reply> {
-  const reply = new Promise<Reply>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const all = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: all, text: all.toString('utf8') });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  return withDeadline(reply, 30_000, `${method} ${path}`);
-}
+const sendRemote = (port: number, method: string, path: string, body?: Uint8Array | string) =>
+  sendRaw(port, method, path, body, 30_000);
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -93,7 +71,7 @@ describe('wasi:blobstore across hosts', () => {
     await routeHttp(b, 'blobs', port, 'blobs');
     // Host A learns of the link from the lattice: until then its provider refuses the caller.
     await waitFor(
-      async () => (await send(port, 'PUT', '/c/box')).status === 201,
+      async () => (await sendRemote(port, 'PUT', '/c/box')).status === 201,
       10_000,
       'the provider on host A to take the link',
       50,
@@ -109,7 +87,7 @@ describe('wasi:blobstore across hosts', () => {
 
   it('writes, reads, lists and deletes objects of several MiB on the provider host', async () => {
     const big = randomBytes(5 * MiB);
-    const put = await send(port, 'PUT', '/c/box/big.bin', big);
+    const put = await sendRemote(port, 'PUT', '/c/box/big.bin', big);
     assert.deepEqual([put.status, put.text], [201, `${big.byteLength}\n`]);
     assert.equal(
       sha256(await readFile(join(root, 'box', 'big.bin'))),
@@ -118,32 +96,32 @@ describe('wasi:blobstore across hosts', () => {
     );
 
     const named = randomBytes(3 * MiB);
-    const first = await send(port, 'PUT', '/c/box/named-first.bin?order=name-first', named);
+    const first = await sendRemote(port, 'PUT', '/c/box/named-first.bin?order=name-first', named);
     assert.deepEqual([first.status, first.text], [201, `${named.byteLength}\n`]);
 
-    const got = await send(port, 'GET', '/c/box/big.bin');
+    const got = await sendRemote(port, 'GET', '/c/box/big.bin');
     assert.equal(got.status, 200, got.text.slice(0, 200));
     assert.equal(got.headers['x-size'], String(big.byteLength));
     assert.equal(sha256(got.body), sha256(big));
 
-    const range = await send(port, 'GET', `/c/box/named-first.bin?start=${MiB}&end=${2 * MiB - 1}`);
+    const range = await sendRemote(port, 'GET', `/c/box/named-first.bin?start=${MiB}&end=${2 * MiB - 1}`);
     assert.equal(range.headers['x-size'], String(MiB));
     assert.equal(sha256(range.body), sha256(named.subarray(MiB, 2 * MiB)));
 
-    const sync = await send(port, 'GET', `/c/box/named-first.bin?end=${MiB - 1}&sync`);
+    const sync = await sendRemote(port, 'GET', `/c/box/named-first.bin?end=${MiB - 1}&sync`);
     assert.equal(sha256(sync.body), sha256(named.subarray(0, MiB)));
-    const tooLarge = await send(port, 'GET', '/c/box/named-first.bin?sync');
+    const tooLarge = await sendRemote(port, 'GET', '/c/box/named-first.bin?sync');
     assert.equal(tooLarge.status, 413, tooLarge.text);
 
-    const listed = await send(port, 'GET', '/c/box?page=1');
+    const listed = await sendRemote(port, 'GET', '/c/box?page=1');
     assert.deepEqual(listed.text.split('\n').filter(Boolean).sort(), ['big.bin', 'named-first.bin']);
-    const stat = JSON.parse((await send(port, 'GET', '/stat/box/big.bin')).text) as { size: number };
+    const stat = JSON.parse((await sendRemote(port, 'GET', '/stat/box/big.bin')).text) as { size: number };
     assert.equal(stat.size, big.byteLength);
 
-    assert.equal((await send(port, 'DELETE', '/c/box/big.bin')).status, 204);
-    assert.equal((await send(port, 'GET', '/has/box/big.bin')).text, 'false');
+    assert.equal((await sendRemote(port, 'DELETE', '/c/box/big.bin')).status, 204);
+    assert.equal((await sendRemote(port, 'GET', '/has/box/big.bin')).text, 'false');
     assert.deepEqual(await readdir(join(root, 'box')), ['named-first.bin']);
-    const missing = await send(port, 'GET', '/c/box/big.bin');
+    const missing = await sendRemote(port, 'GET', '/c/box/big.bin');
     assert.equal(missing.status, 404);
     assert.match(missing.text, /^BLOBSTORE_NOT_FOUND/);
 
@@ -160,10 +138,10 @@ describe('wasi:blobstore across hosts', () => {
     spying.unsubscribe();
     await a.stop();
     const started = Date.now();
-    const exists = await send(port, 'GET', '/exists/box');
+    const exists = await sendRemote(port, 'GET', '/exists/box');
     assert.equal(exists.status, 500);
     assert.match(exists.text, /NO_RESPONDERS/);
-    const read = await send(port, 'GET', '/c/box/named-first.bin');
+    const read = await sendRemote(port, 'GET', '/c/box/named-first.bin');
     assert.equal(read.status, 500);
     assert.match(read.text, /NO_RESPONDERS/);
     assert.ok(Date.now() - started < 5000, `answered after ${Date.now() - started} ms`);

@@ -1,5 +1,6 @@
 /** Helpers the host's integration tests share. */
-import { waitFor } from '@cirrus/testing';
+import { request } from 'node:http';
+import { waitFor, withDeadline } from '@cirrus/testing';
 import { connectNats } from '@cirrus/lattice';
 import type { LatticeConnection, Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
 import { resolveLimits } from '@cirrus/protocol';
@@ -99,4 +100,38 @@ export async function hostOnNats(
     ...extra,
   });
   return { host, connection };
+}
+
+export interface RawReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  text: string;
+}
+
+/**
+ * One request on a fresh connection with the path sent as it is (fetch would resolve `..` segments
+ * before sending), failing after `timeoutMs`.
+ */
+export function sendRaw(
+  port: number,
+  method: string,
+  path: string,
+  body?: Uint8Array | string,
+  timeoutMs = 20_000,
+): Promise<RawReply> {
+  const reply = new Promise<RawReply>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const all = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: all, text: all.toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return withDeadline(reply, timeoutMs, `${method} ${path}`);
 }
