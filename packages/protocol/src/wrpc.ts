@@ -7,7 +7,7 @@ import {
 import { DEFAULT_LIMITS } from './limits.ts';
 import { assertValidId } from './subjects.ts';
 import type { WitType } from './wit-types.ts';
-import type { WrpcPath } from './wrpc-codec.ts';
+import type { WrpcPath } from './wrpc-values.ts';
 
 /**
  * wRPC over NATS as wasmCloud 1.x speaks it (wrpc-transport-nats 0.28/0.29): subject names, how a

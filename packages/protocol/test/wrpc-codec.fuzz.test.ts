@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { fc, fuzz } from '@cirrus/testing';
 import {
   decodeWrpcStreamChunks,
+  DEFAULT_LIMITS,
   decodeWrpcTuple,
   decodeWrpcValue,
   encodeWrpcTuple,
@@ -19,7 +20,10 @@ import {
   witTypeToString,
   WrpcDecodeError,
 } from '../src/index.ts';
-import type { WitType } from '../src/index.ts';
+import type { WitType, WrpcDeferred } from '../src/index.ts';
+import { compiledDecoder, compiledEncoder, DecodeState, MISS } from '../src/wrpc-compiled.ts';
+import { Decoder, encodeWith } from '../src/wrpc-reference.ts';
+import { Writer } from '../src/wrpc-values.ts';
 import { TYPED, typed, witType } from './wit-arbitraries.ts';
 import type { TypedArrayOf } from './wit-arbitraries.ts';
 
@@ -69,6 +73,25 @@ function boundedDecode(what: string, input: Uint8Array, decode: () => unknown): 
   return error;
 }
 
+function referenceRead(type: WitType, bytes: Uint8Array): unknown {
+  const d = new Decoder(bytes, {}, '$');
+  const value = d.value(type);
+  d.finish(false);
+  return value;
+}
+
+/** The compiled decoder's value, or undefined where it leaves the input to the reference decoder. */
+function compiledRead(type: WitType, bytes: Uint8Array): { value: unknown } | undefined {
+  const s = new DecodeState(bytes, {}, DEFAULT_LIMITS.wrpcMaxValueBytes, DEFAULT_LIMITS.wrpcMaxListLength);
+  try {
+    const value = compiledDecoder(type)(s);
+    return s.pos === bytes.length ? { value } : undefined;
+  } catch (err) {
+    if (err === MISS) return undefined;
+    throw err;
+  }
+}
+
 function label(types: readonly WitType[]): string {
   return types.map(witTypeToString).join(', ');
 }
@@ -95,6 +118,46 @@ describe('wRPC value codec under fuzzing', () => {
         }
       }),
       300,
+    );
+  });
+
+  it('the compiled codec writes the bytes the reference codec writes, and reads them back the same', () => {
+    fuzz(
+      fc.property(typed, ({ type, value }) => {
+        const reference = encodeWith([7], '$', (e) => e.value(type, value));
+        const out = new Writer();
+        const deferred: WrpcDeferred[] = [];
+        compiledEncoder(type)(value, { out, wire: [7], deferred });
+        assert.deepStrictEqual(out.result(), reference.bytes, witTypeToString(type));
+        assert.deepStrictEqual(deferred, reference.deferred, witTypeToString(type));
+        const bytes = reference.bytes;
+        assert.deepStrictEqual(compiledRead(type, bytes), { value: referenceRead(type, bytes) });
+      }),
+      300,
+    );
+  });
+
+  it('the compiled decoder accepts exactly the bytes the reference decoder accepts, with the same values', () => {
+    fuzz(
+      fc.property(typed, fc.nat(), fc.integer({ min: 0, max: 255 }), ({ type, value }, position, byte) => {
+        const valid = encodeWith([], '$', (e) => e.value(type, value)).bytes;
+        const inputs = [valid.subarray(0, position % (valid.length + 1))];
+        if (valid.length > 0) {
+          const changed = valid.slice();
+          changed[position % valid.length] = byte;
+          inputs.push(changed);
+        }
+        for (const input of inputs) {
+          let expected: { value: unknown } | undefined;
+          try {
+            expected = { value: referenceRead(type, input) };
+          } catch (err) {
+            assert.ok(err instanceof WrpcDecodeError, String(err));
+          }
+          assert.deepStrictEqual(compiledRead(type, input), expected, witTypeToString(type));
+        }
+      }),
+      400,
     );
   });
 
