@@ -302,9 +302,10 @@ export async function connectNats(given: NatsConnectOptions): Promise<NatsLattic
 function toNatsHeaders(record: MsgHeaders | undefined): MsgHdrs | undefined {
   if (record === undefined) return undefined;
   const out = natsHeaders();
-  for (const [key, value] of Object.entries(record)) {
+  for (const key in record) {
     try {
-      out.set(key, value);
+      // A fresh set of headers: append, without set's search for an earlier value to replace.
+      out.append(key, record[key] as string);
     } catch (err) {
       throw new InvalidArgumentError(
         `header ${JSON.stringify(key)} cannot be sent over NATS: ${reasonOf(err)}`,
@@ -321,7 +322,7 @@ function toNatsHeaders(record: MsgHeaders | undefined): MsgHdrs | undefined {
 /** NATS headers may repeat a name; the lattice carries one value per name: the first. */
 function fromNatsHeaders(hdrs: MsgHdrs): MsgHeaders {
   const out: Record<string, string> = {};
-  for (const key of hdrs.keys()) out[key] = hdrs.get(key);
+  for (const [key, values] of hdrs) if (values.length > 0) out[key] = values[0] as string;
   return out;
 }
 

@@ -105,11 +105,9 @@ function latin1(value: string, name: string): Uint8Array {
   return out;
 }
 
-const ascii = new TextDecoder('utf-8', { fatal: false });
-
 function fromLatin1(bytes: Uint8Array): string {
-  // Header values are nearly always ASCII, which UTF-8 decodes as Latin-1 would, natively.
-  if (bytes.every((b) => b < 0x80)) return ascii.decode(bytes);
+  // Every byte is its own character in Latin-1; a call per 8 KiB keeps within the argument limit.
+  if (bytes.length <= 8192) return String.fromCharCode.apply(null, bytes as unknown as number[]);
   let out = '';
   for (let at = 0; at < bytes.length; at += 8192) {
     out += String.fromCharCode(...bytes.subarray(at, at + 8192));

@@ -171,7 +171,12 @@ class InboundChannel {
     this.path = path;
     this.key = keyOf(path);
     this.#granted = session.limits.wrpcStreamWindowBytes;
-    this.#schedule();
+    if (session.announced) this.#schedule();
+  }
+
+  /** Starts watching for a stalled or vanished sender (once the sender knows where to send). */
+  watch(): void {
+    if (this.#timer === undefined && !this.#released) this.#schedule();
   }
 
   get subject(): string {
@@ -689,6 +694,11 @@ export interface WrpcSessionInit {
   readonly onSendError?: (err: unknown, subject: string) => void;
   /** A reader of an incoming value waits for bytes for the first time (the server's held-back handshake). */
   readonly onDemand?: () => void;
+  /**
+   * The peer has not been told yet where to send its values (the server's held-back handshake): until
+   * `announce`, nothing can arrive, so incoming values are not watched for a stalled sender.
+   */
+  readonly heldBack?: boolean;
 }
 
 /** The streams and futures of one call on one side; see the module comment. */
@@ -721,6 +731,7 @@ export class WrpcSession {
   lastTurn = now();
   /** Called by a reader before it waits for bytes; see WrpcSessionInit.onDemand. */
   readonly demand: () => void;
+  #announced: boolean;
 
   constructor(init: WrpcSessionInit) {
     this.conn = init.conn;
@@ -732,6 +743,18 @@ export class WrpcSession {
     this.#patterns = wrpcAsyncPaths(init.inboundTypes);
     this.#onSendError = init.onSendError;
     this.demand = init.onDemand ?? (() => undefined);
+    this.#announced = init.heldBack !== true;
+  }
+
+  /** The peer knows where to send its values; see WrpcSessionInit.heldBack. */
+  get announced(): boolean {
+    return this.#announced;
+  }
+
+  announce(): void {
+    if (this.#announced) return;
+    this.#announced = true;
+    for (const channel of this.#inbound.values()) channel.watch();
   }
 
   /** Between Cirrus peers both sides take credit; a 1.x peer sends no window. */

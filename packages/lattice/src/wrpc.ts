@@ -34,6 +34,7 @@ import {
 } from '@cirrus/protocol';
 import type { InvocationFields, Logger, WitFunction, WitType } from '@cirrus/protocol';
 import { EMPTY } from './codec.ts';
+import { afterDelay, everyDelay } from './delay-queue.ts';
 import type { LatticeConnection, Msg, MsgHeaders, Subscription } from './port.ts';
 import { WrpcSession, wrpcStreamLimits } from './wrpc-streams.ts';
 import type { WrpcStreamLimits } from './wrpc-streams.ts';
@@ -95,20 +96,18 @@ function collect(
 }
 
 async function deadline<T>(work: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel: (() => void) | undefined;
   let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       work,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new RequestTimeoutError(`${what} did not complete within ${ms} ms`, {
-                hint: 'is the target running on a host of this lattice?',
-              }),
-            ),
-          ms,
+        cancel = afterDelay(ms, () =>
+          reject(
+            new RequestTimeoutError(`${what} did not complete within ${ms} ms`, {
+              hint: 'is the target running on a host of this lattice?',
+            }),
+          ),
         );
         if (signal !== undefined) {
           onAbort = () => reject(abortReason(signal, what));
@@ -118,7 +117,7 @@ async function deadline<T>(work: Promise<T>, ms: number, what: string, signal?: 
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    cancel?.();
     if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   }
 }
@@ -321,12 +320,12 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
     conn.publish(subject, first, { reply: inbox, headers });
     // A server that dies before it answers sends nothing more; between Cirrus peers it is probed, so
     // the call fails within a probe interval rather than at its deadline.
-    const probe =
+    const stopProbing =
       session === undefined || limits === undefined
         ? undefined
-        : setInterval(() => session?.probePeer(), limits.wrpcStreamProbeIntervalMs);
+        : everyDelay(limits.wrpcStreamProbeIntervalMs, () => session?.probePeer());
     const bytes = await deadline(received, call.timeoutMs, `wRPC call ${subject}`, call.signal).finally(() =>
-      clearInterval(probe),
+      stopProbing?.(),
     );
     if (bytes.byteLength === 0 && call.fn.results.length > 0) {
       throw new WrpcCallFailedError(`${call.targetId} failed to serve ${call.instance}.${call.fn.name}`, {
@@ -548,7 +547,8 @@ async function serveStreaming(
   const handshake = (): void => {
     if (handshaken) return;
     handshaken = true;
-    clearTimeout(held);
+    cancelHold?.();
+    session.announce();
     conn.publish(
       reply,
       EMPTY,
@@ -557,7 +557,8 @@ async function serveStreaming(
         : { reply: inbox, headers: { [WRPC_HEADER_WINDOW]: String(limits.wrpcStreamWindowBytes) } },
     );
   };
-  let held: ReturnType<typeof setTimeout> | undefined;
+  let cancelHold: (() => void) | undefined;
+  const mayHold = peerWindow !== undefined && limits.wrpcHandshakeDelayMs > 0;
   const session = new WrpcSession({
     conn,
     own: inbox,
@@ -568,6 +569,7 @@ async function serveStreaming(
     onSendError: (err, subject) =>
       options.logger.warn('wRPC result stream failed', { subject, error: describeError(err) }),
     onDemand: handshake,
+    heldBack: mayHold,
   });
   session.connect(reply, resultsSubject, peerWindow);
   const root = rootParams(handler.fn, msg.data, options.maxBytes, session.revive);
@@ -578,9 +580,8 @@ async function serveStreaming(
     // its credit. A Cirrus invoker whose parameters all came in the invocation is told only if this
     // side reads one of them, sends pending results, or takes longer than wrpcHandshakeDelayMs (from
     // then on it can probe this side): a quick answer is the invocation and its results alone.
-    if (peerWindow === undefined || root.ready === undefined || limits.wrpcHandshakeDelayMs === 0)
-      handshake();
-    else held = setTimeout(handshake, limits.wrpcHandshakeDelayMs);
+    if (!mayHold || root.ready === undefined) handshake();
+    else cancelHold = afterDelay(limits.wrpcHandshakeDelayMs, handshake);
     const { bytes, values } =
       root.ready ?? (await deadline(root.done, options.timeoutMs, `parameters of ${msg.subject}`));
     const caller = callerOf(msg);
@@ -595,7 +596,7 @@ async function serveStreaming(
     });
     const encoded = encodeWrpcResults(handler.fn, results);
     if (encoded.deferred.length > 0) handshake();
-    clearTimeout(held);
+    cancelHold?.();
     resultsSent = true;
     for (const chunk of wrpcChunks(encoded.bytes, options.maxPayload)) conn.publish(resultsSubject, chunk);
     conn.publish(resultsSubject, EMPTY);
@@ -604,7 +605,7 @@ async function serveStreaming(
     session.abort(err instanceof Error ? err : new Error(String(err)), true);
     throw err;
   } finally {
-    clearTimeout(held);
+    cancelHold?.();
     // wRPC has no error channel: an empty result stream tells the caller at once, not at its deadline.
     if (!resultsSent) conn.publish(resultsSubject, EMPTY);
     // Values the invoker was never told where to send are not waited for, nor cancelled.
