@@ -94,7 +94,8 @@ const now = (): number => Date.now();
  * reader could keep the event loop from timers (deadlines included); writers give it a turn this often.
  */
 const TURN_MS = 10;
-const keyOf = (path: WrpcPath): string => path.join('.');
+const keyOf = (path: WrpcPath): string =>
+  path.length === 1 ? String(path[0]) : path.length === 2 ? `${path[0]}.${path[1]}` : path.join('.');
 const samePath = (a: WrpcPath, b: WrpcPath): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 

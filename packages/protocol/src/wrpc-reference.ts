@@ -18,6 +18,7 @@ import {
   own,
   S64_MAX,
   S64_MIN,
+  copyBytes,
   TYPED_ARRAYS,
   U32_MAX,
   U64_MAX,
@@ -503,7 +504,7 @@ export class Decoder {
   }
 
   private take(n: number): Uint8Array {
-    const out = this.bytes.slice(this.pos, this.pos + n);
+    const out = copyBytes(this.bytes, this.pos, this.pos + n);
     this.pos += n;
     return out;
   }

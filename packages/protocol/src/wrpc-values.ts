@@ -169,6 +169,29 @@ const KEPT_BUFFER_BYTES = 64 * 1024;
 let spare: Uint8Array | undefined;
 
 /**
+ * Results up to this size are cut from a shared slab rather than given a buffer each: allocating a
+ * buffer costs more than encoding a small value. A slab is never written again once cut, so a result
+ * stays as it was written; it is a view, not a buffer of its own, and must not be transferred.
+ */
+const SLAB_RESULT_BYTES = 1024;
+const SLAB_BYTES = 32 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+function copyOut(src: Uint8Array, length: number): Uint8Array {
+  if (length > SLAB_RESULT_BYTES) return src.slice(0, length);
+  if (slabUsed + length > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + length);
+  out.set(src.subarray(0, length));
+  // Eight-byte aligned, so that a reader may view a result as any typed array.
+  slabUsed += (length + 7) & ~7;
+  return out;
+}
+
+/**
  * Bytes written in order into a growing buffer. Allocating a buffer costs more than most values
  * take to encode, so a writer starts from the buffer the last one gave back.
  */
@@ -292,12 +315,23 @@ export class Writer {
 
   /** The bytes written; the writer is done. */
   result(): Uint8Array {
-    const out = this.buf.slice(0, this.length);
+    const out = copyOut(this.buf, this.length);
     if (this.buf.length <= KEPT_BUFFER_BYTES) spare = this.buf;
     this.buf = new Uint8Array(0);
     this.length = 0;
     return out;
   }
+}
+
+/**
+ * A copy of `src[start, end)` in a plain Uint8Array of its own, whatever `src` is: a Node Buffer's
+ * `slice` is a view, not a copy, and decoded values must neither alias a transport's buffer nor be
+ * Buffers.
+ */
+export function copyBytes(src: Uint8Array, start = 0, end = src.length): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(src.subarray(start, end));
+  return out;
 }
 
 export const utf8 = new TextEncoder();

@@ -7,6 +7,7 @@ import {
 import { DEFAULT_LIMITS } from './limits.ts';
 import { assertValidId } from './subjects.ts';
 import type { WitType } from './wit-types.ts';
+import { copyBytes } from './wrpc-values.ts';
 import type { WrpcPath } from './wrpc-values.ts';
 
 /**
@@ -35,12 +36,19 @@ export const WRPC_HEADER_TARGET_ID = 'target-id';
 // `@0.2.0-draft`) and method names (`resource.method`) are fine, but not empty tokens.
 const SUBJECT_PART = /^[^\s*>.]+(?:\.[^\s*>.]+)*$/;
 
+/** Names already checked: a host invokes the same few functions over and over. */
+const checkedParts = new Set<string>();
+const CHECKED_PARTS_KEPT = 4096;
+
 function checkPart(what: string, value: string): string {
+  if (checkedParts.has(value)) return value;
   if (typeof value !== 'string' || !SUBJECT_PART.test(value)) {
     throw new InvalidSubjectError(`${what} ${JSON.stringify(value)} cannot be part of a wRPC subject`, {
       hint: 'use a WIT name without whitespace, `*`, `>` or empty dot-separated parts',
     });
   }
+  if (checkedParts.size >= CHECKED_PARTS_KEPT) checkedParts.clear();
+  checkedParts.add(value);
   return value;
 }
 
@@ -420,7 +428,7 @@ export interface WrpcByteStream {
   push(payload: Uint8Array): boolean;
   readonly done: boolean;
   readonly byteLength: number;
-  /** The bytes so far, concatenated (a copy). */
+  /** The bytes so far, concatenated, in a buffer of the stream's own (read it, do not change it). */
   bytes(): Uint8Array;
 }
 
@@ -451,7 +459,7 @@ export function createWrpcByteStream(opts: WrpcByteStreamOptions = {}): WrpcByte
       );
     }
     // Copied: a transport may reuse the buffer a message arrived in.
-    if (payload.length > 0) parts.push(payload.slice());
+    if (payload.length > 0) parts.push(copyBytes(payload));
     size += payload.length;
   };
   if (opts.initial !== undefined) add(opts.initial);
@@ -473,6 +481,8 @@ export function createWrpcByteStream(opts: WrpcByteStreamOptions = {}): WrpcByte
       return size;
     },
     bytes(): Uint8Array {
+      // Most streams are one message; its copy is the stream's bytes.
+      if (parts.length === 1) return parts[0] as Uint8Array;
       const out = new Uint8Array(size);
       let at = 0;
       for (const part of parts) {

@@ -446,6 +446,23 @@ describe('wRPC value encoding: byte-exact vectors', () => {
     const { bytes } = encodeWrpcValue(wit.f32, 0.1);
     assert.equal(decodeWrpcValue(wit.f32, bytes).value, Math.fround(0.1));
   });
+
+  it('bytes decoded from a Node Buffer are plain Uint8Arrays of their own', () => {
+    const type = wit.list(wit.list(wit.u8));
+    const wire = Buffer.from(encodeWrpcValue(type, [Uint8Array.of(1, 2), Uint8Array.of(3)]).bytes);
+    for (const input of [wire, Buffer.concat([wire, Buffer.of(0xff)])]) {
+      const decoded = decodeWrpcValue(type, input, { allowTrailing: input !== wire }).value as Uint8Array[];
+      for (const bytes of decoded) {
+        assert.equal(Object.getPrototypeOf(bytes), Uint8Array.prototype);
+        assert.notEqual(bytes.buffer, input.buffer);
+      }
+      assert.deepEqual(decoded, [Uint8Array.of(1, 2), Uint8Array.of(3)]);
+    }
+    const stream = createWrpcByteStream();
+    stream.push(wire);
+    stream.push(new Uint8Array(0));
+    assert.equal(Object.getPrototypeOf(stream.bytes()), Uint8Array.prototype);
+  });
 });
 
 // --- tuples, functions and nested (async) values -------------------------------------------------
