@@ -36,19 +36,24 @@ export const WRPC_HEADER_TARGET_ID = 'target-id';
 // `@0.2.0-draft`) and method names (`resource.method`) are fine, but not empty tokens.
 const SUBJECT_PART = /^[^\s*>.]+(?:\.[^\s*>.]+)*$/;
 
-/** Names already checked: a host invokes the same few functions over and over. */
-const checkedParts = new Set<string>();
-const CHECKED_PARTS_KEPT = 4096;
-
 function checkPart(what: string, value: string): string {
-  if (checkedParts.has(value)) return value;
   if (typeof value !== 'string' || !SUBJECT_PART.test(value)) {
     throw new InvalidSubjectError(`${what} ${JSON.stringify(value)} cannot be part of a wRPC subject`, {
       hint: 'use a WIT name without whitespace, `*`, `>` or empty dot-separated parts',
     });
   }
-  if (checkedParts.size >= CHECKED_PARTS_KEPT) checkedParts.clear();
-  checkedParts.add(value);
+  return value;
+}
+
+/** Function and instance names already checked: a host invokes the same few over and over. */
+const checkedNames = new Set<string>();
+const CHECKED_NAMES_KEPT = 4096;
+
+function checkName(what: string, value: string): string {
+  if (checkedNames.has(value)) return value;
+  checkPart(what, value);
+  if (checkedNames.size >= CHECKED_NAMES_KEPT) checkedNames.clear();
+  checkedNames.add(value);
   return value;
 }
 
@@ -73,9 +78,9 @@ export function wrpcInvocationSubject(
   fn: string,
 ): string {
   const prefix = wrpcPrefix(lattice, targetId);
-  checkPart('function name', fn);
+  checkName('function name', fn);
   if (instance === '') return `${prefix}.${WRPC_PROTOCOL}.${fn}`;
-  return `${prefix}.${WRPC_PROTOCOL}.${checkPart('instance name', instance)}.${fn}`;
+  return `${prefix}.${WRPC_PROTOCOL}.${checkName('instance name', instance)}.${fn}`;
 }
 
 function checkInbox(inbox: string): string {
