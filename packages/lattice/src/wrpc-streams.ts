@@ -16,13 +16,15 @@
  * than a window of a stream however slow the consumer. Against a 1.x peer, which knows no credit, a
  * sender flushes after every window of bytes (its buffer towards NATS stays bounded) and a reader
  * holds at most `wrpcStreamBufferMaxBytes` before failing the stream.
+ *
+ * The session routes a call's messages and knows when its values have all ended; the bytes of one
+ * subject are read in wrpc-inbound.ts and written in wrpc-outbound.ts. Those see the session only
+ * through `WrpcSessionPort` (wrpc-session-port.ts), so they never import this module, which creates
+ * them, and the imports point one way.
  */
 import {
   DEFAULT_LIMITS,
-  decodeWrpcCredit,
-  decodeWrpcStreamChunks,
   decodeWrpcValue,
-  describeError,
   encodeWrpcByteChunk,
   encodeWrpcCredit,
   encodeWrpcStreamChunk,
@@ -33,8 +35,6 @@ import {
   WrpcEncodeError,
   WrpcStreamCancelledError,
   WrpcStreamFailedError,
-  WrpcStreamOverflowError,
-  WrpcStreamStalledError,
   wrpcAsyncPaths,
   wrpcCreditSubject,
   wrpcGoneSubject,
@@ -43,31 +43,16 @@ import {
   wrpcStreamEnd,
   wrpcSubjectPath,
   witTypeToString,
-  WRPC_HEADER_STREAM_ERROR,
 } from '@cirrus/protocol';
-import type {
-  Limits,
-  WitFuture,
-  WitStream,
-  WitType,
-  WrpcAsyncValue,
-  WrpcDeferred,
-  WrpcPath,
-} from '@cirrus/protocol';
+import type { WitFuture, WitStream, WitType, WrpcAsyncValue, WrpcDeferred, WrpcPath } from '@cirrus/protocol';
 import { EMPTY } from './codec.ts';
 import type { LatticeConnection, Msg } from './port.ts';
+import { InboundChannel, readyStream, StreamReader } from './wrpc-inbound.ts';
+import { OutboundChannel } from './wrpc-outbound.ts';
+import { concat, isArrayLike, keyOf, now } from './wrpc-session-port.ts';
+import type { WrpcSessionPort, WrpcStreamLimits } from './wrpc-session-port.ts';
 
-/** The limits a call's streams and futures obey; every one has a default in LIMIT_SPECS. */
-export type WrpcStreamLimits = Pick<
-  Limits,
-  | 'wrpcStreamWindowBytes'
-  | 'wrpcStreamBufferMaxBytes'
-  | 'wrpcStreamIdleTimeoutMs'
-  | 'wrpcStreamProbeIntervalMs'
-  | 'wrpcHandshakeDelayMs'
-  | 'wrpcMaxAsyncValues'
-  | 'wrpcMaxListLength'
->;
+export type { WrpcStream, WrpcStreamLimits } from './wrpc-session-port.ts';
 
 export function wrpcStreamLimits(given: Partial<WrpcStreamLimits> = {}): WrpcStreamLimits {
   return {
@@ -81,21 +66,6 @@ export function wrpcStreamLimits(given: Partial<WrpcStreamLimits> = {}): WrpcStr
   };
 }
 
-/** A decoded stream: chunks in order (`Uint8Array` for `stream<u8>`), one reader; `return()` cancels. */
-export interface WrpcStream<T = unknown> extends AsyncIterableIterator<T> {
-  /** Stops reading: the sender is told to stop, and buffered bytes are dropped. */
-  cancel(reason?: Error): void;
-}
-
-const now = (): number => Date.now();
-
-/**
- * On the in-memory lattice deliveries are microtasks, so a producer that never waits for I/O and its
- * reader could keep the event loop from timers (deadlines included); writers give it a turn this often.
- */
-const TURN_MS = 10;
-const keyOf = (path: WrpcPath): string =>
-  path.length === 1 ? String(path[0]) : path.length === 2 ? `${path[0]}.${path[1]}` : path.join('.');
 const samePath = (a: WrpcPath, b: WrpcPath): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -121,565 +91,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function isArrayLike(value: unknown): value is ArrayLike<unknown> {
-  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-/** An error message short enough for a header on the message that ends a failed stream. */
-function headerText(err: unknown): string {
-  // Header values end at a line break; a long one would eat into max_payload.
-  const text = describeError(err).replace(/[\r\n]+/g, ' ');
-  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
-}
-
-// --- receiving ----------------------------------------------------------------------------------
-
-type InboundKind = 'unclaimed' | 'stream' | 'future';
-
-/** The byte stream on one nested subject, as it arrives, for the one reader that decodes it. */
-class InboundChannel {
-  readonly path: WrpcPath;
-  readonly key: string;
-  /** Futures wait as long as the sender is there; streams and unclaimed bytes stall. */
-  kind: InboundKind = 'unclaimed';
-  readonly #session: WrpcSession;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  /** Bytes a reader gave back: the start of a value that follows another on this subject. */
-  #front: Uint8Array | undefined;
-  #eof = false;
-  #peerError: string | undefined;
-  #failure: Error | undefined;
-  #wake: (() => void) | undefined;
-  #taken = 0;
-  #granted: number;
-  #lastIn = now();
-  #lastProbe = 0;
-  #lastActivity = now();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #released = false;
-
-  constructor(session: WrpcSession, path: WrpcPath) {
-    this.#session = session;
-    this.path = path;
-    this.key = keyOf(path);
-    this.#granted = session.limits.wrpcStreamWindowBytes;
-    if (session.announced) this.#schedule();
-  }
-
-  /** Starts watching for a stalled or vanished sender (once the sender knows where to send). */
-  watch(): void {
-    if (this.#timer === undefined && !this.#released) this.#schedule();
-  }
-
-  get subject(): string {
-    return wrpcIndexSubject(this.#session.inboundBase, this.path);
-  }
-
-  push(msg: Msg): void {
-    if (this.#released || this.#eof) return;
-    this.#lastIn = this.#lastActivity = now();
-    if (msg.data.length === 0) {
-      this.#eof = true;
-      this.#peerError = msg.headers?.[WRPC_HEADER_STREAM_ERROR];
-      this.#wakeReader();
-      return;
-    }
-    // Kept as it arrived, not copied: adapters hand out a fresh buffer per message (nats.js a view of
-    // the socket read it came in).
-    this.#queue.push(msg.data);
-    this.#queued += msg.data.length;
-    const credited = this.#session.credited;
-    const bound = credited
-      ? this.#session.limits.wrpcStreamWindowBytes
-      : this.#session.limits.wrpcStreamBufferMaxBytes;
-    if (this.#queued > bound) {
-      this.fail(
-        new WrpcStreamOverflowError(
-          `${this.subject}: ${this.#queued} bytes arrived that nobody has read, more than the ${bound}-byte ${credited ? 'window the sender was granted' : 'buffer for a sender that takes no credit'}`,
-          {
-            hint: credited
-              ? 'the sender ignores wRPC flow control'
-              : 'read the stream faster, or raise CIRRUS_LIMIT_WRPC_STREAM_BUFFER_MAX_BYTES',
-          },
-        ),
-        true,
-      );
-      return;
-    }
-    this.#wakeReader();
-  }
-
-  /**
-   * The next bytes, or null at the end of the subject (its empty message). A stream's reader reads
-   * because its consumer asks (`demand`); a future's reads at once, whether its value is awaited or
-   * not, so it does not count as asking.
-   */
-  async read(demand = true): Promise<Uint8Array | null> {
-    for (;;) {
-      if (this.#failure !== undefined) throw this.#failure;
-      const front = this.#front;
-      if (front !== undefined) {
-        this.#front = undefined;
-        return front;
-      }
-      const next = this.#queue.shift();
-      if (next !== undefined) {
-        this.#queued -= next.length;
-        this.#taken += next.length;
-        this.#lastActivity = now();
-        this.#grant();
-        return next;
-      }
-      if (this.#eof) {
-        if (this.#peerError !== undefined) {
-          throw new WrpcStreamFailedError(`${this.subject}: the sender failed: ${this.#peerError}`);
-        }
-        return null;
-      }
-      this.#lastActivity = now();
-      if (demand) this.#session.demand();
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-  }
-
-  /** Gives back bytes read too far: they start the next value on this subject. */
-  unread(bytes: Uint8Array): void {
-    if (bytes.length > 0) this.#front = bytes;
-  }
-
-  /** The reader has all it needs (the end of a stream, a future's value); the rest is dropped. */
-  finish(): void {
-    this.#release(undefined);
-  }
-
-  /**
-   * The call ended without reading (all of) this value. When its sender has sent all of it, or was
-   * never told where to send it (`quietly`), what is left is dropped without a word; otherwise the
-   * sender is told to stop.
-   */
-  dropUnread(quietly: boolean): void {
-    if (this.#released) return;
-    if (this.#eof || quietly) {
-      this.#release(undefined);
-      return;
-    }
-    this.fail(new WrpcStreamCancelledError(`${this.subject}: the call ended without reading it`), true);
-  }
-
-  /** Ends reading with `err`; with `tellSender`, a sender that takes credit is told to stop. */
-  fail(err: Error, tellSender: boolean): void {
-    if (this.#released) return;
-    this.#failure = err;
-    if (tellSender) this.#session.sendCancel(this.path);
-    this.#release(err);
-    this.#wakeReader();
-  }
-
-  #release(err: Error | undefined): void {
-    if (this.#released) return;
-    this.#released = true;
-    clearTimeout(this.#timer);
-    this.#queue = [];
-    this.#queued = 0;
-    this.#front = undefined;
-    this.#session.released(this, err);
-  }
-
-  #wakeReader(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  #grant(): void {
-    if (!this.#session.credited) return;
-    const window = this.#session.limits.wrpcStreamWindowBytes;
-    const total = this.#taken + window;
-    // Half a window at a time: one grant per message would double the message count.
-    if (total - this.#granted >= window / 2) {
-      this.#granted = total;
-      this.#session.sendGrant(this.path, total, false);
-    }
-  }
-
-  #schedule(): void {
-    const { wrpcStreamIdleTimeoutMs: idle, wrpcStreamProbeIntervalMs: probe } = this.#session.limits;
-    // At least every probe interval, to notice a closed connection.
-    let due = now() + probe;
-    if (this.kind !== 'future') due = Math.min(due, this.#lastActivity + idle);
-    if (!this.#eof) due = Math.min(due, Math.max(this.#lastIn, this.#lastProbe) + probe);
-    this.#timer = setTimeout(() => this.#tick(), Math.max(0, due - now()));
-  }
-
-  #tick(): void {
-    if (this.#released) return;
-    const { wrpcStreamIdleTimeoutMs: idle, wrpcStreamProbeIntervalMs: probe } = this.#session.limits;
-    const t = now();
-    if (this.#session.conn.isClosed) {
-      this.fail(new LatticeClosedError(`${this.subject}: the lattice connection closed mid-call`), false);
-      return;
-    }
-    if (this.kind !== 'future' && t - this.#lastActivity >= idle) {
-      this.fail(
-        new WrpcStreamStalledError(
-          this.#eof || this.#queued > 0
-            ? `${this.subject}: nothing was read for ${idle} ms`
-            : `${this.subject}: no bytes arrived for ${idle} ms`,
-          {
-            hint: 'the other side stopped producing or reading; raise CIRRUS_LIMIT_WRPC_STREAM_IDLE_TIMEOUT_MS if that is normal',
-          },
-        ),
-        true,
-      );
-      return;
-    }
-    if (!this.#eof && t - Math.max(this.#lastIn, this.#lastProbe) >= probe) {
-      this.#lastProbe = t;
-      this.#session.sendGrant(this.path, this.#granted, true);
-    }
-    this.#schedule();
-  }
-}
-
-/** A `stream<T>` read from its subject: chunks decoded as the consumer asks for them. */
-class StreamReader implements WrpcStream {
-  readonly #session: WrpcSession;
-  readonly #channel: InboundChannel;
-  readonly #element: WitType;
-  readonly #bytes: boolean;
-  #buffer: Uint8Array = EMPTY;
-  /** `stream<u8>`: bytes of the current chunk still to come; they are passed on as they arrive. */
-  #chunkLeft = 0;
-  #decoded: unknown[] = [];
-  #index = 0;
-  #ended = false;
-  #done = false;
-
-  constructor(session: WrpcSession, channel: InboundChannel, element: WitType) {
-    this.#session = session;
-    this.#channel = channel;
-    this.#element = element;
-    this.#bytes = element.kind === 'u8';
-    channel.kind = 'stream';
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async next(): Promise<IteratorResult<unknown>> {
-    if (this.#done) return { value: undefined, done: true };
-    try {
-      const value = this.#bytes ? await this.#nextBytes() : await this.#nextChunk();
-      if (value === undefined) {
-        this.#done = true;
-        this.#channel.finish();
-        return { value: undefined, done: true };
-      }
-      return { value, done: false };
-    } catch (err) {
-      this.#done = true;
-      this.#channel.fail(err instanceof Error ? err : new Error(String(err)), true);
-      throw err;
-    }
-  }
-
-  return(): Promise<IteratorResult<unknown>> {
-    this.cancel();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  cancel(reason?: Error): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#channel.fail(
-      reason ?? new WrpcStreamCancelledError(`${this.#channel.subject}: the reader stopped reading`),
-      true,
-    );
-  }
-
-  async #more(): Promise<void> {
-    const next = await this.#channel.read();
-    if (next === null) {
-      throw new WrpcStreamFailedError(`${this.#channel.subject}: the stream ended before its last chunk`, {
-        hint: 'the sender failed or went away mid-stream',
-      });
-    }
-    this.#buffer = concat(this.#buffer, next);
-  }
-
-  async #nextBytes(): Promise<Uint8Array | undefined> {
-    for (;;) {
-      if (this.#chunkLeft > 0) {
-        if (this.#buffer.length === 0) await this.#more();
-        const n = Math.min(this.#chunkLeft, this.#buffer.length);
-        const out = this.#buffer.subarray(0, n);
-        this.#buffer = this.#buffer.subarray(n);
-        this.#chunkLeft -= n;
-        return out;
-      }
-      const length = readChunkLength(this.#buffer, this.#channel.subject);
-      if (length === undefined) {
-        await this.#more();
-        continue;
-      }
-      this.#buffer = this.#buffer.subarray(length.size);
-      if (length.count === 0) {
-        this.#expectEnd();
-        return undefined;
-      }
-      this.#chunkLeft = length.count;
-    }
-  }
-
-  async #nextChunk(): Promise<unknown> {
-    for (;;) {
-      if (this.#decoded.length > 0) return this.#decoded.shift();
-      if (this.#ended) return undefined;
-      if (this.#buffer.length > 0) {
-        const r = decodeWrpcStreamChunks(this.#element, this.#buffer, {
-          path: this.#channel.path,
-          firstIndex: this.#index,
-          maxValueBytes: this.#session.maxBytes,
-          maxListLength: this.#session.limits.wrpcMaxListLength,
-          revive: this.#session.revive,
-          allowTrailing: true,
-        });
-        this.#decoded = r.chunks;
-        this.#index += r.elementCount;
-        this.#buffer = this.#buffer.subarray(r.bytesRead);
-        if (r.done) {
-          this.#ended = true;
-          this.#expectEnd();
-        }
-        if (this.#decoded.length > 0 || this.#ended) continue;
-      }
-      if (this.#buffer.length > this.#session.maxBytes) {
-        throw new WrpcDecodeError(
-          `${this.#channel.subject}: a stream chunk of more than ${this.#session.maxBytes} bytes (wrpcMaxValueBytes)`,
-          { details: { reason: 'limit' } },
-        );
-      }
-      await this.#more();
-    }
-  }
-
-  #expectEnd(): void {
-    if (this.#buffer.length > 0) {
-      throw new WrpcDecodeError(
-        `${this.#channel.subject}: ${this.#buffer.length} bytes after the end of the stream`,
-        { details: { reason: 'malformed' } },
-      );
-    }
-  }
-}
-
-/** The LEB128 count that starts a chunk, or undefined when `bytes` ends inside it. */
-function readChunkLength(bytes: Uint8Array, subject: string): { count: number; size: number } | undefined {
-  let count = 0;
-  let scale = 1;
-  for (let i = 0; i < 5; i += 1) {
-    if (i >= bytes.length) return undefined;
-    const b = bytes[i] as number;
-    if (i === 4 && b > 0x0f) break;
-    count += (b & 0x7f) * scale;
-    if ((b & 0x80) === 0) return { count, size: i + 1 };
-    scale *= 0x80;
-  }
-  throw new WrpcDecodeError(`${subject}: a stream chunk length that is not a u32 LEB128`, {
-    details: { reason: 'malformed' },
-  });
-}
-
-/** A complete stream that travelled inline: its elements as one chunk. */
-function readyStream(items: unknown): WrpcStream {
-  let pending = isArrayLike(items) && items.length > 0 ? [items] : [];
-  const stream: WrpcStream = {
-    [Symbol.asyncIterator]: () => stream,
-    next: () => {
-      const value = pending.shift();
-      return Promise.resolve(value === undefined ? { value: undefined, done: true } : { value, done: false });
-    },
-    return: () => {
-      pending = [];
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    cancel: () => {
-      pending = [];
-    },
-  };
-  return stream;
-}
-
-// --- sending ------------------------------------------------------------------------------------
-
-/** One nested subject written by this side: credit, pacing and the end of the stream. */
-class OutboundChannel {
-  readonly path: WrpcPath;
-  readonly subject: string;
-  readonly #session: WrpcSession;
-  #sent = 0;
-  #allowed: number;
-  #unflushed = 0;
-  #stopped: Error | undefined;
-  #cancelledByPeer = false;
-  #wake: (() => void) | undefined;
-  #onStop: ((reason: Error) => void) | undefined;
-  #ended = false;
-
-  constructor(session: WrpcSession, path: WrpcPath, subject: string, window: number | undefined) {
-    this.#session = session;
-    this.path = path;
-    this.subject = subject;
-    this.#allowed = window ?? Number.POSITIVE_INFINITY;
-  }
-
-  get cancelledByPeer(): boolean {
-    return this.#cancelledByPeer;
-  }
-
-  credit(payload: Uint8Array): void {
-    const credit = decodeWrpcCredit(payload);
-    if (credit === undefined) return;
-    if (credit.kind === 'cancel') {
-      this.#cancelledByPeer = true;
-      this.stop(new WrpcStreamCancelledError(`${this.subject}: the reader stopped reading`));
-    } else if (credit.total > this.#allowed) {
-      this.#allowed = credit.total;
-      this.#wakeWriter();
-    }
-  }
-
-  /** Makes the writer's next step throw `reason` (the reader left, or the call was abandoned). */
-  stop(reason: Error): void {
-    if (this.#stopped !== undefined) return;
-    this.#stopped = reason;
-    this.#onStop?.(reason);
-    this.#wakeWriter();
-  }
-
-  checkStopped(): void {
-    if (this.#stopped !== undefined) throw this.#stopped;
-  }
-
-  /**
-   * What `work` (the producer's next chunk, a future's value) gives, unless the channel is stopped
-   * first: then the writer stops at once instead of when the producer next yields.
-   */
-  async unlessStopped<T>(work: Promise<T>): Promise<T> {
-    this.checkStopped();
-    const stopped = new Promise<never>((_, reject) => (this.#onStop = reject));
-    try {
-      return await Promise.race([work, stopped]);
-    } finally {
-      this.#onStop = undefined;
-    }
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    const maxPayload = this.#session.conn.maxPayload;
-    const window = this.#session.limits.wrpcStreamWindowBytes;
-    let at = 0;
-    while (at < bytes.length) {
-      this.checkStopped();
-      const room = Math.min(maxPayload, bytes.length - at, this.#allowed - this.#sent);
-      if (room <= 0) {
-        await this.#credit();
-        continue;
-      }
-      this.#session.conn.publish(this.subject, bytes.subarray(at, at + room));
-      at += room;
-      this.#sent += room;
-      if (this.#allowed === Number.POSITIVE_INFINITY) {
-        // A 1.x reader takes no credit: a flush after every window keeps the client's outgoing
-        // buffer from growing past it when NATS is slower than the producer.
-        this.#unflushed += room;
-        if (this.#unflushed >= window) {
-          this.#unflushed = 0;
-          await this.#flush();
-        }
-      }
-      if (now() - this.#session.lastTurn >= TURN_MS) await this.#session.turn();
-    }
-  }
-
-  /** The empty message that ends the subject, or with `err` says why it ended early. */
-  end(err?: unknown): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    if (this.#cancelledByPeer) return;
-    try {
-      this.#session.conn.publish(
-        this.subject,
-        EMPTY,
-        err === undefined ? {} : { headers: { [WRPC_HEADER_STREAM_ERROR]: headerText(err) } },
-      );
-    } catch (thrown) {
-      if (!(thrown instanceof LatticeClosedError)) throw thrown;
-    }
-  }
-
-  #wakeWriter(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  async #credit(): Promise<void> {
-    const { wrpcStreamIdleTimeoutMs: idle, wrpcStreamProbeIntervalMs: probe } = this.#session.limits;
-    const until = now() + idle;
-    while (this.#allowed - this.#sent <= 0) {
-      this.checkStopped();
-      // A closed connection brings no credit: noticed within a probe interval, not at the deadline.
-      if (this.#session.conn.isClosed) {
-        throw new LatticeClosedError(`${this.subject}: the lattice connection closed mid-stream`);
-      }
-      const left = until - now();
-      if (left <= 0) {
-        throw new WrpcStreamStalledError(`${this.subject}: the reader granted no credit for ${idle} ms`, {
-          hint: 'the reader stopped reading, or left the lattice',
-        });
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        timer = setTimeout(resolve, Math.min(left, probe));
-      });
-      clearTimeout(timer);
-    }
-  }
-
-  async #flush(): Promise<void> {
-    const idle = this.#session.limits.wrpcStreamIdleTimeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        this.#session.conn.flush(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(new WrpcStreamStalledError(`${this.subject}: the lattice took no bytes for ${idle} ms`)),
-            idle,
-          );
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-// --- the call -----------------------------------------------------------------------------------
-
 export interface WrpcSessionInit {
   readonly conn: LatticeConnection;
   /** This side's inbox: `R` for the invoker, `S` for the server. */
@@ -703,7 +114,7 @@ export interface WrpcSessionInit {
 }
 
 /** The streams and futures of one call on one side; see the module comment. */
-export class WrpcSession {
+export class WrpcSession implements WrpcSessionPort {
   readonly conn: LatticeConnection;
   readonly limits: WrpcStreamLimits;
   readonly maxBytes: number;
@@ -728,7 +139,7 @@ export class WrpcSession {
   #closed = false;
   #aborted: Error | undefined;
   #onClose: (() => void) | undefined;
-  /** When the writers of this call last let the event loop run (see TURN_MS). */
+  /** When the writers of this call last let the event loop run (see TURN_MS in wrpc-outbound.ts). */
   lastTurn = now();
   /** Called by a reader before it waits for bytes; see WrpcSessionInit.onDemand. */
   readonly demand: () => void;
