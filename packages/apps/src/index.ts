@@ -1,7 +1,16 @@
-export { API_VERSION, checkManifest, manifestInvalid, parseManifest, wadmId } from './manifest.ts';
+export {
+  API_VERSION,
+  checkManifest,
+  DEFAULT_SPREAD_WEIGHT,
+  manifestInvalid,
+  parseManifest,
+  wadmId,
+} from './manifest.ts';
 export type {
   AppComponent,
   AppLink,
+  AppScaler,
+  AppSpread,
   AppManifest,
   ManifestCheck,
   ManifestLimits,
@@ -11,3 +20,18 @@ export type {
 export { APP_SPEC, MANAGED_BY, planDeployment } from './plan.ts';
 export type { DeploymentPlan } from './plan.ts';
 export type { Problem } from './yaml-view.ts';
+export { aggregateStatus, reconcile, spreadShares } from './reconcile.ts';
+export type {
+  AppState,
+  AppStatus,
+  ObservedComponent,
+  ObservedHost,
+  ObservedLattice,
+  ObservedProvider,
+  Reconciliation,
+  ReconcileCommand,
+  ScalerStatus,
+  StatusInfo,
+  StatusType,
+  WorkloadFailure,
+} from './reconcile.ts';

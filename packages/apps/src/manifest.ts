@@ -16,6 +16,9 @@ import type { Problem, Problems, View } from './yaml-view.ts';
 
 export const API_VERSION = 'core.oam.dev/v1beta1';
 
+/** wadm's weight of a spread that gives none. */
+export const DEFAULT_SPREAD_WEIGHT = 100;
+
 export interface NamedConfigRef {
   /** The lattice-wide config name. */
   name: string;
@@ -34,13 +37,34 @@ export interface AppLink {
   line: number;
 }
 
+/** One spread of a scaler: hosts whose labels hold every requirement, and its share by weight. */
+export interface AppSpread {
+  name: string;
+  requirements: StringMap;
+  weight: number;
+  line: number;
+}
+
+/**
+ * How many of a workload run, and where: a spreadscaler counts `instances` across the lattice (for a
+ * provider, hosts running it), shared among its spreads by weight; a daemonscaler runs `instances`
+ * on every host that matches one of its spreads (any host when there are none).
+ */
+export interface AppScaler {
+  kind: 'spread' | 'daemon';
+  instances: number;
+  spread: AppSpread[];
+}
+
 export interface AppComponent {
   name: string;
   kind: 'component' | 'capability';
   image: string;
   id: string;
   config: NamedConfigRef[];
+  /** The scaler's instances: what a single host runs. */
   instances: number;
+  scaler: AppScaler;
   links: AppLink[];
   line: number;
 }
@@ -209,25 +233,27 @@ class ManifestReader {
     }
     const config = this.#configList(props.get('config'));
 
-    let instances: number | undefined;
+    let scaler: AppScaler | undefined;
     const links: AppLink[] = [];
     for (const trait of view.get('traits').list('traits is a list of traits')) {
       trait.map(['type', 'properties'], 'a trait has type and properties');
       const traitType = trait.get('type').requiredString('set the trait type: spreadscaler or link');
       const tp = trait.get('properties');
-      if (traitType === 'spreadscaler') {
-        if (instances !== undefined)
-          trait.problem('a component has at most one spreadscaler', 'remove the extra spreadscaler');
-        instances = this.#spreadscaler(tp);
+      if (traitType === 'spreadscaler' || traitType === 'daemonscaler') {
+        if (scaler !== undefined) {
+          trait.problem(
+            'a component has at most one scaler',
+            'keep one spreadscaler or daemonscaler and remove the other',
+          );
+        }
+        scaler = this.#scaler(traitType === 'spreadscaler' ? 'spread' : 'daemon', tp);
       } else if (traitType === 'link') {
         const link = this.#link(tp, trait.line);
         if (link !== undefined) links.push(link);
-      } else if (traitType === 'daemonscaler') {
+      } else if (traitType !== undefined) {
         trait
           .get('type')
-          .problem('daemonscaler is not supported by a single host', 'use a spreadscaler with instances: 1');
-      } else if (traitType !== undefined) {
-        trait.get('type').problem(`unknown trait type "${traitType}"`, 'use spreadscaler or link');
+          .problem(`unknown trait type "${traitType}"`, 'use spreadscaler, daemonscaler or link');
       }
     }
     if (name === undefined || image === undefined) return undefined;
@@ -237,16 +263,17 @@ class ManifestReader {
       image: resolveImage(image, this.#options.baseUrl),
       id: explicitId ?? wadmId(this.#appName, name),
       config,
-      instances: instances ?? 1,
+      instances: scaler?.instances ?? 1,
+      scaler: scaler ?? { kind: 'spread', instances: 1, spread: [] },
       links,
       line: view.line,
     };
   }
 
-  #spreadscaler(props: View): number {
+  #scaler(kind: AppScaler['kind'], props: View): AppScaler {
     props.map(
       ['instances', 'replicas', 'spread'],
-      'spreadscaler properties are instances (or replicas) and spread',
+      `${kind}scaler properties are instances (or replicas) and spread`,
     );
     const instancesView = props.get('instances').missing ? props.get('replicas') : props.get('instances');
     const instances = instancesView.integer('instances is a whole number, e.g. "instances: 4"');
@@ -259,15 +286,29 @@ class ManifestReader {
         `use at most ${this.#maxInstances}, or raise maxInstances (${limitEnvName('maxInstances')})`,
       );
     }
-    for (const spread of props.get('spread').list('spread is a list')) {
-      spread.map(['name', 'requirements', 'weight'], 'a spread has name, requirements and weight');
+    const spreads: AppSpread[] = [];
+    for (const entry of props.get('spread').list('spread is a list')) {
+      entry.map(['name', 'requirements', 'weight'], 'a spread has name, requirements and weight');
+      const name = entry.get('name').requiredString('give the spread a name, e.g. "name: east"');
+      const requirements = entry.get('requirements').stringMap('requirements are label: value pairs');
+      const weightView = entry.get('weight');
+      const weight = weightView.missing
+        ? DEFAULT_SPREAD_WEIGHT
+        : weightView.integer('weight is a whole number');
+      if (weight !== undefined && weight < 0) weightView.problem('must not be negative', 'use 0 or more');
+      if (name !== undefined && weight !== undefined) {
+        spreads.push({ name, requirements, weight: Math.max(0, weight), line: entry.line });
+      }
       this.#warnings.push({
-        line: spread.line,
+        line: entry.line,
         message: 'spread requirements have no effect on a single host',
         fix: 'none needed',
       });
     }
-    return Math.max(0, instances ?? 1);
+    if (spreads.length > 0 && spreads.every((spread) => spread.weight === 0)) {
+      props.get('spread').problem('every spread has weight 0', 'give at least one spread a weight above 0');
+    }
+    return { kind, instances: Math.max(0, instances ?? 1), spread: spreads };
   }
 
   #configList(view: View): NamedConfigRef[] {

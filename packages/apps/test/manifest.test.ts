@@ -140,6 +140,7 @@ spec:
             { name: 'existing-config' },
           ],
           instances: 3,
+          scaler: { kind: 'spread', instances: 3, spread: [] },
           links: [],
           line: 12,
         },
@@ -150,6 +151,7 @@ spec:
           id: 'redis-kv',
           config: [],
           instances: 1,
+          scaler: { kind: 'spread', instances: 1, spread: [] },
           links: [],
           line: 28,
         },
@@ -160,6 +162,7 @@ spec:
           id: 'shop_app-legacy',
           config: [],
           instances: 1,
+          scaler: { kind: 'spread', instances: 1, spread: [] },
           links: [
             {
               target: 'kv',
@@ -435,6 +438,49 @@ spec:
     }
   });
 
+  it('reads spreads with their requirements and weights (100 when not given), and daemonscalers', () => {
+    const yaml = `${HEAD}    - name: api
+      type: component
+      properties:
+        image: ./api.wasm
+      traits:
+        - type: spreadscaler
+          properties:
+            replicas: 3
+            spread:
+              - name: eu
+                requirements: { zone: eu-west, tier: 2 }
+                weight: 2
+              - name: us
+                requirements: { zone: us-east }
+    - name: kv
+      type: capability
+      properties:
+        image: wasmcloud+builtin://keyvalue
+      traits:
+        - type: daemonscaler
+          properties:
+            instances: 1
+            spread:
+              - name: edge
+                requirements: { role: edge }
+`;
+    const [api, kv] = parseManifest(yaml).components;
+    assert.deepEqual(api?.scaler, {
+      kind: 'spread',
+      instances: 3,
+      spread: [
+        { name: 'eu', requirements: { zone: 'eu-west', tier: '2' }, weight: 2, line: 16 },
+        { name: 'us', requirements: { zone: 'us-east' }, weight: 100, line: 19 },
+      ],
+    });
+    assert.deepEqual(kv?.scaler, {
+      kind: 'daemon',
+      instances: 1,
+      spread: [{ name: 'edge', requirements: { role: 'edge' }, weight: 100, line: 30 }],
+    });
+  });
+
   it('examples/hello/app.yaml parses without problems', () => {
     const manifest = parseManifest(HELLO_YAML, { source: 'app.yaml', baseUrl: HELLO_URL.href });
     const expected: AppManifest = {
@@ -449,6 +495,7 @@ spec:
           id: 'hello-greeter',
           config: [{ name: 'hello-greeting', values: { GREETING: 'Hello from Cirrus' } }],
           instances: 4,
+          scaler: { kind: 'spread', instances: 4, spread: [] },
           links: [],
           line: 12,
         },
@@ -459,6 +506,7 @@ spec:
           id: 'hello-httpserver',
           config: [],
           instances: 1,
+          scaler: { kind: 'spread', instances: 1, spread: [] },
           links: [
             {
               target: 'greeter',
@@ -870,8 +918,8 @@ spec:
       problems: [
         {
           line: 14,
-          message: 'traits[1]: a component has at most one spreadscaler',
-          fix: 'remove the extra spreadscaler',
+          message: 'traits[1]: a component has at most one scaler',
+          fix: 'keep one spreadscaler or daemonscaler and remove the other',
         },
       ],
     },
@@ -1180,25 +1228,6 @@ spec:
       ],
     },
     {
-      name: 'daemonscaler',
-      yaml: `${HEAD}    - name: api
-      type: component
-      properties:
-        image: ./api.wasm
-      traits:
-        - type: daemonscaler
-          properties:
-            instances: 1
-`,
-      problems: [
-        {
-          line: 12,
-          message: 'traits[0].type: daemonscaler is not supported by a single host',
-          fix: 'use a spreadscaler with instances: 1',
-        },
-      ],
-    },
-    {
       name: 'unknown trait type',
       yaml: `${HEAD}    - name: api
       type: component
@@ -1212,7 +1241,7 @@ spec:
         {
           line: 12,
           message: 'traits[0].type: unknown trait type "autoscaler"',
-          fix: 'use spreadscaler or link',
+          fix: 'use spreadscaler, daemonscaler or link',
         },
       ],
     },

@@ -337,6 +337,7 @@ describe('planDeployment', () => {
           id: 'hand_made-a',
           config: [{ name: 'hand_made-c', values: { k: 'v' } }, { name: 'external' }],
           instances: 2,
+          scaler: { kind: 'spread', instances: 2, spread: [] },
           links: [
             {
               // Not a component of this manifest: a hand-built manifest's unknown target passes through.
