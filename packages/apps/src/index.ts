@@ -35,3 +35,6 @@ export type {
   StatusType,
   WorkloadFailure,
 } from './reconcile.ts';
+export { observedHost, observeLattice } from './observe.ts';
+export { createAppManager } from './manager.ts';
+export type { AppManager, AppManagerLimits, AppManagerOptions } from './manager.ts';

@@ -638,6 +638,29 @@ export const LIMIT_SPECS = {
     unit: 'ms',
     description: 'The window of logRepeatLines.',
   },
+  appResyncIntervalMs: {
+    default: 30_000,
+    min: 100,
+    max: 3_600_000,
+    unit: 'ms',
+    description:
+      'How often the application manager reads the whole lattice again and corrects what differs from the applications, whatever events it saw or missed.',
+  },
+  appBackoffMs: {
+    default: 1_000,
+    min: 10,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'After a host refuses a command for a workload, how long the application manager waits before it sends that host a command for that workload again; doubled for each refusal in a row.',
+  },
+  appBackoffMaxMs: {
+    default: 60_000,
+    min: 10,
+    max: 3_600_000,
+    unit: 'ms',
+    description: 'The longest of those waits.',
+  },
   manifestMaxBytes: {
     default: 1 * MiB,
     min: 1 * KiB,

@@ -1,0 +1,260 @@
+/**
+ * The application manager: it keeps the applications it was given, and runs passes of observe →
+ * reconcile → act. A pass runs when an application changes, when a lattice event says something
+ * moved (a host came or went, a workload started, stopped or failed), and every
+ * `appResyncIntervalMs` whatever happened, so a missed event only delays a correction. Passes never
+ * overlap; one asked for during a pass runs right after it.
+ *
+ * A command a host refuses, or a start its events report as failed, puts that workload on that host
+ * on hold for `appBackoffMs`, doubled for each refusal in a row up to `appBackoffMaxMs`, and the
+ * application's status says `failed` with the host's words meanwhile: a workload that cannot start
+ * is retried, not hammered.
+ */
+import type { ControlClient } from '@cirrus/control-client';
+import { describeError } from '@cirrus/protocol';
+import type { CloudEvent, Limits, Logger } from '@cirrus/protocol';
+import type { AppManifest } from './manifest.ts';
+import { observeLattice } from './observe.ts';
+import { reconcile } from './reconcile.ts';
+import type { AppState, AppStatus, ReconcileCommand, WorkloadFailure } from './reconcile.ts';
+
+export type AppManagerLimits = Pick<Limits, 'appResyncIntervalMs' | 'appBackoffMs' | 'appBackoffMaxMs'>;
+
+export interface AppManagerOptions {
+  control: ControlClient;
+  logger: Logger;
+  limits: AppManagerLimits;
+  /** The `wasmcloud.dev/managed-by` annotation of what this manager places. */
+  managedBy?: string;
+}
+
+export interface AppManager {
+  /** Deploys `manifest` (a new version of an application replaces the one deployed); resolves after a pass. */
+  deploy(manifest: AppManifest): Promise<AppStatus>;
+  /** Removes what the application placed; resolves after a pass, with undefined for an unknown name. */
+  undeploy(name: string): Promise<AppStatus | undefined>;
+  status(name: string): AppStatus | undefined;
+  /** Names of the applications deployed or being removed. */
+  list(): string[];
+  /** Runs a pass now (or after the one under way) and resolves when it is done. */
+  pass(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Events after which the lattice is read again at once rather than at the next resync. */
+const MOVES =
+  /^com\.wasmcloud\.lattice\.(host_started|host_stopped|component_scaled|component_scale_failed|provider_started|provider_start_failed|provider_stopped|linkdef_set|linkdef_deleted|config_set|config_deleted|labels_changed)$/;
+
+interface Hold {
+  until: number;
+  refusals: number;
+  failure: WorkloadFailure;
+}
+
+interface Managed {
+  manifest: AppManifest;
+  deployed: boolean;
+  previous?: AppManifest;
+  status?: AppStatus;
+}
+
+export function createAppManager(options: AppManagerOptions): AppManager {
+  const { control, logger, limits } = options;
+  const managedBy = options.managedBy ?? 'cirrus';
+  const apps = new Map<string, Managed>();
+  const holds = new Map<string, Hold>();
+  let running: Promise<void> | undefined;
+  let again: Promise<void> | undefined;
+  let stopped = false;
+
+  const holdKey = (workloadId: string, hostId: string): string => `${workloadId}@${hostId}`;
+
+  const hold = (workloadId: string, hostId: string, message: string): void => {
+    const key = holdKey(workloadId, hostId);
+    const refusals = (holds.get(key)?.refusals ?? 0) + 1;
+    const wait = Math.min(limits.appBackoffMs * 2 ** Math.min(refusals - 1, 30), limits.appBackoffMaxMs);
+    holds.set(key, { until: Date.now() + wait, refusals, failure: { workloadId, hostId, message } });
+  };
+
+  const onHold = (command: ReconcileCommand): boolean => {
+    const workload =
+      'componentId' in command
+        ? command.componentId
+        : 'providerId' in command
+          ? command.providerId
+          : undefined;
+    if (workload === undefined || !('hostId' in command)) return false;
+    const held = holds.get(holdKey(workload, command.hostId));
+    return held !== undefined && held.until > Date.now();
+  };
+
+  const act = async (command: ReconcileCommand): Promise<void> => {
+    switch (command.op) {
+      case 'put-config':
+        await control.putConfig(command.name, command.values);
+        return;
+      case 'delete-config':
+        await control.deleteConfig(command.name);
+        return;
+      case 'scale-component':
+        await control.scaleComponent({
+          hostId: command.hostId,
+          componentRef: command.imageRef,
+          componentId: command.componentId,
+          count: command.count,
+          config: command.config,
+          annotations: command.annotations,
+        });
+        return;
+      case 'update-component':
+        await control.updateComponent({
+          hostId: command.hostId,
+          componentId: command.componentId,
+          newComponentRef: command.imageRef,
+          annotations: command.annotations,
+        });
+        return;
+      case 'start-provider':
+        await control.startProvider({
+          hostId: command.hostId,
+          providerRef: command.imageRef,
+          providerId: command.providerId,
+          config: command.config,
+          annotations: command.annotations,
+        });
+        return;
+      case 'stop-provider':
+        await control.stopProvider({ hostId: command.hostId, providerId: command.providerId });
+        return;
+      case 'put-link':
+        await control.putLink(command.link);
+        return;
+      case 'delete-link':
+        await control.deleteLink({
+          source_id: command.sourceId,
+          name: command.name,
+          wit_namespace: command.namespace,
+          wit_package: command.package,
+        });
+        return;
+    }
+  };
+
+  const configNames = (): string[] =>
+    [...apps.values()].flatMap(({ manifest, previous }) =>
+      [manifest, ...(previous === undefined ? [] : [previous])].flatMap((m) =>
+        m.components.flatMap((c) => [
+          ...c.config.map((r) => r.name),
+          ...c.links.flatMap((l) => [...l.sourceConfig, ...l.targetConfig].map((r) => r.name)),
+        ]),
+      ),
+    );
+
+  const onePass = async (): Promise<void> => {
+    if (apps.size === 0) return;
+    const observed = await observeLattice(control, configNames());
+    const now = Date.now();
+    const failures = [...holds.values()].filter((h) => h.until > now).map((h) => h.failure);
+    const states: AppState[] = [...apps.values()].map((app) => ({
+      manifest: app.manifest,
+      deployed: app.deployed,
+      ...(app.previous === undefined ? {} : { previous: app.previous }),
+      failures: failures.filter((f) => app.manifest.components.some((c) => c.id === f.workloadId)),
+    }));
+    const { commands, status } = reconcile(states, observed, managedBy);
+    for (const [name, appStatus] of status) {
+      const app = apps.get(name);
+      if (app === undefined) continue;
+      app.status = appStatus;
+      // Once removed, an application is forgotten; a new version is no longer an upgrade once in place.
+      if (!app.deployed && appStatus.status.type === 'undeployed') apps.delete(name);
+      if (app.deployed && appStatus.status.type === 'deployed') delete app.previous;
+    }
+    for (const command of commands) {
+      if (stopped) return;
+      if (onHold(command)) continue;
+      try {
+        await act(command);
+      } catch (err) {
+        const message = describeError(err);
+        logger.warn('application command refused', { op: command.op, error: message });
+        if ('hostId' in command) {
+          const workload =
+            'componentId' in command
+              ? command.componentId
+              : 'providerId' in command
+                ? command.providerId
+                : '';
+          hold(workload, command.hostId, message);
+        }
+      }
+    }
+  };
+
+  const pass = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    if (running === undefined) {
+      running = onePass()
+        .catch((err: unknown) => logger.warn('application pass failed', { error: describeError(err) }))
+        .finally(() => (running = undefined));
+      return running;
+    }
+    again ??= running.then(() => {
+      again = undefined;
+      return pass();
+    });
+    return again;
+  };
+
+  const timer = setInterval(() => void pass(), limits.appResyncIntervalMs);
+  const events = control.events();
+  void (async () => {
+    try {
+      for await (const event of events) {
+        if (!MOVES.test(event.type)) continue;
+        noteFailure(event);
+        void pass();
+      }
+    } catch (err) {
+      if (!stopped) logger.warn('application manager lost the event stream', { error: describeError(err) });
+    }
+  })();
+
+  function noteFailure(event: CloudEvent): void {
+    if (!event.type.endsWith('_failed')) return;
+    const data = event.data;
+    const text = (key: string): string | undefined => {
+      const value = data[key];
+      return typeof value === 'string' ? value : undefined;
+    };
+    const workload = text('component_id') ?? text('provider_id');
+    if (workload !== undefined) hold(workload, text('host_id') ?? event.source, text('error') ?? 'failed');
+  }
+
+  return {
+    async deploy(manifest) {
+      const current = apps.get(manifest.name);
+      const previous = current?.deployed === true ? current.manifest : undefined;
+      apps.set(manifest.name, { manifest, deployed: true, ...(previous === undefined ? {} : { previous }) });
+      await pass();
+      return apps.get(manifest.name)?.status ?? { status: { type: 'reconciling' }, scalers: [] };
+    },
+    async undeploy(name) {
+      const app = apps.get(name);
+      if (app === undefined) return undefined;
+      app.deployed = false;
+      delete app.previous;
+      await pass();
+      return app.status;
+    },
+    status: (name) => apps.get(name)?.status,
+    list: () => [...apps.keys()],
+    pass,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      events.stop();
+      await running;
+    },
+  };
+}

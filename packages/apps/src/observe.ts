@@ -1,0 +1,51 @@
+/**
+ * The lattice as the reconciler sees it, read over the 1.x control interface: every host that
+ * answers a ping with its inventory, the links, and the named config the applications refer to.
+ */
+import type { ControlClient } from '@cirrus/control-client';
+import type { HostInventory, StringMap } from '@cirrus/protocol';
+import type { ObservedHost, ObservedLattice } from './reconcile.ts';
+
+/** One host's inventory in the reconciler's terms. */
+export function observedHost(inventory: HostInventory): ObservedHost {
+  return {
+    id: inventory.host_id,
+    labels: inventory.labels,
+    components: inventory.components.map((c) => ({
+      id: c.id,
+      imageRef: c.image_ref,
+      count: c.max_instances,
+      annotations: c.annotations,
+    })),
+    providers: inventory.providers.map((p) => ({
+      id: p.id,
+      imageRef: p.image_ref ?? '',
+      annotations: p.annotations ?? {},
+    })),
+  };
+}
+
+/**
+ * Reads the lattice now. A host that stops answering between its ping and its inventory is left
+ * out, as it would be a moment later.
+ */
+export async function observeLattice(
+  control: ControlClient,
+  configNames: Iterable<string>,
+): Promise<ObservedLattice> {
+  const pinged = await control.pingHosts();
+  const [inventories, links, configs] = await Promise.all([
+    Promise.all(pinged.map((h) => control.getInventory(h.id).then(observedHost, () => undefined))),
+    control.getLinks(),
+    Promise.all(
+      [...new Set(configNames)].map(async (name) => [name, await control.getConfig(name)] as const),
+    ),
+  ]);
+  return {
+    hosts: inventories.filter((h) => h !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    links,
+    configs: new Map(
+      configs.filter((entry): entry is readonly [string, StringMap] => entry[1] !== undefined),
+    ),
+  };
+}
