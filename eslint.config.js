@@ -16,7 +16,7 @@ const LAYERS = {
   runtime: { folders: ['packages/runtime'], may: ['protocol'] },
   providers: { folders: ['packages/providers/*'], may: ['protocol', 'lattice', 'runtime', 'providers'] },
   host: { folders: ['packages/host'], may: ['protocol', 'lattice', 'runtime', 'providers'] },
-  apps: { folders: ['packages/apps'], may: ['protocol', 'control-client'] },
+  apps: { folders: ['packages/apps'], may: ['protocol', 'lattice', 'control-client'] },
   'control-client': { folders: ['packages/control-client'], may: ['protocol', 'lattice'] },
   cli: {
     folders: ['packages/cli'],

@@ -38,3 +38,6 @@ export type {
 export { observedHost, observeLattice } from './observe.ts';
 export { createAppManager } from './manager.ts';
 export type { AppManager, AppManagerLimits, AppManagerOptions } from './manager.ts';
+export { MANIFEST_BUCKET } from './manifest-store.ts';
+export { serveWadmApi, WADM_QUEUE } from './wadm-api.ts';
+export type { WadmApi, WadmApiOptions } from './wadm-api.ts';

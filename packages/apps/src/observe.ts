@@ -34,6 +34,8 @@ export async function observeLattice(
   configNames: Iterable<string>,
 ): Promise<ObservedLattice> {
   const pinged = await control.pingHosts();
+  // Links and config are served by hosts: with none on the lattice there is nobody to ask.
+  if (pinged.length === 0) return { hosts: [], links: [], configs: new Map() };
   const [inventories, links, configs] = await Promise.all([
     Promise.all(pinged.map((h) => control.getInventory(h.id).then(observedHost, () => undefined))),
     control.getLinks(),
