@@ -41,3 +41,5 @@ export type { AppManager, AppManagerLimits, AppManagerOptions } from './manager.
 export { MANIFEST_BUCKET } from './manifest-store.ts';
 export { serveWadmApi, WADM_QUEUE } from './wadm-api.ts';
 export type { WadmApi, WadmApiOptions } from './wadm-api.ts';
+export { LEASE_BUCKET, startApplicationService } from './service.ts';
+export type { ApplicationService, ApplicationServiceOptions } from './service.ts';

@@ -1,8 +1,8 @@
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { planDeployment } from '@cirrus/apps';
-import type { DeploymentPlan } from '@cirrus/apps';
+import { planDeployment, startApplicationService } from '@cirrus/apps';
+import type { ApplicationService, DeploymentPlan } from '@cirrus/apps';
 import { createHost, createLogger, defaultCacheDir } from '@cirrus/host';
 import { BUILTIN_PROVIDERS, DEFAULT_HTTP_ADDRESS, WIRE_BINDINGS } from '@cirrus/providers';
 import type { Host, LogFormat, LogLevel, PolicyOptions } from '@cirrus/host';
@@ -89,6 +89,10 @@ const ENDPOINT_FLAGS = {
     default: 'any free port',
   },
   'no-local-endpoint': { description: 'do not serve the embedded lattice to other programs' },
+  'no-app-manager': {
+    description:
+      "do not take part in managing the lattice's applications (by default one host at a time runs the manager and the wadm API)",
+  },
 } as const satisfies FlagSpecs;
 
 const NATS_FLAGS = natsFlags(['nats'], 'the embedded lattice');
@@ -191,6 +195,9 @@ function localPort(value: string | undefined): number {
   }
   return port;
 }
+
+/** The host's own default when the flag is not given. */
+const DEFAULT_HEARTBEAT_SECONDS = 30;
 
 function heartbeatSeconds(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -356,7 +363,10 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
   let backend: Backend | undefined;
   let host: Host | undefined;
   let endpoint: LocalEndpointHandle | undefined;
+  let applications: ApplicationService | undefined;
   const closeAll = async (): Promise<void> => {
+    // First: while it is active, the manager would put back what stopping the host takes away.
+    await applications?.stop();
     // The endpoint outlives the host: provider processes reach the lattice through it and must get
     // the shutdown request, and answer calls in flight, while the host stops. The file goes with it.
     await host?.stop();
@@ -443,6 +453,19 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
           file: localEndpointFile(context.env, running.latticeName),
         });
       }
+    }
+
+    if (values['no-app-manager'] !== true) {
+      applications = await startApplicationService({
+        connection: opened.control ?? opened.connection,
+        lattice: running.latticeName,
+        holderId: running.id,
+        // Stale after one and a half heartbeats: a dead holder is replaced within two.
+        leaseMs: 1.5 * (heartbeat ?? DEFAULT_HEARTBEAT_SECONDS) * 1000,
+        limits,
+        logger,
+      });
+      if (await interrupted()) return 0;
     }
 
     try {

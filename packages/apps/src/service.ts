@@ -1,0 +1,145 @@
+/**
+ * The application manager as every host runs it: one of them at a time is active on a lattice, the
+ * holder of a lease in the `cirrus_app_manager` bucket, and serves the wadm API and runs the passes;
+ * the others watch the lease and take it over when it goes stale.
+ *
+ * The lease needs no clock shared between hosts. Its holder rewrites it every quarter of `leaseMs`;
+ * a watcher takes it over (by compare-and-swap on the revision it last saw, so one watcher wins)
+ * once it has seen no new revision for `leaseMs` by its own clock. The holder steps down when it
+ * could not rewrite the lease for `leaseMs`, which is before any watcher can have taken it over.
+ */
+import { createControlClient } from '@cirrus/control-client';
+import type { LatticeConnection, KvBucket } from '@cirrus/lattice';
+import { describeError } from '@cirrus/protocol';
+import type { Logger } from '@cirrus/protocol';
+import { createAppManager } from './manager.ts';
+import type { AppManager, AppManagerLimits } from './manager.ts';
+import { serveWadmApi } from './wadm-api.ts';
+import type { WadmApi } from './wadm-api.ts';
+
+export const LEASE_BUCKET = 'cirrus_app_manager';
+
+/** How often the active manager publishes the statuses that changed. */
+const STATUS_PUBLISH_MS = 1_000;
+
+export interface ApplicationServiceOptions {
+  /** The connection control traffic uses. */
+  connection: LatticeConnection;
+  lattice: string;
+  /** Who holds the lease: the host's id. */
+  holderId: string;
+  /** Silence after which a lease is stale (the CLI uses one and a half heartbeat intervals). */
+  leaseMs: number;
+  limits: AppManagerLimits;
+  logger: Logger;
+}
+
+export interface ApplicationService {
+  /** This host holds the lease and manages the lattice's applications. */
+  readonly active: boolean;
+  stop(): Promise<void>;
+}
+
+interface Active {
+  manager: AppManager;
+  api: WadmApi;
+  publisher: ReturnType<typeof setInterval>;
+}
+
+const encoder = new TextEncoder();
+
+export async function startApplicationService(
+  options: ApplicationServiceOptions,
+): Promise<ApplicationService> {
+  const { connection, lattice, holderId, leaseMs, logger } = options;
+  const kv: KvBucket = await connection.kv(LEASE_BUCKET);
+  const claim = encoder.encode(JSON.stringify({ holder: holderId }));
+  let active: Active | undefined;
+  let starting: Promise<void> | undefined;
+  let stopped = false;
+  let seenRevision = -1;
+  let seenAt = performance.now();
+  let renewedAt = -Infinity;
+
+  const activate = async (): Promise<void> => {
+    const control = createControlClient({ connection, lattice });
+    const manager = createAppManager({ control, logger, limits: options.limits });
+    const api = await serveWadmApi({ connection, lattice, manager, logger });
+    const publisher = setInterval(() => api.publishStatus(), STATUS_PUBLISH_MS);
+    active = { manager, api, publisher };
+    logger.info('application manager active', { lattice });
+    await api.restore();
+  };
+
+  const deactivate = async (why: string): Promise<void> => {
+    await starting;
+    const was = active;
+    active = undefined;
+    if (was === undefined) return;
+    logger.info('application manager standing by', { lattice, reason: why });
+    clearInterval(was.publisher);
+    await was.api.stop();
+    await was.manager.stop();
+  };
+
+  const tick = async (): Promise<void> => {
+    const now = performance.now();
+    try {
+      const entry = await kv.get(lattice);
+      if (entry !== null && entry.revision !== seenRevision) {
+        seenRevision = entry.revision;
+        seenAt = now;
+      }
+      const holder =
+        entry === null || entry.value.length === 0 ? undefined : entry.json<{ holder?: string }>().holder;
+      const mine = holder === holderId;
+      if (mine || holder === undefined || now - seenAt >= leaseMs) {
+        const revision = await kv.update(lattice, claim, entry?.revision ?? 0);
+        if (revision !== null) {
+          seenRevision = revision;
+          seenAt = renewedAt = performance.now();
+          if (active === undefined && starting === undefined && !stopped) {
+            starting = activate().finally(() => (starting = undefined));
+          }
+          return;
+        }
+      }
+      if (active !== undefined && !mine) await deactivate(`the lease is held by ${holder ?? 'another host'}`);
+    } catch (err) {
+      logger.debug('application manager lease not renewed', { error: describeError(err) });
+    }
+    if (active !== undefined && performance.now() - renewedAt >= leaseMs) {
+      await deactivate('the lease could not be renewed');
+    }
+  };
+
+  let ticking: Promise<void> = tick();
+  const timer = setInterval(() => {
+    ticking = ticking.then(tick);
+  }, leaseMs / 4);
+  await ticking;
+
+  return {
+    get active() {
+      return active !== undefined;
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await ticking;
+      const was = active !== undefined;
+      await deactivate('the host is stopping');
+      // Handed back at once, so that another host need not wait for the lease to go stale.
+      if (was) {
+        const entry = await kv.get(lattice).catch(() => null);
+        if (
+          entry !== null &&
+          entry.value.length > 0 &&
+          entry.json<{ holder?: string }>().holder === holderId
+        ) {
+          await kv.delete(lattice).catch(() => undefined);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * `cirrus up` takes part in managing applications: on a NATS lattice one host at a time is active,
+ * serves the wadm API and places what is deployed across the hosts; when it stops, another takes
+ * over and keeps the application where it should be. `--no-app-manager` opts a host out.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { connectNats } from '@cirrus/lattice';
+import type { NatsLatticeConnection } from '@cirrus/lattice';
+import { startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import type { NatsServer, TempDir } from '@cirrus/testing';
+import { main } from '../src/index.ts';
+import { harness, ownDirs } from './support.ts';
+import type { Harness } from './support.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const HELLO = pathToFileURL(join(ROOT, 'examples/hello/build/hello.wasm')).href;
+const LATTICE = 'apps';
+
+const MANIFEST = `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: greet
+  annotations:
+    version: v1
+spec:
+  components:
+    - name: hello
+      type: component
+      properties:
+        image: ${HELLO}
+      traits:
+        - type: spreadscaler
+          properties:
+            instances: 2
+`;
+
+interface Running {
+  name: string;
+  h: Harness;
+  exit: Promise<number>;
+}
+
+describe('cirrus up runs the application manager', { timeout: 120_000 }, () => {
+  let nats: NatsServer;
+  let dir: TempDir;
+  let client: NatsLatticeConnection;
+  const hosts: Running[] = [];
+
+  before(async () => {
+    nats = await startNatsServer();
+    dir = await tempDir();
+    client = await connectNats({ servers: nats.url, name: 'test' });
+  });
+
+  after(async () => {
+    for (const running of hosts) running.h.signals.emit('SIGTERM', 'SIGTERM');
+    await Promise.all(hosts.map((r) => withDeadline(r.exit, 20_000, `${r.name} to exit`)));
+    await client.close();
+    await nats.stop();
+    await dir.remove();
+  });
+
+  const start = async (name: string, ...extra: string[]): Promise<Running> => {
+    const h = harness(ownDirs(join(dir.path, name)));
+    const exit = main(
+      ['up', '--nats', nats.url, '--lattice', LATTICE, '--name', name, '--heartbeat-interval', '1', ...extra],
+      h.context,
+    );
+    await waitFor(() => h.out.some((l) => l.includes('is up on lattice')), 30_000, `${name} up`);
+    const running = { name, h, exit };
+    hosts.push(running);
+    return running;
+  };
+
+  const isActive = (r: Running): boolean =>
+    r.h.err.filter((l) => l.includes('application manager active')).length >
+    r.h.err.filter((l) => l.includes('application manager standing by')).length;
+
+  const api = async (op: string, body?: string | object): Promise<Record<string, unknown>> => {
+    const data =
+      body === undefined
+        ? undefined
+        : new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
+    return (await client.request(`wadm.api.${LATTICE}.${op}`, data, { timeoutMs: 10_000 })).json();
+  };
+
+  const instances = async (): Promise<number[]> => {
+    const out: number[] = [];
+    const replies = client.requestMany(`wasmbus.ctl.v1.${LATTICE}.host.ping`, undefined, {
+      maxWaitMs: 1_000,
+    });
+    for await (const reply of replies) {
+      const id = reply.json<{ response: { id: string } }>().response.id;
+      const inventory = (
+        await client.request(`wasmbus.ctl.v1.${LATTICE}.host.get.${id}`, undefined, { timeoutMs: 5_000 })
+      ).json<{ response: { components: { id: string; max_instances: number }[] } }>().response;
+      out.push(inventory.components.find((c) => c.id === 'greet-hello')?.max_instances ?? 0);
+    }
+    return out.sort();
+  };
+
+  it('one host of two is active and serves the wadm API, which deploys across both', async () => {
+    const a = await start('a');
+    const b = await start('b');
+    await start('c', '--no-app-manager');
+    await waitFor(() => ([a, b].filter(isActive).length === 1 ? true : undefined), 10_000, 'one active');
+    assert.equal((await api('model.put', MANIFEST))['result'], 'created');
+    assert.equal((await api('model.deploy.greet'))['result'], 'acknowledged');
+    await waitFor(
+      async () => {
+        const status = await api('model.status.greet');
+        return (status['status'] as { status: { type: string } }).status.type === 'deployed'
+          ? true
+          : undefined;
+      },
+      60_000,
+      'the application deployed',
+    );
+    // Two instances over three hosts: one each on two of them.
+    assert.deepEqual(await instances(), [0, 1, 1]);
+  });
+
+  it('when the active host stops, the other takes over and keeps the application deployed', async () => {
+    const [a, b] = hosts as [Running, Running];
+    const active = isActive(a) ? a : b;
+    const standby = active === a ? b : a;
+    const stoppedAt = performance.now();
+    active.h.signals.emit('SIGTERM', 'SIGTERM');
+    assert.equal(await withDeadline(active.exit, 20_000, 'the active host to exit'), 0);
+    hosts.splice(hosts.indexOf(active), 1);
+    await waitFor(() => (isActive(standby) ? true : undefined), 10_000, 'the standby takes over');
+    assert.ok(performance.now() - stoppedAt < 20_000);
+    // The stopped host's instance is placed again on a host that remains.
+    await waitFor(
+      async () => ((await instances()).join() === '1,1' ? true : undefined),
+      60_000,
+      'two instances again, on the two hosts left',
+    );
+    await waitFor(
+      async () => {
+        const status = await api('model.status.greet');
+        return (status['status'] as { status: { type: string } }).status.type === 'deployed'
+          ? true
+          : undefined;
+      },
+      30_000,
+      'the status deployed again',
+    );
+  });
+});
