@@ -43,3 +43,6 @@ export { serveWadmApi, WADM_QUEUE } from './wadm-api.ts';
 export type { WadmApi, WadmApiOptions } from './wadm-api.ts';
 export { LEASE_BUCKET, startApplicationService } from './service.ts';
 export type { ApplicationService, ApplicationServiceOptions } from './service.ts';
+export { withImages } from './manifest-images.ts';
+export { createWadmClient } from './wadm-client.ts';
+export type { WadmClient, WadmModelSummary, WadmPutReply, WadmStatus } from './wadm-client.ts';

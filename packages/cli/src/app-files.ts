@@ -3,13 +3,20 @@
  * directory, a device such as /dev/zero, a FIFO, or a component above componentMaxBytes would
  * otherwise fail only once the host runs, as an event without the manifest's line.
  */
-import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkManifest, manifestInvalid } from '@cirrus/apps';
 import type { AppComponent, AppManifest, ManifestLimits, ParseOptions, Problem } from '@cirrus/apps';
-import { isCirrusError, limitEnvName } from '@cirrus/protocol';
+import {
+  ArtifactNotFoundError,
+  FileNotFoundError,
+  FileTooLargeError,
+  isCirrusError,
+  limitEnvName,
+  ManifestInvalidError,
+} from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
-import { checkRegularFile } from '@cirrus/runtime';
+import { checkRegularFile, readRegularTextFile } from '@cirrus/runtime';
 
 export type AppFileLimits = Pick<Limits, 'componentMaxBytes'>;
 
@@ -101,4 +108,42 @@ export async function parseAppManifest(text: string, options: AppManifestOptions
       : [...problems, ...(await localImageProblems(manifest, options.limits))];
   if (all.length > 0 || manifest === undefined) throw manifestInvalid(options.source ?? 'manifest', all);
   return manifest;
+}
+
+/**
+ * Reads a manifest file and checks it, with its local images (relative paths start at the
+ * manifest's directory); `flag` names where the file was given, for the hint when it is missing.
+ */
+export async function readAppManifest(
+  file: string,
+  limits: Limits,
+  flag: string,
+): Promise<{ text: string; manifest: AppManifest }> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readRegularTextFile(path, {
+      what: 'application file',
+      maxBytes: limits.manifestMaxBytes,
+      limitName: 'manifestMaxBytes',
+    });
+  } catch (err) {
+    if (err instanceof FileNotFoundError) {
+      throw new ArtifactNotFoundError(`application file ${file} does not exist`, {
+        hint: `check the path given to ${flag}`,
+      });
+    }
+    if (err instanceof FileTooLargeError) {
+      throw new ManifestInvalidError(err.message, {
+        hint: 'split the application or raise manifestMaxBytes',
+      });
+    }
+    throw err;
+  }
+  const manifest = await parseAppManifest(text, {
+    source: file,
+    baseUrl: pathToFileURL(`${dirname(path)}/`).href,
+    limits,
+  });
+  return { text, manifest };
 }

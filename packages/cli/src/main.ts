@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CirrusError, UsageError } from '@cirrus/protocol';
 import { VERSION } from '@cirrus/host';
+import { appCommand } from './commands/app.ts';
 import { buildCommand } from './commands/build.ts';
 import { claimsCommand } from './commands/claims.ts';
 import { configCommand } from './commands/config.ts';
@@ -20,6 +21,7 @@ import type { CapturedOutput, Invocation } from './program.ts';
 
 const COMMANDS = [
   upCommand,
+  appCommand,
   buildCommand,
   getCommand,
   scaleCommand,

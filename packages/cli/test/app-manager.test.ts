@@ -4,7 +4,8 @@
  * over and keeps the application where it should be. `--no-app-manager` opts a host out.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connectNats } from '@cirrus/lattice';
@@ -79,6 +80,15 @@ describe('cirrus up runs the application manager', { timeout: 120_000 }, () => {
     r.h.err.filter((l) => l.includes('application manager active')).length >
     r.h.err.filter((l) => l.includes('application manager standing by')).length;
 
+  /** The status type, or undefined while no manager answers (a lease changing hands). */
+  const statusType = async (): Promise<string | undefined> => {
+    try {
+      return ((await api('model.status.greet'))['status'] as { status: { type: string } }).status.type;
+    } catch {
+      return undefined;
+    }
+  };
+
   const api = async (op: string, body?: string | object): Promise<Record<string, unknown>> => {
     const data =
       body === undefined
@@ -110,12 +120,7 @@ describe('cirrus up runs the application manager', { timeout: 120_000 }, () => {
     assert.equal((await api('model.put', MANIFEST))['result'], 'created');
     assert.equal((await api('model.deploy.greet'))['result'], 'acknowledged');
     await waitFor(
-      async () => {
-        const status = await api('model.status.greet');
-        return (status['status'] as { status: { type: string } }).status.type === 'deployed'
-          ? true
-          : undefined;
-      },
+      async () => ((await statusType()) === 'deployed' ? true : undefined),
       60_000,
       'the application deployed',
     );
@@ -140,14 +145,66 @@ describe('cirrus up runs the application manager', { timeout: 120_000 }, () => {
       'two instances again, on the two hosts left',
     );
     await waitFor(
-      async () => {
-        const status = await api('model.status.greet');
-        return (status['status'] as { status: { type: string } }).status.type === 'deployed'
-          ? true
-          : undefined;
-      },
+      async () => ((await statusType()) === 'deployed' ? true : undefined),
       30_000,
       'the status deployed again',
     );
+  });
+
+  it('cirrus app drives the manager of a host on the embedded lattice, and validate checks files', async () => {
+    const env = ownDirs(join(dir.path, 'embedded'));
+    const host = harness(env);
+    const exit = main(['up', '--name', 'solo', '--heartbeat-interval', '1'], host.context);
+    try {
+      await waitFor(() => host.out.some((l) => l.includes('is up on lattice')), 30_000, 'solo up');
+      await waitFor(
+        () => (host.err.some((l) => l.includes('application manager active')) ? true : undefined),
+        10_000,
+        'the manager active',
+      );
+      const file = join(dir.path, 'greet.yaml');
+      // A relative image: put resolves it against the manifest's directory before it is sent.
+      await writeFile(
+        file,
+        MANIFEST.replace(HELLO, relative(dir.path, join(ROOT, 'examples/hello/build/hello.wasm'))),
+      );
+      const cli = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+        const h = harness(env);
+        const code = await withDeadline(
+          main(['app', ...args], h.context),
+          30_000,
+          `cirrus app ${args[0] ?? ''}`,
+        );
+        return { code, out: h.out.join('\n'), err: h.err.join('\n') };
+      };
+      assert.match((await cli('validate', file)).out, /greet v1 is valid \(1 component\)/);
+      assert.match((await cli('put', file)).out, /^Created greet v1 \(1 version\)\.$/);
+      const again = await cli('put', file);
+      assert.equal(again.code, 1);
+      assert.match(again.err, /APP_REQUEST_FAILED.*version v1 of greet already exists/);
+      assert.match((await cli('deploy', 'greet')).out, /Deploying greet v1/);
+      await waitFor(
+        async () => ((await cli('status', 'greet')).out.startsWith('greet v1  deployed') ? true : undefined),
+        60_000,
+        'greet deployed',
+      );
+      const status = await cli('status', 'greet');
+      assert.match(status.out, /SpreadScaler +hello +deployed/);
+      assert.match((await cli('list')).out, /greet +v1 +v1 +deployed/);
+      assert.match((await cli('versions', 'greet')).out, /v1 +yes/);
+      assert.match((await cli('get', 'greet')).out, /"image": "file:\/\/\//);
+      const missing = await cli('status', 'nothing');
+      assert.equal(missing.code, 1);
+      assert.match(missing.err, /APP_NOT_FOUND/);
+      assert.match((await cli('delete', 'greet')).out, /deleted every version of greet \(undeploying it\)/);
+      await waitFor(
+        async () => ((await cli('list')).out.split('\n').length === 1 ? true : undefined),
+        10_000,
+        'no application left',
+      );
+    } finally {
+      host.signals.emit('SIGTERM', 'SIGTERM');
+      assert.equal(await withDeadline(exit, 20_000, 'solo to exit'), 0);
+    }
   });
 });

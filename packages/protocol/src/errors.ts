@@ -192,6 +192,8 @@ export class RouteConflictError extends kind('ROUTE_CONFLICT') {}
 // --- applications and tooling --------------------------------------------------------------------
 export class ManifestParseError extends kind('MANIFEST_PARSE_ERROR') {}
 export class ManifestInvalidError extends kind('MANIFEST_INVALID') {}
+export class AppNotFoundError extends kind('APP_NOT_FOUND') {}
+export class AppRequestFailedError extends kind('APP_REQUEST_FAILED') {}
 export class BuildFailedError extends kind('BUILD_FAILED') {}
 export class InsecurePermissionsError extends kind('INSECURE_PERMISSIONS') {}
 export class FileExistsError extends kind('FILE_EXISTS') {}
@@ -307,6 +309,8 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   RouteConflictError,
   ManifestParseError,
   ManifestInvalidError,
+  AppNotFoundError,
+  AppRequestFailedError,
   BuildFailedError,
   InsecurePermissionsError,
   FileExistsError,

@@ -7,7 +7,8 @@ import { Command } from 'commander';
 import { createControlClient } from '@cirrus/control-client';
 import type { ControlAck, ControlClient } from '@cirrus/control-client';
 import { AmbiguousHostError, HostNotFoundError, resolveLimits, UsageError } from '@cirrus/protocol';
-import type { HostInfo, StringMap } from '@cirrus/protocol';
+import type { HostInfo, Limits, StringMap } from '@cirrus/protocol';
+import type { LatticeConnection } from '@cirrus/lattice';
 import { addFlags, flagValues, oneOf } from '../args.ts';
 import type { FlagSpecs, FlagValues } from '../args.ts';
 import { connectLattice } from '../connect.ts';
@@ -92,11 +93,20 @@ function parseTimeout(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-/** Runs `body` with a control client on the chosen lattice and always closes the connection. */
-export async function withControlClient<T>(
+/** A connection to the chosen lattice, for one command. */
+export interface LatticeSession {
+  connection: LatticeConnection;
+  lattice: string;
+  limits: Limits;
+  /** --timeout, when given. */
+  timeoutMs: number | undefined;
+}
+
+/** Runs `body` with a connection to the chosen lattice and always closes it. */
+export async function withLattice<T>(
   common: CommonValues,
   context: CommandContext,
-  body: (client: ControlClient) => Promise<T>,
+  body: (session: LatticeSession) => Promise<T>,
 ): Promise<T> {
   const limits = resolveLimits({}, context.env);
   // Like wash's --timeout-ms: one flag bounds both single replies and the host.ping window.
@@ -108,17 +118,29 @@ export async function withControlClient<T>(
   });
   const session = await connectLattice({ nats, lattice: common.lattice }, context, limits);
   try {
-    const client = createControlClient({
-      connection: session.connection,
-      lattice: session.lattice,
-      timeoutMs: timeoutMs ?? limits.controlRequestTimeoutMs,
-      scatterMs: timeoutMs ?? limits.controlScatterWindowMs,
-      waitTimeoutMs: limits.controlWaitTimeoutMs,
-    });
-    return await body(client);
+    return await body({ connection: session.connection, lattice: session.lattice, limits, timeoutMs });
   } finally {
     await session.close();
   }
+}
+
+/** Runs `body` with a control client on the chosen lattice and always closes the connection. */
+export function withControlClient<T>(
+  common: CommonValues,
+  context: CommandContext,
+  body: (client: ControlClient) => Promise<T>,
+): Promise<T> {
+  return withLattice(common, context, ({ connection, lattice, limits, timeoutMs }) =>
+    body(
+      createControlClient({
+        connection,
+        lattice,
+        timeoutMs: timeoutMs ?? limits.controlRequestTimeoutMs,
+        scatterMs: timeoutMs ?? limits.controlScatterWindowMs,
+        waitTimeoutMs: limits.controlWaitTimeoutMs,
+      }),
+    ),
+  );
 }
 
 /** A full host id: an nkey server public key, `N` and 55 base32 characters. */

@@ -1,5 +1,3 @@
-import { dirname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { planDeployment, startApplicationService } from '@cirrus/apps';
 import type { ApplicationService, DeploymentPlan } from '@cirrus/apps';
@@ -9,22 +7,17 @@ import type { Host, LogFormat, LogLevel, PolicyOptions } from '@cirrus/host';
 import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
 import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
 import {
-  ArtifactNotFoundError,
   DEFAULT_LATTICE,
   describeError,
-  FileNotFoundError,
-  FileTooLargeError,
   LIMIT_SPECS,
   LocalEndpointUnavailableError,
-  ManifestInvalidError,
   resolveLimits,
   UsageError,
 } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
-import { readRegularTextFile } from '@cirrus/runtime';
 import { addFlags, flagValues, keyValues, oneOf } from '../args.ts';
 import type { FlagSpecs, FlagValues } from '../args.ts';
-import { parseAppManifest } from '../app-files.ts';
+import { readAppManifest } from '../app-files.ts';
 import { deploy, servedUrls } from '../deploy.ts';
 import type { CommandContext } from '../context.ts';
 import {
@@ -156,33 +149,7 @@ export function upCommand(invocation: Invocation): Command {
 }
 
 async function readPlan(file: string, limits: Limits): Promise<DeploymentPlan> {
-  const path = resolve(file);
-  let text: string;
-  try {
-    text = await readRegularTextFile(path, {
-      what: 'application file',
-      maxBytes: limits.manifestMaxBytes,
-      limitName: 'manifestMaxBytes',
-    });
-  } catch (err) {
-    if (err instanceof FileNotFoundError) {
-      throw new ArtifactNotFoundError(`application file ${file} does not exist`, {
-        hint: 'check the path given to --app',
-      });
-    }
-    if (err instanceof FileTooLargeError) {
-      throw new ManifestInvalidError(err.message, {
-        hint: 'split the application or raise manifestMaxBytes',
-      });
-    }
-    throw err;
-  }
-  const manifest = await parseAppManifest(text, {
-    source: file,
-    baseUrl: pathToFileURL(`${dirname(path)}/`).href,
-    limits,
-  });
-  return planDeployment(manifest);
+  return planDeployment((await readAppManifest(file, limits, '--app')).manifest);
 }
 
 function localPort(value: string | undefined): number {
