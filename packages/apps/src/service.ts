@@ -31,6 +31,8 @@ export interface ApplicationServiceOptions {
   /** Silence after which a lease is stale (the CLI uses one and a half heartbeat intervals). */
   leaseMs: number;
   limits: AppManagerLimits;
+  /** How long a pass collects the hosts' answers to its ping (default: the control client's). */
+  scatterMs?: number;
   logger: Logger;
 }
 
@@ -62,7 +64,11 @@ export async function startApplicationService(
   let renewedAt = -Infinity;
 
   const activate = async (): Promise<void> => {
-    const control = createControlClient({ connection, lattice });
+    const control = createControlClient({
+      connection,
+      lattice,
+      ...(options.scatterMs === undefined ? {} : { scatterMs: options.scatterMs }),
+    });
     const manager = createAppManager({ control, logger, limits: options.limits });
     const api = await serveWadmApi({ connection, lattice, manager, logger });
     const publisher = setInterval(() => api.publishStatus(), STATUS_PUBLISH_MS);

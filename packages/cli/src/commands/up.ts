@@ -423,13 +423,17 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
     }
 
     if (values['no-app-manager'] !== true) {
+      const heartbeatMs = (heartbeat ?? DEFAULT_HEARTBEAT_SECONDS) * 1000;
       applications = await startApplicationService({
         connection: opened.control ?? opened.connection,
         lattice: running.latticeName,
         holderId: running.id,
         // Stale after one and a half heartbeats: a dead holder is replaced within two.
-        leaseMs: 1.5 * (heartbeat ?? DEFAULT_HEARTBEAT_SECONDS) * 1000,
-        limits,
+        leaseMs: 1.5 * heartbeatMs,
+        // A host killed outright sends no event; the lattice is read again at least every heartbeat.
+        limits: { ...limits, appResyncIntervalMs: Math.min(limits.appResyncIntervalMs, heartbeatMs) },
+        // Hosts answer a ping within a heartbeat: a pass waits no longer than half of one for them.
+        scatterMs: Math.min(limits.controlScatterWindowMs, heartbeatMs / 2),
         logger,
       });
       if (await interrupted()) return 0;
