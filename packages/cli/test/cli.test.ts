@@ -131,7 +131,7 @@ describe('cirrus CLI', () => {
     assert.equal(await main(['fly'], h.context), 2);
     assert.match(
       h.err.join('\n'),
-      /error\[USAGE_ERROR\]: unknown command "fly"\n {2}hint: commands: up, build/,
+      /error\[USAGE_ERROR\]: unknown command "fly"\n {2}hint: commands: up, app, build/,
     );
     assert.equal(await main(['up', '--label', 'novalue'], h.context), 2);
     assert.equal(await main(['up', '--log-format', 'xml'], h.context), 2);
