@@ -12,7 +12,7 @@
  */
 import type { ControlClient } from '@cirrus/control-client';
 import { describeError } from '@cirrus/protocol';
-import type { CloudEvent, Limits, Logger } from '@cirrus/protocol';
+import type { CloudEvent, HostInventory, Limits, Logger } from '@cirrus/protocol';
 import type { AppManifest } from './manifest.ts';
 import { observeLattice } from './observe.ts';
 import { reconcile } from './reconcile.ts';
@@ -26,6 +26,8 @@ export interface AppManagerOptions {
   limits: AppManagerLimits;
   /** The `wasmcloud.dev/managed-by` annotation of what this manager places. */
   managedBy?: string;
+  /** Called with the hosts' inventories each pass observed (the service records them in `wadm_state`). */
+  onObserved?: (inventories: readonly HostInventory[]) => Promise<void>;
 }
 
 export interface AppManager {
@@ -152,7 +154,10 @@ export function createAppManager(options: AppManagerOptions): AppManager {
 
   const onePass = async (): Promise<void> => {
     if (apps.size === 0) return;
-    const observed = await observeLattice(control, configNames());
+    const { observed, inventories } = await observeLattice(control, configNames());
+    await options
+      .onObserved?.(inventories)
+      .catch((err: unknown) => logger.warn('wadm_state not written', { error: describeError(err) }));
     const now = Date.now();
     const failures = [...holds.values()].filter((h) => h.until > now).map((h) => h.failure);
     const states: AppState[] = [...apps.values()].map((app) => ({

@@ -32,22 +32,28 @@ export function observedHost(inventory: HostInventory): ObservedHost {
 export async function observeLattice(
   control: ControlClient,
   configNames: Iterable<string>,
-): Promise<ObservedLattice> {
+): Promise<{ observed: ObservedLattice; inventories: HostInventory[] }> {
   const pinged = await control.pingHosts();
   // Links and config are served by hosts: with none on the lattice there is nobody to ask.
-  if (pinged.length === 0) return { hosts: [], links: [], configs: new Map() };
-  const [inventories, links, configs] = await Promise.all([
-    Promise.all(pinged.map((h) => control.getInventory(h.id).then(observedHost, () => undefined))),
+  if (pinged.length === 0) return { observed: { hosts: [], links: [], configs: new Map() }, inventories: [] };
+  const [answered, links, configs] = await Promise.all([
+    Promise.all(pinged.map((h) => control.getInventory(h.id).catch(() => undefined))),
     control.getLinks(),
     Promise.all(
       [...new Set(configNames)].map(async (name) => [name, await control.getConfig(name)] as const),
     ),
   ]);
+  const inventories = answered
+    .filter((h) => h !== undefined)
+    .sort((a, b) => (a.host_id < b.host_id ? -1 : 1));
   return {
-    hosts: inventories.filter((h) => h !== undefined).sort((a, b) => (a.id < b.id ? -1 : 1)),
-    links,
-    configs: new Map(
-      configs.filter((entry): entry is readonly [string, StringMap] => entry[1] !== undefined),
-    ),
+    observed: {
+      hosts: inventories.map(observedHost),
+      links,
+      configs: new Map(
+        configs.filter((entry): entry is readonly [string, StringMap] => entry[1] !== undefined),
+      ),
+    },
+    inventories,
   };
 }

@@ -15,6 +15,7 @@ import type { Logger } from '@cirrus/protocol';
 import { createAppManager } from './manager.ts';
 import type { AppManager, AppManagerLimits } from './manager.ts';
 import { serveWadmApi } from './wadm-api.ts';
+import { STATE_BUCKET, wadmStateWriter } from './wadm-state.ts';
 import type { WadmApi } from './wadm-api.ts';
 
 export const LEASE_BUCKET = 'cirrus_app_manager';
@@ -69,7 +70,12 @@ export async function startApplicationService(
       lattice,
       ...(options.scatterMs === undefined ? {} : { scatterMs: options.scatterMs }),
     });
-    const manager = createAppManager({ control, logger, limits: options.limits });
+    const manager = createAppManager({
+      control,
+      logger,
+      limits: options.limits,
+      onObserved: wadmStateWriter(await connection.kv(STATE_BUCKET), lattice),
+    });
     const api = await serveWadmApi({ connection, lattice, manager, logger });
     const publisher = setInterval(() => api.publishStatus(), STATUS_PUBLISH_MS);
     active = { manager, api, publisher };

@@ -126,6 +126,16 @@ describe('cirrus up runs the application manager', { timeout: 120_000 }, () => {
     );
     // Two instances over three hosts: one each on two of them.
     assert.deepEqual(await instances(), [0, 1, 1]);
+    // What the manager saw, where wasmCloud's dashboard and lattice-client-core read it.
+    const state = await (await client.kv('wadm_state')).get(`host_${LATTICE}`);
+    const hostsSeen = Object.values(
+      state?.json<Record<string, { friendly_name: string; components: Record<string, number> }>>() ?? {},
+    );
+    assert.deepEqual(hostsSeen.map((h) => h.friendly_name).sort(), ['a', 'b', 'c']);
+    assert.equal(
+      hostsSeen.reduce((n, h) => n + (h.components['greet-hello'] ?? 0), 0),
+      2,
+    );
   });
 
   it('when the active host stops, the other takes over and keeps the application deployed', async () => {
