@@ -8,6 +8,7 @@ import {
   AppRequestFailedError,
   InvalidArgumentError,
   isValidToken,
+  NoRespondersError,
 } from '@cirrus/protocol';
 import type { LatticeConnection } from '@cirrus/lattice';
 
@@ -60,9 +61,17 @@ export function createWadmClient(
   const call = async (op: string, body?: string | object): Promise<Record<string, unknown>> => {
     const data =
       body === undefined ? undefined : encoder.encode(typeof body === 'string' ? body : JSON.stringify(body));
-    const reply = (await connection.request(`wadm.api.${lattice}.${op}`, data, { timeoutMs })).json<
-      Record<string, unknown>
-    >();
+    let answer;
+    try {
+      answer = await connection.request(`wadm.api.${lattice}.${op}`, data, { timeoutMs });
+    } catch (err) {
+      if (!(err instanceof NoRespondersError)) throw err;
+      throw new NoRespondersError(`no application manager answers on lattice ${lattice}`, {
+        hint: 'start a host with cirrus up (without --no-app-manager) on this lattice, or check --lattice and --nats',
+        cause: err,
+      });
+    }
+    const reply = answer.json<Record<string, unknown>>();
     const message = text(reply['message']);
     if (reply['result'] === 'notfound') {
       throw new AppNotFoundError(message, { hint: 'cirrus app list shows the applications of this lattice' });

@@ -9,7 +9,7 @@ import { createControlClient } from '@cirrus/control-client';
 import { createMemoryLattice } from '@cirrus/lattice';
 import type { LatticeConnection } from '@cirrus/lattice';
 import { silentLogger } from '@cirrus/protocol';
-import { createAppManager, MANIFEST_BUCKET, serveWadmApi } from '../src/index.ts';
+import { createAppManager, createWadmClient, MANIFEST_BUCKET, serveWadmApi } from '../src/index.ts';
 import type { AppManager, WadmApi } from '../src/index.ts';
 
 const manifest = (version: string | undefined): string => `apiVersion: core.oam.dev/v1beta1
@@ -161,5 +161,17 @@ describe('wadm API', () => {
     assert.equal((await call('model.get.shop'))['result'], 'notfound');
     assert.equal((await call('model.del.shop'))['result'], 'noop');
     assert.deepEqual((await call('model.get'))['models'], []);
+  });
+
+  it('a client with no manager on its lattice is told so, with what to start', async () => {
+    const empty = createMemoryLattice().connect();
+    try {
+      await assert.rejects(createWadmClient(empty, 'default', 2_000).list(), {
+        code: 'NO_RESPONDERS',
+        message: 'no application manager answers on lattice default',
+      });
+    } finally {
+      await empty.close();
+    }
   });
 });
