@@ -47,6 +47,13 @@ export interface AppManager {
 const MOVES =
   /^com\.wasmcloud\.lattice\.(host_started|host_stopped|component_scaled|component_scale_failed|provider_started|provider_start_failed|provider_stopped|linkdef_set|linkdef_deleted|config_set|config_deleted|labels_changed)$/;
 
+/** The workload and host a command is about, for the commands that start, scale or stop one. */
+function placementOf(command: ReconcileCommand): { workload: string; hostId: string } | undefined {
+  if ('componentId' in command) return { workload: command.componentId, hostId: command.hostId };
+  if ('providerId' in command) return { workload: command.providerId, hostId: command.hostId };
+  return undefined;
+}
+
 interface Hold {
   until: number;
   refusals: number;
@@ -79,14 +86,8 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   };
 
   const onHold = (command: ReconcileCommand): boolean => {
-    const workload =
-      'componentId' in command
-        ? command.componentId
-        : 'providerId' in command
-          ? command.providerId
-          : undefined;
-    if (workload === undefined || !('hostId' in command)) return false;
-    const held = holds.get(holdKey(workload, command.hostId));
+    const target = placementOf(command);
+    const held = target === undefined ? undefined : holds.get(holdKey(target.workload, target.hostId));
     return held !== undefined && held.until > Date.now();
   };
 
@@ -183,15 +184,8 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       } catch (err) {
         const message = describeError(err);
         logger.warn('application command refused', { op: command.op, error: message });
-        if ('hostId' in command) {
-          const workload =
-            'componentId' in command
-              ? command.componentId
-              : 'providerId' in command
-                ? command.providerId
-                : '';
-          hold(workload, command.hostId, message);
-        }
+        const target = placementOf(command);
+        if (target !== undefined) hold(target.workload, target.hostId, message);
       }
     }
   };

@@ -4,7 +4,7 @@
  */
 import type { ControlClient } from '@cirrus/control-client';
 import type { HostInventory, StringMap } from '@cirrus/protocol';
-import type { ObservedHost, ObservedLattice } from './reconcile.ts';
+import type { ObservedHost, ObservedLattice } from './placement.ts';
 
 /** One host's inventory in the reconciler's terms. */
 export function observedHost(inventory: HostInventory): ObservedHost {

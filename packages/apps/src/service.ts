@@ -14,6 +14,8 @@ import { describeError } from '@cirrus/protocol';
 import type { Logger } from '@cirrus/protocol';
 import { createAppManager } from './manager.ts';
 import type { AppManager, AppManagerLimits } from './manager.ts';
+import { parseManifest } from './manifest.ts';
+import type { ManifestLimits } from './manifest.ts';
 import { serveWadmApi } from './wadm-api.ts';
 import { STATE_BUCKET, wadmStateWriter } from './wadm-state.ts';
 import type { WadmApi } from './wadm-api.ts';
@@ -31,7 +33,8 @@ export interface ApplicationServiceOptions {
   holderId: string;
   /** Silence after which a lease is stale (the CLI uses one and a half heartbeat intervals). */
   leaseMs: number;
-  limits: AppManagerLimits;
+  /** The manager's limits, and the host's for the manifests the wadm API is given. */
+  limits: AppManagerLimits & ManifestLimits;
   /** How long a pass collects the hosts' answers to its ping (default: the control client's). */
   scatterMs?: number;
   logger: Logger;
@@ -76,7 +79,13 @@ export async function startApplicationService(
       limits: options.limits,
       onObserved: wadmStateWriter(await connection.kv(STATE_BUCKET), lattice),
     });
-    const api = await serveWadmApi({ connection, lattice, manager, logger });
+    const api = await serveWadmApi({
+      connection,
+      lattice,
+      manager,
+      logger,
+      parse: (text) => parseManifest(text, { limits: options.limits }),
+    });
     const publisher = setInterval(() => api.publishStatus(), STATUS_PUBLISH_MS);
     active = { manager, api, publisher };
     logger.info('application manager active', { lattice });

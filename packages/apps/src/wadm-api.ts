@@ -24,7 +24,7 @@ export interface WadmApiOptions {
   lattice: string;
   manager: AppManager;
   logger: Logger;
-  /** Limits a manifest must fit, as for any manifest this host reads. */
+  /** Reads a manifest within the host's limits (default: the default limits). */
   parse?: (text: string) => AppManifest;
 }
 

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryLattice } from '@cirrus/lattice';
-import { silentLogger } from '@cirrus/protocol';
+import { resolveLimits, silentLogger } from '@cirrus/protocol';
 import { waitFor } from '@cirrus/testing';
 import { LEASE_BUCKET, startApplicationService } from '../src/index.ts';
 import type { ApplicationService } from '../src/index.ts';
 
-const LIMITS = { appResyncIntervalMs: 60_000, appBackoffMs: 100, appBackoffMaxMs: 1_000 };
+const LIMITS = resolveLimits({ appResyncIntervalMs: 60_000, appBackoffMs: 100, appBackoffMaxMs: 1_000 });
 
 describe('application service lease', () => {
   it('one of three is active; a stopping holder hands over at once, a silent one within the lease', async () => {
