@@ -14,6 +14,7 @@ import type { ControlClient } from '@cirrus/control-client';
 import { describeError } from '@cirrus/protocol';
 import type { CloudEvent, HostInventory, Limits, Logger } from '@cirrus/protocol';
 import type { AppManifest } from './manifest.ts';
+import type { ObservedLattice } from './placement.ts';
 import { observeLattice } from './observe.ts';
 import { reconcile } from './reconcile.ts';
 import type { AppState, AppStatus, ReconcileCommand, WorkloadFailure } from './reconcile.ts';
@@ -26,7 +27,10 @@ export interface AppManagerOptions {
   limits: AppManagerLimits;
   /** The `wasmcloud.dev/managed-by` annotation of what this manager places. */
   managedBy?: string;
-  /** Called with the hosts' inventories each pass observed (the service records them in `wadm_state`). */
+  /**
+   * Called with the hosts' inventories each pass observed (the service records them in `wadm_state`);
+   * with it, passes run even while no application is deployed.
+   */
   onObserved?: (inventories: readonly HostInventory[]) => Promise<void>;
 }
 
@@ -73,6 +77,8 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   const apps = new Map<string, Managed>();
   const holds = new Map<string, Hold>();
   let running: Promise<void> | undefined;
+  /** What the pass under way does with what it read: a stop waits for it, not for the reading. */
+  let acting: Promise<void> | undefined;
   let again: Promise<void> | undefined;
   let stopped = false;
 
@@ -154,11 +160,20 @@ export function createAppManager(options: AppManagerOptions): AppManager {
     );
 
   const onePass = async (): Promise<void> => {
-    if (apps.size === 0) return;
+    // With nothing to manage, a pass only records the lattice for whoever reads wadm_state.
+    if (apps.size === 0 && options.onObserved === undefined) return;
     const { observed, inventories } = await observeLattice(control, configNames());
+    if (stopped) return;
+    acting = actOn(observed, inventories).finally(() => (acting = undefined));
+    await acting;
+  };
+
+  /** What a pass does with what it observed: records it, then brings the lattice to the apps. */
+  const actOn = async (observed: ObservedLattice, inventories: readonly HostInventory[]): Promise<void> => {
     await options
       .onObserved?.(inventories)
       .catch((err: unknown) => logger.warn('wadm_state not written', { error: describeError(err) }));
+    if (apps.size === 0) return;
     const now = Date.now();
     const failures = [...holds.values()].filter((h) => h.until > now).map((h) => h.failure);
     const states: AppState[] = [...apps.values()].map((app) => ({
@@ -253,7 +268,7 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       stopped = true;
       clearInterval(timer);
       events.stop();
-      await running;
+      await acting;
     },
   };
 }

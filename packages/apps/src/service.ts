@@ -90,6 +90,8 @@ export async function startApplicationService(
     active = { manager, api, publisher };
     logger.info('application manager active', { lattice });
     await api.restore();
+    // wadm_state describes the lattice from the start, not only once an application is deployed.
+    void manager.pass();
   };
 
   const deactivate = async (why: string): Promise<void> => {
