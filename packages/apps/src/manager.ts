@@ -25,6 +25,8 @@ export interface AppManagerOptions {
   control: ControlClient;
   logger: Logger;
   limits: AppManagerLimits;
+  /** Hosts known to be on the lattice at the start, so that the first pass need not wait for others. */
+  knownHosts?: Iterable<string>;
   /** The `wasmcloud.dev/managed-by` annotation of what this manager places. */
   managedBy?: string;
   /**
@@ -76,6 +78,8 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   const managedBy = options.managedBy ?? 'cirrus';
   const apps = new Map<string, Managed>();
   const holds = new Map<string, Hold>();
+  /** Hosts the last pass saw, and those whose events said they are up since: a pass waits for them only. */
+  let knownHosts = new Set(options.knownHosts);
   let running: Promise<void> | undefined;
   /** What the pass under way does with what it read: a stop waits for it, not for the reading. */
   let acting: Promise<void> | undefined;
@@ -162,8 +166,9 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   const onePass = async (): Promise<void> => {
     // With nothing to manage, a pass only records the lattice for whoever reads wadm_state.
     if (apps.size === 0 && options.onObserved === undefined) return;
-    const { observed, inventories } = await observeLattice(control, configNames());
+    const { observed, inventories } = await observeLattice(control, configNames(), knownHosts);
     if (stopped) return;
+    knownHosts = new Set(inventories.map((i) => i.host_id));
     acting = actOn(observed, inventories).finally(() => (acting = undefined));
     await acting;
   };
@@ -225,6 +230,7 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   void (async () => {
     try {
       for await (const event of events) {
+        noteHost(event);
         if (!MOVES.test(event.type)) continue;
         noteFailure(event);
         void pass();
@@ -233,6 +239,11 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       if (!stopped) logger.warn('application manager lost the event stream', { error: describeError(err) });
     }
   })();
+
+  function noteHost(event: CloudEvent): void {
+    if (event.type === 'com.wasmcloud.lattice.host_stopped') knownHosts.delete(event.source);
+    else if (/\.host_(started|heartbeat)$/.test(event.type)) knownHosts.add(event.source);
+  }
 
   function noteFailure(event: CloudEvent): void {
     if (!event.type.endsWith('_failed')) return;

@@ -27,13 +27,16 @@ export function observedHost(inventory: HostInventory): ObservedHost {
 
 /**
  * Reads the lattice now. A host that stops answering between its ping and its inventory is left
- * out, as it would be a moment later.
+ * out, as it would be a moment later. Once every one of `knownHosts` has answered the ping, the
+ * rest of the scatter window is not waited for: a host the caller did not know of yet is seen by a
+ * later pass (its host_started event asks for one).
  */
 export async function observeLattice(
   control: ControlClient,
   configNames: Iterable<string>,
+  knownHosts: Iterable<string> = [],
 ): Promise<{ observed: ObservedLattice; inventories: HostInventory[] }> {
-  const pinged = await control.pingHosts();
+  const pinged = await control.pingHosts({ expect: knownHosts });
   // Links and config are served by hosts: with none on the lattice there is nobody to ask.
   if (pinged.length === 0) return { observed: { hosts: [], links: [], configs: new Map() }, inventories: [] };
   const [answered, links, configs] = await Promise.all([

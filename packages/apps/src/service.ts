@@ -77,6 +77,8 @@ export async function startApplicationService(
       control,
       logger,
       limits: options.limits,
+      // A holder that is not a host (a manager of its own) costs the first pass its whole window.
+      knownHosts: [holderId],
       onObserved: wadmStateWriter(await connection.kv(STATE_BUCKET), lattice),
     });
     const api = await serveWadmApi({

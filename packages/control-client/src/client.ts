@@ -122,8 +122,12 @@ export interface ProviderAuctionParams {
 
 export interface ControlClient {
   readonly lattice: string;
-  /** Every host that answers `host.ping` within the scatter window; none is not an error. */
-  pingHosts(): Promise<HostInfo[]>;
+  /**
+   * Every host that answers `host.ping` within the scatter window; none is not an error. With
+   * `expect`, the answer comes as soon as each of those hosts has answered: a caller that knows the
+   * lattice waits the window out only when a host is missing.
+   */
+  pingHosts(options?: { expect?: Iterable<string> }): Promise<HostInfo[]>;
   getInventory(hostId: string): Promise<HostInventory>;
   getLinks(): Promise<Link[]>;
   putLink(link: Link): Promise<ControlAck>;
@@ -224,8 +228,11 @@ class ControlClientImpl implements ControlClient {
     return { message };
   }
 
-  /** Scatter/gather: every successful reply within the window; silence and refusals are skipped. */
-  async #gather<T>(to: Addressee, body?: unknown): Promise<T[]> {
+  /**
+   * Scatter/gather: every successful reply within the window; silence and refusals are skipped.
+   * `last` ends the gathering early when it says a reply was the last one awaited.
+   */
+  async #gather<T>(to: Addressee, body?: unknown, last?: (reply: T) => boolean): Promise<T[]> {
     const out: T[] = [];
     try {
       const replies = this.#conn.requestMany(to.subject, body === undefined ? EMPTY : encodeJson(body), {
@@ -236,7 +243,10 @@ class ControlClientImpl implements ControlClient {
         if (msg.data.byteLength === 0) break;
         const reply = parseReply<T>(msg);
         // Unlike the Rust client, one unparsable reply does not hide the hosts that answer after it.
-        if (reply?.success === true && reply.response !== undefined) out.push(reply.response);
+        if (reply?.success === true && reply.response !== undefined) {
+          out.push(reply.response);
+          if (last?.(reply.response) === true) break;
+        }
       }
     } catch (err) {
       // Nobody listening is an answer for a scatter: there are no hosts.
@@ -246,8 +256,13 @@ class ControlClientImpl implements ControlClient {
     return out;
   }
 
-  pingHosts(): Promise<HostInfo[]> {
-    return this.#gather<HostInfo>(this.#to('ping hosts', 'host.ping'));
+  pingHosts(options?: { expect?: Iterable<string> }): Promise<HostInfo[]> {
+    const awaited = new Set(options?.expect);
+    return this.#gather<HostInfo>(
+      this.#to('ping hosts', 'host.ping'),
+      undefined,
+      awaited.size === 0 ? undefined : (host) => awaited.delete(host.id) && awaited.size === 0,
+    );
   }
 
   async getInventory(hostId: string): Promise<HostInventory> {

@@ -119,6 +119,29 @@ describe('control client: requests on the wire', () => {
     assert.ok(Date.now() - started >= 90, 'replies are collected for the whole scatter window');
   });
 
+  it('host.ping told which hosts to expect answers once they have, and waits the window for a missing one', async () => {
+    fake = new FakeHost(lattice.connect(), `${PREFIX}.host.ping`).on('host.ping', {
+      success: true,
+      message: '',
+      response: hostInfo(HOST_A, 'alpha'),
+    });
+    const slow = createControlClient({ connection: lattice.connect(), timeoutMs: 500, scatterMs: 2_000 });
+    let started = performance.now();
+    const hosts = await slow.pingHosts({ expect: [HOST_A] });
+    const early = performance.now() - started;
+    assert.deepEqual(
+      hosts.map((h) => h.id),
+      [HOST_A],
+    );
+    assert.ok(early < 1_000, `answered after ${Math.round(early)} ms, not the 2 s window`);
+    started = performance.now();
+    assert.deepEqual(
+      (await slow.pingHosts({ expect: [HOST_A, HOST_B] })).map((h) => h.id),
+      [HOST_A],
+    );
+    assert.ok(performance.now() - started >= 1_900, 'a host expected but silent keeps the whole window');
+  });
+
   it('host.ping with no hosts on the lattice is an empty list, not an error', async () => {
     fake = new FakeHost(lattice.connect(), 'unrelated.>');
     assert.deepEqual(await client.pingHosts(), []);
