@@ -25,10 +25,11 @@ const EXIT_DEADLINE_MS = 15_000;
 
 type Phase = (record: LogRecord, seen: readonly LogRecord[]) => boolean;
 
+/** The record that is the n-th with this message: records may arrive, and be checked, in batches. */
 const nth =
   (msg: string, n = 1): Phase =>
   (record, seen) =>
-    record.msg === msg && seen.filter((r) => r.msg === msg).length === n;
+    record.msg === msg && seen.slice(0, seen.indexOf(record) + 1).filter((r) => r.msg === msg).length === n;
 
 /** Each phase of a start, as the log shows it; the signal goes out the moment the line appears. */
 const START_PHASES: readonly [string, Phase][] = [
@@ -115,7 +116,11 @@ describe('signals at every phase of start and stop', () => {
   }
 
   async function signalAt(host: CirrusProcess, phase: Phase, what: string, signal: NodeJS.Signals) {
-    await host.waitForRecord((record) => phase(record, host.records()), 60_000, what);
+    await host
+      .waitForRecord((record) => phase(record, host.records()), 60_000, what)
+      .catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${host.tail()}`, { cause: err });
+      });
     host.signal(signal);
     return performance.now();
   }
@@ -180,7 +185,12 @@ describe('signals at every phase of start and stop', () => {
     try {
       // Two different signals back to back: the second reaches the host while the first's stop has
       // only begun, however fast the stop is (two pending SIGTERMs would merge into one).
-      const at = await signalAt(host, () => host.stdout.includes('Press Ctrl+C to stop.'), 'ready', 'SIGTERM');
+      const at = await signalAt(
+        host,
+        () => host.stdout.includes('Press Ctrl+C to stop.'),
+        'ready',
+        'SIGTERM',
+      );
       host.signal('SIGINT');
       const exit = await withDeadline(host.exited, 5000, 'the host to exit on the second signal');
       t.diagnostic(`exited ${Math.round(performance.now() - at)} ms after the second signal`);

@@ -99,7 +99,12 @@ describe('application manager across three hosts on NATS', { timeout: 120_000 },
     manager = createAppManager({
       control,
       logger: silentLogger,
-      limits: { appResyncIntervalMs: 300, appBackoffMs: 100, appBackoffMaxMs: 1_000 },
+      limits: {
+        appResyncIntervalMs: 300,
+        appBackoffMs: 100,
+        appBackoffMaxMs: 1_000,
+        controlWaitTimeoutMs: 10_000,
+      },
     });
   });
 

@@ -37,6 +37,8 @@ export type {
 } from './reconcile.ts';
 export { observedHost, observeLattice } from './observe.ts';
 export { createAppManager } from './manager.ts';
+export { awaitDeployed, putAndDeploy } from './wadm-deploy.ts';
+export type { DeployOptions } from './wadm-deploy.ts';
 export type { AppManager, AppManagerLimits, AppManagerOptions } from './manager.ts';
 export { MANIFEST_BUCKET } from './manifest-store.ts';
 export { serveWadmApi, WADM_QUEUE } from './wadm-api.ts';

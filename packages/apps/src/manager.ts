@@ -19,7 +19,10 @@ import { observeLattice } from './observe.ts';
 import { reconcile } from './reconcile.ts';
 import type { AppState, AppStatus, ReconcileCommand, WorkloadFailure } from './reconcile.ts';
 
-export type AppManagerLimits = Pick<Limits, 'appResyncIntervalMs' | 'appBackoffMs' | 'appBackoffMaxMs'>;
+export type AppManagerLimits = Pick<
+  Limits,
+  'appResyncIntervalMs' | 'appBackoffMs' | 'appBackoffMaxMs' | 'controlWaitTimeoutMs'
+>;
 
 export interface AppManagerOptions {
   control: ControlClient;
@@ -78,6 +81,8 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   const managedBy = options.managedBy ?? 'cirrus';
   const apps = new Map<string, Managed>();
   const holds = new Map<string, Hold>();
+  /** Placement commands sent whose outcome has not shown yet, by workload and host. */
+  const inFlight = new Map<string, { command: string; until: number }>();
   /** Hosts the last pass saw, and those whose events said they are up since: a pass waits for them only. */
   let knownHosts = new Set(options.knownHosts);
   let running: Promise<void> | undefined;
@@ -97,8 +102,14 @@ export function createAppManager(options: AppManagerOptions): AppManager {
 
   const onHold = (command: ReconcileCommand): boolean => {
     const target = placementOf(command);
-    const held = target === undefined ? undefined : holds.get(holdKey(target.workload, target.hostId));
-    return held !== undefined && held.until > Date.now();
+    if (target === undefined) return false;
+    const key = holdKey(target.workload, target.hostId);
+    const held = holds.get(key);
+    if (held !== undefined && held.until > Date.now()) return true;
+    // Hosts answer a start before it is done: until its outcome shows, the same command again would
+    // only be refused as a duplicate.
+    const sent = inFlight.get(key);
+    return sent !== undefined && sent.until > Date.now() && sent.command === JSON.stringify(command);
   };
 
   const act = async (command: ReconcileCommand): Promise<void> => {
@@ -196,15 +207,29 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       if (!app.deployed && appStatus.status.type === 'undeployed') apps.delete(name);
       if (app.deployed && appStatus.status.type === 'deployed') delete app.previous;
     }
+    // A workload this pass asks nothing of has its last command's outcome in place (or no longer needed).
+    const asked = new Set(
+      commands.map(placementOf).flatMap((t) => (t === undefined ? [] : [holdKey(t.workload, t.hostId)])),
+    );
+    for (const key of inFlight.keys()) if (!asked.has(key)) inFlight.delete(key);
     for (const command of commands) {
       if (stopped) return;
       if (onHold(command)) continue;
+      const target = placementOf(command);
+      const key = target === undefined ? undefined : holdKey(target.workload, target.hostId);
+      // Recorded before it is sent: the outcome event may arrive before the reply.
+      if (key !== undefined) {
+        inFlight.set(key, {
+          command: JSON.stringify(command),
+          until: Date.now() + limits.controlWaitTimeoutMs,
+        });
+      }
       try {
         await act(command);
       } catch (err) {
         const message = describeError(err);
         logger.warn('application command refused', { op: command.op, error: message });
-        const target = placementOf(command);
+        if (key !== undefined) inFlight.delete(key);
         if (target !== undefined) hold(target.workload, target.hostId, message);
       }
     }
@@ -232,7 +257,7 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       for await (const event of events) {
         noteHost(event);
         if (!MOVES.test(event.type)) continue;
-        noteFailure(event);
+        noteOutcome(event);
         void pass();
       }
     } catch (err) {
@@ -245,15 +270,18 @@ export function createAppManager(options: AppManagerOptions): AppManager {
     else if (/\.host_(started|heartbeat)$/.test(event.type)) knownHosts.add(event.source);
   }
 
-  function noteFailure(event: CloudEvent): void {
-    if (!event.type.endsWith('_failed')) return;
+  /** A workload's start, scale or stop finished on a host: its command is no longer in flight. */
+  function noteOutcome(event: CloudEvent): void {
     const data = event.data;
     const text = (key: string): string | undefined => {
       const value = data[key];
       return typeof value === 'string' ? value : undefined;
     };
     const workload = text('component_id') ?? text('provider_id');
-    if (workload !== undefined) hold(workload, text('host_id') ?? event.source, text('error') ?? 'failed');
+    if (workload === undefined) return;
+    const hostId = text('host_id') ?? event.source;
+    inFlight.delete(holdKey(workload, hostId));
+    if (event.type.endsWith('_failed')) hold(workload, hostId, text('error') ?? 'failed');
   }
 
   return {

@@ -74,8 +74,6 @@ export interface AppManifest {
   version: string | undefined;
   description: string | undefined;
   components: AppComponent[];
-  /** Things that parsed but have no effect on a single host (e.g. spread requirements). */
-  warnings: Problem[];
 }
 
 /** The limits a manifest must fit before anything starts; a host's whole `Limits` will do. */
@@ -119,7 +117,6 @@ function resolveImage(image: string, baseUrl: string | undefined): string {
 
 class ManifestReader {
   readonly #problems: Problems;
-  readonly #warnings: Problem[] = [];
   readonly #options: ParseOptions;
   readonly #maxInstances: number;
   /** Every component name the manifest declares, including components that have other problems. */
@@ -194,7 +191,6 @@ class ManifestReader {
       version: annotations['version'],
       description: annotations['description'],
       components,
-      warnings: this.#warnings,
     };
   }
 
@@ -299,11 +295,6 @@ class ManifestReader {
       if (name !== undefined && weight !== undefined) {
         spreads.push({ name, requirements, weight: Math.max(0, weight), line: entry.line });
       }
-      this.#warnings.push({
-        line: entry.line,
-        message: 'spread requirements have no effect on a single host',
-        fix: 'none needed',
-      });
     }
     if (spreads.length > 0 && spreads.every((spread) => spread.weight === 0)) {
       props.get('spread').problem('every spread has weight 0', 'give at least one spread a weight above 0');

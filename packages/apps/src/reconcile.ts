@@ -299,7 +299,7 @@ function placeComponent(
       }
       continue;
     }
-    if (have !== undefined && have.imageRef !== workload.image) {
+    if (have !== undefined && !sameImage(have.imageRef, workload.image)) {
       pass.starts.push({
         op: 'update-component',
         hostId: host.id,
@@ -312,6 +312,12 @@ function placeComponent(
     if (have?.count !== want) pass.starts.push(scale(host.id, workload, workload.image, want, annotations));
   }
   return placement;
+}
+
+/** 1.x hosts report a provider's image without its transport scheme (`file://`, `oci://`). */
+function sameImage(reported: string, wanted: string): boolean {
+  const bare = (ref: string): string => ref.replace(/^(file|oci|https?):\/\//, '');
+  return reported === wanted || bare(reported) === bare(wanted);
 }
 
 function scale(
@@ -345,7 +351,7 @@ function placeProvider(
     const want = placement.perHost.has(host.id);
     const have = host.providers.find((p) => p.id === workload.id);
     // A provider with another image is stopped first; the next pass starts the new one.
-    if (have !== undefined && (!want || have.imageRef !== workload.image)) {
+    if (have !== undefined && (!want || !sameImage(have.imageRef, workload.image))) {
       pass.removals.push({ op: 'stop-provider', hostId: host.id, providerId: workload.id });
     } else if (have === undefined && want) {
       pass.starts.push({

@@ -73,25 +73,39 @@ export async function startApplicationService(
       lattice,
       ...(options.scatterMs === undefined ? {} : { scatterMs: options.scatterMs }),
     });
+    const state = await connection.kv(STATE_BUCKET);
     const manager = createAppManager({
       control,
       logger,
       limits: options.limits,
       // A holder that is not a host (a manager of its own) costs the first pass its whole window.
       knownHosts: [holderId],
-      onObserved: wadmStateWriter(await connection.kv(STATE_BUCKET), lattice),
+      onObserved: wadmStateWriter(state, lattice),
     });
-    const api = await serveWadmApi({
-      connection,
-      lattice,
-      manager,
-      logger,
-      parse: (text) => parseManifest(text, { limits: options.limits }),
-    });
+    let api: WadmApi;
+    try {
+      api = await serveWadmApi({
+        connection,
+        lattice,
+        manager,
+        logger,
+        parse: (text) => parseManifest(text, { limits: options.limits }),
+      });
+    } catch (err) {
+      await manager.stop();
+      throw err;
+    }
     const publisher = setInterval(() => api.publishStatus(), STATUS_PUBLISH_MS);
     active = { manager, api, publisher };
     logger.info('application manager active', { lattice });
-    await api.restore();
+    try {
+      await api.restore();
+    } catch (err) {
+      // Standing by, so that the next tick activates it again and restores what is deployed.
+      active = undefined;
+      await retire({ manager, api, publisher });
+      throw err;
+    }
     // wadm_state describes the lattice from the start, not only once an application is deployed.
     void manager.pass();
   };
@@ -102,9 +116,13 @@ export async function startApplicationService(
     active = undefined;
     if (was === undefined) return;
     logger.info('application manager standing by', { lattice, reason: why });
-    clearInterval(was.publisher);
-    await was.api.stop();
-    await was.manager.stop();
+    await retire(was);
+  };
+
+  const retire = async ({ manager, api, publisher }: Active): Promise<void> => {
+    clearInterval(publisher);
+    await api.stop();
+    await manager.stop();
   };
 
   const tick = async (): Promise<void> => {
@@ -124,7 +142,12 @@ export async function startApplicationService(
           seenRevision = revision;
           seenAt = renewedAt = performance.now();
           if (active === undefined && starting === undefined && !stopped) {
-            starting = activate().finally(() => (starting = undefined));
+            // Not activated this time (the lattice failed it): the next tick tries again.
+            starting = activate()
+              .catch((err: unknown) =>
+                logger.warn('application manager not started', { lattice, error: describeError(err) }),
+              )
+              .finally(() => (starting = undefined));
           }
           return;
         }
@@ -143,6 +166,8 @@ export async function startApplicationService(
     ticking = ticking.then(tick);
   }, leaseMs / 4);
   await ticking;
+  // A host that took the lease serves the wadm API before it says it is up.
+  await starting;
 
   return {
     get active() {

@@ -191,7 +191,6 @@ spec:
           line: 37,
         },
       ],
-      warnings: [],
     };
     assert.deepEqual(parseManifest(yaml), expected);
   });
@@ -408,7 +407,7 @@ spec:
     ]);
   });
 
-  it('spread entries produce warnings, not errors', () => {
+  it('reads spread entries with their requirements and weights', () => {
     const yaml = `${HEAD}    - name: api
       type: component
       properties:
@@ -429,13 +428,12 @@ spec:
     const manifest = parseManifest(yaml);
     assert.equal(manifest.components[0]?.instances, 2);
     assert.deepEqual(
-      manifest.warnings.map((w) => w.line),
-      [16, 20],
+      manifest.components[0]?.scaler.spread.map((s) => [s.name, s.requirements, s.weight]),
+      [
+        ['eu', { zone: 'eu-west' }, 80],
+        ['us', { zone: 'us-east' }, 100],
+      ],
     );
-    for (const warning of manifest.warnings) {
-      assert.match(warning.message, /spread requirements have no effect on a single host/);
-      assert.equal(warning.fix, 'none needed');
-    }
   });
 
   it('reads spreads with their requirements and weights (100 when not given), and daemonscalers', () => {
@@ -522,7 +520,6 @@ spec:
           line: 26,
         },
       ],
-      warnings: [],
     };
     assert.deepEqual(manifest, expected);
     assert.ok(manifest.components[0]?.image.startsWith('file:///'));

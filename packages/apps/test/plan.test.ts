@@ -354,7 +354,6 @@ describe('planDeployment', () => {
           line: 3,
         },
       ],
-      warnings: [],
     };
     const before = structuredClone(manifest);
     const first = planDeployment(manifest);
@@ -395,7 +394,6 @@ describe('planDeployment', () => {
       version: undefined,
       description: undefined,
       components: [],
-      warnings: [],
     };
     assert.deepEqual(planDeployment(manifest), { configs: [], providers: [], components: [], links: [] });
   });

@@ -234,6 +234,23 @@ const cases: Case[] = [
     after: (_l, commands) => assert.deepEqual(commands, []),
   },
   {
+    name: 'a provider a host reports without its scheme, as 1.x hosts do, is the one wanted',
+    apps: [
+      {
+        manifest: manifest(`    - name: kv
+      type: capability
+      properties:
+        image: file:///opt/kv/main.ts`),
+        deployed: true,
+      },
+    ],
+    observed: lattice([
+      host('A', {}, { providers: [{ id: 'shop-kv', imageRef: '/opt/kv/main.ts', annotations: OURS }] }),
+    ]),
+    status: 'deployed',
+    after: (_l, commands) => assert.deepEqual(commands, []),
+  },
+  {
     name: 'a manual scale and a replica on a host outside the spread are reverted',
     apps: [{ manifest: spread21, deployed: true }],
     observed: lattice([

@@ -41,7 +41,12 @@ describe('wadm API', () => {
     manager = createAppManager({
       control,
       logger: silentLogger,
-      limits: { appResyncIntervalMs: 60_000, appBackoffMs: 100, appBackoffMaxMs: 1_000 },
+      limits: {
+        appResyncIntervalMs: 60_000,
+        appBackoffMs: 100,
+        appBackoffMaxMs: 1_000,
+        controlWaitTimeoutMs: 10_000,
+      },
     });
     api = await serveWadmApi({ connection: conn, lattice: 'default', manager, logger: silentLogger });
   });

@@ -116,7 +116,11 @@ describe('cirrus up --policy-topic', () => {
         ],
         h.context,
       );
-      await waitFor(() => h.out.some((l) => l.startsWith('Serving ')), 60_000, 'the banner');
+      await waitFor(() => h.out.some((l) => l.startsWith('Serving ')), 60_000, 'the banner').catch(
+        (err: unknown) => {
+          throw new Error(`${String(err)}\n${h.err.join('\n')}`, { cause: err });
+        },
+      );
       const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5_000) });
       assert.equal(response.status, 200);
       assert.match(await response.text(), /^Hello from Cirrus!/);
@@ -140,7 +144,7 @@ describe('cirrus up --policy-topic', () => {
       assert.equal(code, 1);
       assert.match(
         h.err.join('\n'),
-        /error\[POLICY_DENIED\]: the policy service denied starting .*unsigned artifacts are not allowed/,
+        /error\[APP_FAILED\]: application hello failed: .*POLICY_DENIED: the policy service denied starting .*unsigned artifacts are not allowed/,
       );
     } finally {
       await service.stop();

@@ -194,6 +194,7 @@ export class ManifestParseError extends kind('MANIFEST_PARSE_ERROR') {}
 export class ManifestInvalidError extends kind('MANIFEST_INVALID') {}
 export class AppNotFoundError extends kind('APP_NOT_FOUND') {}
 export class AppRequestFailedError extends kind('APP_REQUEST_FAILED') {}
+export class AppFailedError extends kind('APP_FAILED') {}
 export class BuildFailedError extends kind('BUILD_FAILED') {}
 export class InsecurePermissionsError extends kind('INSECURE_PERMISSIONS') {}
 export class FileExistsError extends kind('FILE_EXISTS') {}
@@ -311,6 +312,7 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   ManifestInvalidError,
   AppNotFoundError,
   AppRequestFailedError,
+  AppFailedError,
   BuildFailedError,
   InsecurePermissionsError,
   FileExistsError,

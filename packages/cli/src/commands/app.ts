@@ -196,7 +196,6 @@ export function appCommand(invocation: Invocation): Command {
     context.print(
       `${file}: ${manifest.name}${manifest.version === undefined ? '' : ` ${manifest.version}`} is valid (${manifest.components.length} ${manifest.components.length === 1 ? 'component' : 'components'}).`,
     );
-    for (const warning of manifest.warnings) context.print(`  line ${warning.line}: ${warning.message}`);
     return 0;
   });
 

@@ -1,6 +1,13 @@
 import { Command } from 'commander';
-import { planDeployment, startApplicationService } from '@cirrus/apps';
-import type { ApplicationService, DeploymentPlan } from '@cirrus/apps';
+import {
+  awaitDeployed,
+  createWadmClient,
+  planDeployment,
+  putAndDeploy,
+  startApplicationService,
+  withImages,
+} from '@cirrus/apps';
+import type { ApplicationService, AppManifest } from '@cirrus/apps';
 import { createHost, createLogger, defaultCacheDir } from '@cirrus/host';
 import { BUILTIN_PROVIDERS, DEFAULT_HTTP_ADDRESS, WIRE_BINDINGS } from '@cirrus/providers';
 import type { Host, LogFormat, LogLevel, PolicyOptions } from '@cirrus/host';
@@ -18,7 +25,7 @@ import type { Limits } from '@cirrus/protocol';
 import { addFlags, flagValues, keyValues, oneOf } from '../args.ts';
 import type { FlagSpecs, FlagValues } from '../args.ts';
 import { readAppManifest } from '../app-files.ts';
-import { deploy, servedUrls } from '../deploy.ts';
+import { servedUrls } from '../served-urls.ts';
 import type { CommandContext } from '../context.ts';
 import {
   connectHostNats,
@@ -148,8 +155,22 @@ export function upCommand(invocation: Invocation): Command {
   );
 }
 
-async function readPlan(file: string, limits: Limits): Promise<DeploymentPlan> {
-  return planDeployment((await readAppManifest(file, limits, '--app')).manifest);
+/** An --app manifest, checked with its local files, and ready for the application manager. */
+interface AppToDeploy {
+  manifest: AppManifest;
+  /** The manifest's text with its images resolved: the manager may run on another host. */
+  text: string;
+  /** What the banner says it serves. */
+  urls: string[];
+}
+
+async function readApp(file: string, limits: Limits): Promise<AppToDeploy> {
+  const { text, manifest } = await readAppManifest(file, limits, '--app');
+  return {
+    manifest,
+    text: withImages(text, new Map(manifest.components.map((c) => [c.name, c.image]))),
+    urls: servedUrls(planDeployment(manifest), DEFAULT_HTTP_ADDRESS),
+  };
 }
 
 function localPort(value: string | undefined): number {
@@ -363,8 +384,8 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
   signals.on('SIGTERM', onSignal);
   try {
     // Every manifest is validated before anything starts, so one broken file deploys nothing.
-    const plans: DeploymentPlan[] = [];
-    for (const file of values.app ?? []) plans.push(await readPlan(file, limits));
+    const apps: AppToDeploy[] = [];
+    for (const file of values.app ?? []) apps.push(await readApp(file, limits));
     if (await interrupted()) return 0;
 
     backend = await openBackend(nats, limits, values.name);
@@ -440,7 +461,17 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
     }
 
     try {
-      for (const plan of plans) await deploy(running, plan);
+      // Through the lattice's application manager (this host's, or the active one elsewhere), which
+      // keeps the applications running after this command's part is done.
+      const wadm = createWadmClient(
+        opened.control ?? opened.connection,
+        running.latticeName,
+        limits.controlRequestTimeoutMs,
+      );
+      for (const app of apps) await putAndDeploy(wadm, app.text, app.manifest);
+      for (const app of apps) {
+        await awaitDeployed(wadm, app.manifest.name, { deadlineMs: limits.controlWaitTimeoutMs });
+      }
     } catch (err) {
       // A signal during deployment stops the host, and what was still starting fails with
       // HOST_STOPPED: that is the shutdown asked for, not a failed deployment.
@@ -450,8 +481,8 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
       throw err;
     }
     if (await interrupted()) return 0;
-    if (plans.length > 0) {
-      const urls = plans.flatMap((plan) => servedUrls(plan, DEFAULT_HTTP_ADDRESS));
+    if (apps.length > 0) {
+      const urls = apps.flatMap((app) => app.urls);
       context.print(`Cirrus host ${running.friendlyName} is up on lattice "${running.latticeName}".`);
       for (const url of urls) context.print(`Serving ${url}  (try: curl ${url})`);
     } else {

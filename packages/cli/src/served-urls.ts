@@ -1,30 +1,4 @@
 import type { DeploymentPlan } from '@cirrus/apps';
-import type { Host } from '@cirrus/host';
-
-/** Applies a plan to one host: config first, then providers and components, then links. */
-export async function deploy(host: Host, plan: DeploymentPlan): Promise<void> {
-  for (const config of plan.configs) await host.putConfig(config.name, config.values);
-  await Promise.all([
-    ...plan.providers.map((p) =>
-      host.startProvider({
-        providerRef: p.ref,
-        providerId: p.id,
-        config: p.config,
-        annotations: p.annotations,
-      }),
-    ),
-    ...plan.components.map((c) =>
-      host.scaleComponent({
-        componentRef: c.ref,
-        componentId: c.id,
-        count: c.count,
-        config: c.config,
-        annotations: c.annotations,
-      }),
-    ),
-  ]);
-  for (const link of plan.links) await host.putLink(link);
-}
 
 /** The URLs the plan serves over the built-in HTTP server, for the start-up banner. */
 export function servedUrls(plan: DeploymentPlan, defaultAddress: string): string[] {
