@@ -3,6 +3,9 @@
  * components linked to it. Each link picks its backend through its target config (`backend` =
  * `memory`, `redis` with `url`, or `nats`); links without one use the provider's own config, then
  * the in-memory store. Links that choose the same backend settings share one backend.
+ *
+ * How config is read is the one thing that differs between the built-in and the stand-ins for
+ * wasmCloud's key-value providers (`createKeyValueProvider`).
  */
 import { CirrusError, describeError } from '@cirrus/protocol';
 import type { StringMap } from '@cirrus/protocol';
@@ -19,8 +22,8 @@ import {
 } from './wire.ts';
 import { wrpcServe } from '@cirrus/lattice';
 import type { WrpcHandler } from '@cirrus/lattice';
-import { createKeyValueBackend } from './backends/index.ts';
-import type { KeyValueBackend } from './backends/index.ts';
+import { backendSpec, createKeyValueBackend } from './backends/index.ts';
+import type { BackendSpec, KeyValueBackend } from './backends/index.ts';
 import type {
   BuiltinProvider,
   CapabilityProvider,
@@ -120,6 +123,27 @@ function batchOperation(
 
 type Operation = (backend: KeyValueBackend, name: string, fn: string, args: unknown[]) => Promise<unknown>;
 
+/** What serves a link (or a component calling without one). */
+export interface LinkSettings {
+  readonly backend: BackendSpec;
+  /**
+   * The bucket that every identifier opened through the link stands for (wasmCloud's keyvalue-nats
+   * names it in the link); without one, the identifier names the bucket.
+   */
+  readonly bucket?: string;
+  /** Config keys that are not honoured, each saying why: logged when the link arrives. */
+  readonly ignored?: readonly string[];
+}
+
+/** Reads a link's target config, and the provider's own config, into settings; throws when they are wrong. */
+export type LinkSettingsReader = (linkConfig: StringMap, providerConfig: StringMap) => LinkSettings;
+
+export interface KeyValueProviderOptions {
+  /** Human name reported in the inventory. */
+  name: string;
+  settings: LinkSettingsReader;
+}
+
 /** Methods of the `bucket` resource: each gets its bucket first. */
 function bucketMethods(fns: readonly string[], run: Operation): Record<string, ExportHandler<ImportSource>> {
   return Object.fromEntries(
@@ -146,46 +170,42 @@ function functionsOnBucket(
 class KeyValueProvider implements CapabilityProvider {
   readonly #context: ProviderContext;
   readonly #lattice: LatticeConnection;
-  /** Backends by their settings, shared by the links that choose the same ones. */
+  readonly #read: LinkSettingsReader;
+  /** Backends by their spec, shared by the links that choose the same one. */
   readonly #backends = new Map<string, Promise<KeyValueBackend>>();
   /** The settings each link (`source|link name`) chose. */
-  readonly #links = new Map<string, StringMap>();
+  readonly #links = new Map<string, LinkSettings>();
   #config: StringMap;
 
   /** Components on other hosts reach this provider over wRPC. */
   readonly #served: Subscription[];
 
-  constructor(context: ProviderContext) {
+  constructor(context: ProviderContext, read: LinkSettingsReader) {
     this.#context = context;
     this.#lattice = context.connection;
+    this.#read = read;
     this.#config = context.config;
     this.#served = [
-      this.#serve(WRPC_STORE, STORE_FUNCTIONS, async (backend, [bucket, ...rest], fn) =>
-        bucketOperation(backend, bucket as string, fn, rest),
+      this.#serve(WRPC_STORE, STORE_FUNCTIONS, bucketOperation),
+      this.#serve(WRPC_ATOMICS, ATOMICS_FUNCTIONS, (backend, bucket, _fn, [key, delta]) =>
+        guarded(() => backend.increment(bucket, key as string, BigInt(delta as bigint))),
       ),
-      this.#serve(WRPC_ATOMICS, ATOMICS_FUNCTIONS, async (backend, [bucket, key, delta]) =>
-        guarded(() => backend.increment(bucket as string, key as string, BigInt(delta as bigint))),
-      ),
-      this.#serve(WRPC_BATCH, BATCH_FUNCTIONS, async (backend, [bucket, ...rest], fn) =>
-        batchOperation(backend, bucket as string, fn, rest),
-      ),
+      this.#serve(WRPC_BATCH, BATCH_FUNCTIONS, batchOperation),
     ];
   }
 
-  #serve(
-    instance: string,
-    functions: ReadonlyMap<string, WitFunction>,
-    run: (backend: KeyValueBackend, args: unknown[], fn: string) => Promise<unknown>,
-  ): Subscription {
+  /** Serves `instance`, whose functions all take the bucket's identifier first. */
+  #serve(instance: string, functions: ReadonlyMap<string, WitFunction>, run: Operation): Subscription {
     const handlers = new Map<string, WrpcHandler>();
     for (const [name, fn] of functions) {
       handlers.set(name, {
         fn,
-        handle: async (args, caller) => {
+        handle: async ([identifier, ...args], caller) => {
           // Only components linked to this provider may use it, with their link's backend.
           const settings = this.#links.get(`${caller.sourceId}|${caller.linkName}`);
           if (settings === undefined) return [{ tag: 'err', val: { tag: 'access-denied' } }];
-          return [await run(await this.#backend(settings), args, name)];
+          const bucket = settings.bucket ?? (identifier as string);
+          return [await run(await this.#backend(settings.backend), bucket, name, args)];
         },
       });
     }
@@ -204,10 +224,19 @@ class KeyValueProvider implements CapabilityProvider {
   }
 
   async receiveLinkAsTarget(link: ResolvedLink): Promise<void> {
-    const settings = this.#settings(link.target_config);
+    const settings = this.#read(link.target_config, this.#config);
+    if (settings.ignored !== undefined && settings.ignored.length > 0) {
+      this.#context.logger.warn('key-value link config not honoured', {
+        component: link.source_id,
+        link_name: link.name,
+        ignored: settings.ignored.join('; '),
+      });
+    }
     this.#links.set(`${link.source_id}|${link.name}`, settings);
-    // Open the backend now, so a wrong URL fails the link rather than the first call.
-    await this.#backend(settings);
+    // Open the backend (and the link's bucket) now, so a wrong URL or bucket fails the link rather
+    // than the first call.
+    const backend = await this.#backend(settings.backend);
+    if (settings.bucket !== undefined) await backend.open(settings.bucket);
   }
 
   async deleteLinkAsTarget(link: ResolvedLink): Promise<void> {
@@ -231,27 +260,24 @@ class KeyValueProvider implements CapabilityProvider {
   };
 
   #open(source: ImportSource, name: unknown): Promise<unknown> {
-    const settings = this.#links.get(`${source.sourceId}|${source.linkName}`) ?? this.#settings({});
     if (typeof name !== 'string') {
       return Promise.resolve({ tag: 'err', val: { tag: 'other', val: 'bucket name must be a string' } });
     }
     return guarded(async () => {
-      const backend = await this.#backend(settings);
-      await backend.open(name);
-      return new HostResource(STORE, 'bucket', { backend, name } satisfies Bucket);
+      const settings =
+        this.#links.get(`${source.sourceId}|${source.linkName}`) ?? this.#read({}, this.#config);
+      const backend = await this.#backend(settings.backend);
+      const bucket = settings.bucket ?? name;
+      await backend.open(bucket);
+      return new HostResource(STORE, 'bucket', { backend, name: bucket } satisfies Bucket);
     });
   }
 
-  /** The backend settings of a link: its own target config, else the provider's config. */
-  #settings(linkConfig: StringMap): StringMap {
-    return linkConfig['backend'] !== undefined ? linkConfig : { ...this.#config, ...linkConfig };
-  }
-
-  #backend(settings: StringMap): Promise<KeyValueBackend> {
-    const key = JSON.stringify(Object.entries(settings).sort(([a], [b]) => a.localeCompare(b)));
+  #backend(spec: BackendSpec): Promise<KeyValueBackend> {
+    const key = JSON.stringify(spec);
     const existing = this.#backends.get(key);
     if (existing !== undefined) return existing;
-    const created = createKeyValueBackend(settings, {
+    const created = createKeyValueBackend(spec, {
       lattice: this.#lattice,
       limits: this.#context.limits,
       logger: this.#context.logger,
@@ -269,9 +295,23 @@ class KeyValueProvider implements CapabilityProvider {
   }
 }
 
-export const keyValueProvider: BuiltinProvider = {
+/** A key-value provider that reads link and provider config its own way. */
+export function createKeyValueProvider(options: KeyValueProviderOptions): BuiltinProvider {
+  return {
+    name: options.name,
+    async start(context) {
+      return new KeyValueProvider(context, options.settings);
+    },
+  };
+}
+
+/** The built-in's own keys: a link that names its `backend` uses its own config alone. */
+function ownSettings(linkConfig: StringMap, providerConfig: StringMap): LinkSettings {
+  const config = linkConfig['backend'] !== undefined ? linkConfig : { ...providerConfig, ...linkConfig };
+  return { backend: backendSpec(config) };
+}
+
+export const keyValueProvider: BuiltinProvider = createKeyValueProvider({
   name: 'Key-Value',
-  async start(context) {
-    return new KeyValueProvider(context);
-  },
-};
+  settings: ownSettings,
+});

@@ -17,6 +17,7 @@ import { freePort, startNatsServer, startRedisServer, waitFor, withDeadline } fr
 import { createClient } from '@redis/client';
 import type { KeyValueBackend } from '../src/backends/index.ts';
 import {
+  backendSpec,
   createKeyValueBackend,
   createMemoryBackend,
   createNatsBackend,
@@ -378,22 +379,22 @@ describe('key-value backend factory', () => {
   const lattice = (): LatticeConnection => createMemoryLattice().connect();
 
   it('uses the in-memory backend when config names none', async () => {
-    const kv = await createKeyValueBackend({}, { lattice: lattice(), limits });
+    const kv = await createKeyValueBackend(backendSpec({}), { lattice: lattice(), limits });
     assert.equal(kv.kind, 'memory');
     await kv.close();
   });
 
   it('uses the lattice’s key-value buckets for backend=nats', async () => {
     const conn = lattice();
-    const kv = await createKeyValueBackend({ backend: 'nats' }, { lattice: conn, limits });
+    const kv = await createKeyValueBackend(backendSpec({ backend: 'nats' }), { lattice: conn, limits });
     assert.equal(kv.kind, 'nats');
     await kv.set('shared', 'k', text('v'));
     assert.equal((await (await conn.kv('shared')).get('k'))?.string(), 'v');
   });
 
-  it('refuses an unknown backend with INVALID_ARGUMENT naming the known ones', async () => {
-    await assert.rejects(
-      createKeyValueBackend({ backend: 'etcd' }, { lattice: lattice(), limits }),
+  it('refuses an unknown backend with INVALID_ARGUMENT naming the known ones', () => {
+    assert.throws(
+      () => backendSpec({ backend: 'etcd' }),
       (err) => {
         assert.equal(codeOf(err), 'INVALID_ARGUMENT');
         assert.match((err as { hint?: string }).hint ?? '', /memory, redis, nats/);
@@ -404,10 +405,10 @@ describe('key-value backend factory', () => {
 
   it('refuses a url that is not a Redis URL with INVALID_ARGUMENT', async () => {
     await assert.rejects(
-      createKeyValueBackend(
-        { backend: 'redis', url: 'http://127.0.0.1:6379' },
-        { lattice: lattice(), limits },
-      ),
+      createKeyValueBackend(backendSpec({ backend: 'redis', url: 'http://127.0.0.1:6379' }), {
+        lattice: lattice(),
+        limits,
+      }),
       hasCode('INVALID_ARGUMENT'),
     );
   });

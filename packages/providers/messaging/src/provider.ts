@@ -10,7 +10,8 @@
  * wasmCloud's NATS provider talks to a NATS of its own, so its components cannot reach the lattice.
  * Here the connection is the lattice's, so the subjects the lattice itself runs on are refused:
  * otherwise a component could send control commands, rewrite links and config in JetStream, answer
- * other parties' requests, or impersonate a component over wRPC.
+ * other parties' requests, or impersonate a component over wRPC. The same connection serves every
+ * link, so that provider's keys for a connection of the link's own are not honoured (and said so).
  */
 import {
   describeError,
@@ -82,6 +83,19 @@ const REMOTE_HANDLER = {
 /** Link config keys (wasmCloud's NATS provider uses the same `subscriptions`). */
 export const SUBSCRIPTIONS_KEY = 'subscriptions';
 export const QUEUE_GROUP_KEY = 'queue_group';
+
+/** wasmCloud's messaging-nats keys for the NATS connection it opens per link. */
+const CONNECTION_KEYS: ReadonlySet<string> = new Set([
+  'cluster_uris',
+  'client_jwt',
+  'client_seed',
+  'tls_ca',
+  'tls_ca_file',
+  'custom_inbox_prefix',
+  'ping_interval_sec',
+]);
+/** messaging-nats's JetStream consumers, which it refuses itself. */
+const CONSUMERS_KEY = 'consumers';
 
 /** One subscription a handler link asks for. */
 export interface SubscriptionSpec {
@@ -273,10 +287,37 @@ class MessagingProvider implements CapabilityProvider {
     return subject;
   }
 
+  async receiveLinkAsTarget(link: ResolvedLink): Promise<void> {
+    this.#checkConnectionConfig(link.source_id, link.name, link.target_config);
+  }
+
+  /**
+   * Refuses JetStream consumers, whose messages nothing here would deliver, and warns about the keys
+   * of a NATS connection of the link's own, which the lattice's connection takes the place of.
+   */
+  #checkConnectionConfig(componentId: string, linkName: string, config: StringMap): void {
+    if (configValue(config, CONSUMERS_KEY) !== undefined) {
+      throw new InvalidArgumentError(
+        'messaging link config consumers (JetStream consumers) is not supported',
+        {
+          hint: 'list the subjects in subscriptions instead',
+        },
+      );
+    }
+    const ignored = Object.keys(config).filter((key) => CONNECTION_KEYS.has(key.toLowerCase()));
+    if (ignored.length === 0) return;
+    this.#logger.warn("messaging link config not honoured: every link uses the lattice's connection", {
+      component: componentId,
+      link_name: linkName,
+      ignored: ignored.join(', '),
+    });
+  }
+
   // --- handler: subscriptions for the components this provider links to -----------------------
 
   async receiveLinkAsSource(link: ResolvedLink): Promise<void> {
     if (!isHandlerLink(link)) return;
+    this.#checkConnectionConfig(link.target, link.name, link.source_config);
     const specs = parseSubscriptions(this.#lattice, link.source_config);
     const key = `${link.target}|${link.name}`;
     this.#unsubscribe(key);

@@ -1,6 +1,6 @@
 export type { BackendKind, KeyPage, KeyValueBackend } from './backend.ts';
-export { createKeyValueBackend } from './factory.ts';
-export type { KeyValueBackendDeps } from './factory.ts';
+export { backendSpec, createKeyValueBackend } from './factory.ts';
+export type { BackendSpec, KeyValueBackendDeps, NatsServerSpec } from './factory.ts';
 export { createMemoryBackend } from './memory.ts';
 export { createNatsBackend } from './nats.ts';
 export { createRedisBackend, DEFAULT_REDIS_URL } from './redis.ts';

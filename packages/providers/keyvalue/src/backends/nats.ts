@@ -1,9 +1,11 @@
 /**
  * Buckets as JetStream key-value buckets on the host's own lattice connection (on the embedded lattice
- * that is its in-memory KV). A bucket identifier is the JetStream bucket name itself, as in wasmCloud's
- * NATS key-value provider, so both see the same data: it must be a valid bucket name (letters, digits,
- * `-`, `_`), and the host's own buckets (`LATTICEDATA_*`, `CONFIGDATA_*`, `wadm_*`) are refused —
- * links, config and wadm state would otherwise be writable by any linked component.
+ * that is its in-memory KV), or on a NATS connection the backend owns (wasmCloud's `cluster_uri`). A
+ * bucket identifier is the JetStream bucket name itself, as in wasmCloud's NATS key-value provider, so
+ * both see the same data: it must be a valid bucket name (letters, digits, `-`, `_`), and the host's
+ * own buckets (`LATTICEDATA_*`, `CONFIGDATA_*`, `wadm_*`) are refused — links, config and wadm state
+ * would otherwise be writable by any linked component (a connection of its own may reach the same
+ * server).
  *
  * Keys that are valid NATS key-value keys (letters, digits, `-`, `/`, `_`, `.` without empty tokens)
  * are stored as they are; any other key is stored escaped: every UTF-8 byte outside `[-/_0-9A-Za-z]`
@@ -106,11 +108,13 @@ class NatsBackend implements KeyValueBackend {
   readonly kind = 'nats';
   readonly #lattice: LatticeConnection;
   readonly #limits: KeyValueLimits;
+  readonly #ownsConnection: boolean;
   #closed = false;
 
-  constructor(lattice: LatticeConnection, limits: KeyValueLimits) {
+  constructor(lattice: LatticeConnection, limits: KeyValueLimits, ownsConnection: boolean) {
     this.#lattice = lattice;
     this.#limits = limits;
+    this.#ownsConnection = ownsConnection;
   }
 
   async #open(bucket: string): Promise<KvBucket> {
@@ -254,12 +258,21 @@ class NatsBackend implements KeyValueBackend {
   }
 
   async close(): Promise<void> {
-    // The lattice connection is the host's; only this backend's use of it ends.
+    if (this.#closed) return;
     this.#closed = true;
+    // The host's lattice connection stays open: only this backend's use of it ends.
+    if (this.#ownsConnection) await this.#lattice.close();
   }
 }
 
-/** The NATS backend on `lattice` (the host's connection: NATS JetStream, or the embedded lattice). */
-export function createNatsBackend(lattice: LatticeConnection, limits: KeyValueLimits): KeyValueBackend {
-  return new NatsBackend(lattice, limits);
+/**
+ * The NATS backend on `lattice`: the host's connection (NATS JetStream, or the embedded lattice), or
+ * with `ownsConnection` one opened for the backend alone, which closing the backend closes.
+ */
+export function createNatsBackend(
+  lattice: LatticeConnection,
+  limits: KeyValueLimits,
+  options: { ownsConnection?: boolean } = {},
+): KeyValueBackend {
+  return new NatsBackend(lattice, limits, options.ownsConnection ?? false);
 }

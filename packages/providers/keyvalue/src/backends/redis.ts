@@ -2,6 +2,8 @@
  * Buckets in one Redis database (node-redis, `@redis/client`). Bucket `b`'s key `k` is the Redis key
  * `b:k`, so one server serves many buckets and a bucket is listed with `SCAN MATCH b:*`. A bucket
  * identifier therefore must not contain `:` — `a` + `b:c` and `a:b` + `c` would be the same Redis key.
+ * Without the prefix (`prefixKeys: false`) keys are stored as they are and every identifier stands
+ * for the whole database, as with wasmCloud's keyvalue-redis provider, so both see the same data.
  * Values are stored as they are (binary-safe), counters as the decimal text INCRBY keeps.
  *
  * The connection is made once, within `kvRedisConnectTimeoutMs`, and a lost one is re-established in
@@ -40,6 +42,8 @@ export interface RedisBackendOptions {
   url: string;
   limits: KeyValueLimits;
   logger?: Logger;
+  /** Whether a key is stored under its bucket's prefix `<bucket>:`; default true. */
+  prefixKeys?: boolean;
 }
 
 /**
@@ -108,14 +112,16 @@ class RedisBackend implements KeyValueBackend {
   readonly #url: string;
   readonly #limits: KeyValueLimits;
   readonly #logger: Logger;
+  readonly #prefixKeys: boolean;
   #lastError: unknown;
   #closed = false;
 
-  constructor(client: Client, url: string, limits: KeyValueLimits, logger: Logger) {
+  constructor(client: Client, url: string, limits: KeyValueLimits, logger: Logger, prefixKeys: boolean) {
     this.#client = client;
     this.#url = url;
     this.#limits = limits;
     this.#logger = logger;
+    this.#prefixKeys = prefixKeys;
     // node-redis emits 'error' on every failed (re)connect; without a listener Node would crash.
     client.on('error', (err: unknown) => {
       const first = this.#lastError === undefined;
@@ -161,11 +167,13 @@ class RedisBackend implements KeyValueBackend {
 
   #key(bucket: string, key: string): string {
     assertKey(bucket, key, this.#limits);
-    return `${bucket}:${key}`;
+    return this.#prefixKeys ? `${bucket}:${key}` : key;
   }
 
   #open(bucket: string): void {
     if (this.#closed) throw closedError(this.kind);
+    // Unprefixed, the identifier is not used, so any is accepted: wasmCloud's provider takes "" too.
+    if (!this.#prefixKeys) return;
     assertBucketId(bucket, this.#limits);
     if (bucket.includes(':')) {
       throw new KvNoSuchStoreError(`bucket identifier ${shown(bucket)} contains ':'`, {
@@ -243,7 +251,7 @@ class RedisBackend implements KeyValueBackend {
   async listKeys(bucket: string, cursor?: string): Promise<KeyPage> {
     this.#open(bucket);
     let position = (parseCursor(bucket, cursor) ?? 0n).toString();
-    const prefix = `${bucket}:`;
+    const prefix = this.#prefixKeys ? `${bucket}:` : '';
     const pattern = `${prefix.replace(GLOB_SPECIAL, (c) => `\\${c}`)}*`;
     const count = String(this.#limits.kvListPageSize);
     const until = Date.now() + this.#limits.kvRedisCommandTimeoutMs;
@@ -353,7 +361,13 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   const shownUrl = redact(url);
   let connected = false;
   const client = newClient(url, limits, (cause) => !connected && isAuthRefusal(cause));
-  const backend = new RedisBackend(client, shownUrl, limits, options.logger ?? silentLogger);
+  const backend = new RedisBackend(
+    client,
+    shownUrl,
+    limits,
+    options.logger ?? silentLogger,
+    options.prefixKeys ?? true,
+  );
   await backend.connect(limits.kvRedisConnectTimeoutMs);
   connected = true;
   return backend;
