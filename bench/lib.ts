@@ -35,8 +35,8 @@ export function requireHelloWasm(): string {
 
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
 
-export type Part = 'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote';
-export const PARTS: readonly Part[] = ['http', 'invoke', 'control', 'links', 'overload', 'remote'];
+export type Part = 'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote' | 'apps';
+export const PARTS: readonly Part[] = ['http', 'invoke', 'control', 'links', 'overload', 'remote', 'apps'];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
@@ -60,7 +60,7 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)

@@ -3,7 +3,7 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke|control|links|overload|remote]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control|links|overload|remote|apps]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
@@ -14,6 +14,7 @@ import { runInvoke } from './invoke.ts';
 import { runLinks } from './links.ts';
 import { runOverload } from './overload.ts';
 import { runRemote } from './remote.ts';
+import { runApps } from './apps.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
 
@@ -24,6 +25,7 @@ const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   links: runLinks,
   overload: runOverload,
   remote: runRemote,
+  apps: runApps,
 };
 
 async function main(): Promise<number> {

@@ -48,4 +48,4 @@ export type { ApplicationService, ApplicationServiceOptions } from './service.ts
 export { withImages } from './manifest-images.ts';
 export { createWadmClient } from './wadm-client.ts';
 export type { WadmClient, WadmModelSummary, WadmPutReply, WadmStatus } from './wadm-client.ts';
-export { STATE_BUCKET, wadmStateDocuments } from './wadm-state.ts';
+export { STATE_BUCKET, wadmStateDocuments, wadmStateWriter } from './wadm-state.ts';
