@@ -85,7 +85,6 @@ const PASS_APPS = 100;
 /** G3: the window before each round that measures what the same time costs with no pass. */
 const IDLE_MS = 2000;
 
-
 // ── manifests ───────────────────────────────────────────────────────────────────────────────────
 
 interface Shape {
