@@ -45,6 +45,8 @@ export interface AppManager {
   /** Removes what the application placed; resolves after a pass, with undefined for an unknown name. */
   undeploy(name: string): Promise<AppStatus | undefined>;
   status(name: string): AppStatus | undefined;
+  /** The manifest an application is deployed (or being removed) with. */
+  manifest(name: string): AppManifest | undefined;
   /** Names of the applications deployed or being removed. */
   list(): string[];
   /** Runs a pass now (or after the one under way) and resolves when it is done. */
@@ -301,6 +303,7 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       return app.status;
     },
     status: (name) => apps.get(name)?.status,
+    manifest: (name) => apps.get(name)?.manifest,
     list: () => [...apps.keys()],
     pass,
     async stop() {

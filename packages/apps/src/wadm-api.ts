@@ -284,11 +284,22 @@ export async function serveWadmApi(options: WadmApiOptions): Promise<WadmApi> {
       }
     },
     publishStatus() {
-      for (const name of manager.list()) {
-        const document = JSON.stringify(statusDocument(manager.status(name), ''));
+      const managed = new Set(manager.list());
+      for (const name of managed) {
+        const version = manager.manifest(name)?.version ?? '';
+        const document = JSON.stringify(statusDocument(manager.status(name), version));
         if (published.get(name) === document) continue;
         published.set(name, document);
         connection.publish(`wadm.status.${lattice}.${name}`, encoder.encode(document));
+      }
+      // An application removed is forgotten by the manager: its last word is that it is undeployed.
+      for (const name of published.keys()) {
+        if (managed.has(name)) continue;
+        published.delete(name);
+        connection.publish(
+          `wadm.status.${lattice}.${name}`,
+          encoder.encode(JSON.stringify(statusDocument(undefined, ''))),
+        );
       }
     },
     async stop() {

@@ -192,12 +192,26 @@ describe('cirrus up runs the application manager', { timeout: 120_000 }, () => {
       const again = await cli('put', file);
       assert.equal(again.code, 1);
       assert.match(again.err, /APP_REQUEST_FAILED.*version v1 of greet already exists/);
+      // Followed from before the deploy: each status the manager publishes, until Ctrl+C.
+      const watcher = harness(env);
+      const watching = main(['app', 'status', 'greet', '--watch'], watcher.context);
+      await waitFor(() => (watcher.out.length > 0 ? true : undefined), 10_000, 'the first status');
       assert.match((await cli('deploy', 'greet')).out, /Deploying greet v1/);
       await waitFor(
         async () => ((await cli('status', 'greet')).out.startsWith('greet v1  deployed') ? true : undefined),
         60_000,
         'greet deployed',
       );
+      await waitFor(
+        () => (watcher.out.some((l) => l.startsWith('greet v1  deployed')) ? true : undefined),
+        10_000,
+        'the watch to show it deployed',
+      );
+      watcher.signals.emit('SIGINT', 'SIGINT');
+      assert.equal(await withDeadline(watching, 10_000, 'the watch to end on SIGINT'), 0);
+      const heads = watcher.out.filter((l) => l.startsWith('greet '));
+      assert.match(heads[0] ?? '', /^greet v1  undeployed/);
+      assert.ok(heads.length >= 2, heads.join('\n'));
       const status = await cli('status', 'greet');
       assert.match(status.out, /SpreadScaler +hello +deployed/);
       assert.match((await cli('list')).out, /greet +v1 +v1 +deployed/);

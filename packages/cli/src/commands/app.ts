@@ -9,11 +9,55 @@ import type { WadmClient, WadmStatus } from '@cirrus/apps';
 import { resolveLimits } from '@cirrus/protocol';
 import { readAppManifest } from '../app-files.ts';
 import type { CommandContext } from '../context.ts';
+import type { LatticeConnection } from '@cirrus/lattice';
 import { commandGroup, runs, sentence } from '../program.ts';
 import type { Invocation } from '../program.ts';
 import { latticeCommand, printJson, printTable, withLattice } from './lattice.ts';
 import type { LatticeInput } from './lattice.ts';
 import type { FlagSpecs } from '../args.ts';
+
+const WATCH_FLAG = {
+  watch: { description: 'follow the status: print it again each time it changes, until Ctrl+C' },
+} as const;
+
+/**
+ * Prints the status, then every change the manager publishes on `wadm.status.<lattice>.<name>`,
+ * until SIGINT or SIGTERM. Subscribed before the first request, so no change falls in between.
+ */
+async function watchStatus(
+  connection: LatticeConnection,
+  lattice: string,
+  name: string,
+  client: WadmClient,
+  show: (status: WadmStatus) => void,
+  context: CommandContext,
+): Promise<number> {
+  const updates = connection.subscribe(`wadm.status.${lattice}.${name}`);
+  const stop = (): void => updates.unsubscribe();
+  context.signals.on('SIGINT', stop);
+  context.signals.on('SIGTERM', stop);
+  try {
+    let shown = JSON.stringify(await client.status(name));
+    show(JSON.parse(shown) as WadmStatus);
+    for await (const msg of updates) {
+      let update: WadmStatus;
+      try {
+        update = msg.json<WadmStatus>();
+      } catch {
+        continue;
+      }
+      const text = JSON.stringify(update);
+      if (text === shown) continue;
+      shown = text;
+      show(update);
+    }
+  } finally {
+    context.signals.off('SIGINT', stop);
+    context.signals.off('SIGTERM', stop);
+    updates.unsubscribe();
+  }
+  return 0;
+}
 
 const VERSION_FLAG = {
   version: { value: 'V', description: 'a version of the application (default: the latest)' },
@@ -123,15 +167,21 @@ export function appCommand(invocation: Invocation): Command {
   const status = latticeCommand(
     'status',
     'show an application and every scaler with its state',
-    {},
+    WATCH_FLAG,
     invocation,
     (input) =>
-      withWadm(input, context, async (client) => {
+      withLattice(input.common, context, async ({ connection, lattice, limits, timeoutMs }) => {
         const name = input.args[0] as string;
-        const reply = await client.status(name);
-        if (input.output === 'json') printJson(context, reply);
-        else printStatus(context, name, reply);
-        return 0;
+        const client = createWadmClient(connection, lattice, timeoutMs ?? limits.controlRequestTimeoutMs);
+        const show = (reply: WadmStatus): void => {
+          if (input.output === 'json') context.print(JSON.stringify(reply));
+          else printStatus(context, name, reply);
+        };
+        if (input.values.watch !== true) {
+          show(await client.status(name));
+          return 0;
+        }
+        return watchStatus(connection, lattice, name, client, show, context);
       }),
   ).argument('<NAME>', 'the application');
 
