@@ -161,6 +161,63 @@ describe('cirrus up runs the application manager', { timeout: 120_000 }, () => {
     );
   });
 
+  it('cirrus app manager runs the manager as a process of its own, for hosts that opt out', async () => {
+    const lattice = 'standalone';
+    const env = ownDirs(join(dir.path, 'standalone'));
+    const refused = harness(env);
+    assert.equal(await main(['app', 'manager'], refused.context), 2);
+    assert.match(refused.err.join('\n'), /USAGE_ERROR.*runs on a NATS lattice: give --nats URL/);
+
+    const worker = harness(ownDirs(join(dir.path, 'worker')));
+    const workerExit = main(
+      ['up', '--nats', nats.url, '--lattice', lattice, '--name', 'worker', '--no-app-manager'],
+      worker.context,
+    );
+    // Up first: a host starting in this same process can hold up its event loop for longer than the
+    // manager's 1.5 s lease, which would make the manager step down (as it should) meanwhile.
+    await waitFor(
+      () => (worker.out.some((l) => l.includes('is up on lattice')) ? true : undefined),
+      30_000,
+      'worker up',
+    );
+    const manager = harness(env);
+    const managerExit = main(
+      ['app', 'manager', '--nats', nats.url, '--lattice', lattice, '--heartbeat-interval', '1'],
+      manager.context,
+    );
+    try {
+      await waitFor(
+        () => (manager.err.some((l) => l.includes('application manager active')) ? true : undefined),
+        10_000,
+        'the standalone manager active',
+      );
+      const file = join(dir.path, 'standalone.yaml');
+      await writeFile(file, MANIFEST);
+      const cli = async (...args: string[]): Promise<string> => {
+        const h = harness(env);
+        const code = await withDeadline(
+          main(['app', ...args, '--nats', nats.url, '--lattice', lattice], h.context),
+          30_000,
+          `cirrus app ${args[0] ?? ''}`,
+        );
+        assert.equal(code, 0, `${h.err.join('\n')}\n--- manager ---\n${manager.err.join('\n')}`);
+        return h.out.join('\n');
+      };
+      await cli('put', file);
+      await cli('deploy', 'greet');
+      await waitFor(
+        async () => ((await cli('status', 'greet')).startsWith('greet v1  deployed') ? true : undefined),
+        60_000,
+        'greet deployed by the standalone manager',
+      );
+    } finally {
+      manager.signals.emit('SIGTERM', 'SIGTERM');
+      assert.equal(await withDeadline(managerExit, 20_000, 'the manager to exit'), 0);
+      worker.signals.emit('SIGTERM', 'SIGTERM');
+      assert.equal(await withDeadline(workerExit, 20_000, 'the worker to exit'), 0);
+    }
+  });
+
   it('cirrus app drives the manager of a host on the embedded lattice, and validate checks files', async () => {
     const env = ownDirs(join(dir.path, 'embedded'));
     const host = harness(env);
@@ -210,7 +267,7 @@ describe('cirrus up runs the application manager', { timeout: 120_000 }, () => {
       watcher.signals.emit('SIGINT', 'SIGINT');
       assert.equal(await withDeadline(watching, 10_000, 'the watch to end on SIGINT'), 0);
       const heads = watcher.out.filter((l) => l.startsWith('greet '));
-      assert.match(heads[0] ?? '', /^greet v1  undeployed/);
+      assert.match(heads[0] ?? '', /^greet v1 {2}undeployed/);
       assert.ok(heads.length >= 2, heads.join('\n'));
       const status = await cli('status', 'greet');
       assert.match(status.out, /SpreadScaler +hello +deployed/);

@@ -4,9 +4,12 @@
  * 0.2x answers the same requests).
  */
 import { Command } from 'commander';
-import { createWadmClient, withImages } from '@cirrus/apps';
+import { randomUUID } from 'node:crypto';
+import { createWadmClient, startApplicationService, withImages } from '@cirrus/apps';
 import type { WadmClient, WadmStatus } from '@cirrus/apps';
-import { resolveLimits } from '@cirrus/protocol';
+import { resolveLimits, UsageError } from '@cirrus/protocol';
+import { heartbeatSeconds, managerTiming } from '../app-manager-timing.ts';
+import { LOG_FLAGS, loggerFromFlags } from '../log-flags.ts';
 import { readAppManifest } from '../app-files.ts';
 import type { CommandContext } from '../context.ts';
 import type { LatticeConnection } from '@cirrus/lattice';
@@ -57,6 +60,57 @@ async function watchStatus(
     updates.unsubscribe();
   }
   return 0;
+}
+
+const MANAGER_FLAGS = {
+  'heartbeat-interval': {
+    value: 'S',
+    description: "the lattice's host heartbeat interval in seconds, which the lease and resync follow",
+    default: '30',
+  },
+  ...LOG_FLAGS,
+} as const satisfies FlagSpecs;
+
+/**
+ * The standalone application manager: it takes part in the lease like a host's, and while it holds
+ * it, manages the lattice's applications and serves the wadm API. Hosts can then run with
+ * `--no-app-manager`. It needs a NATS lattice: the embedded one's host runs its own.
+ */
+async function runManager(
+  input: LatticeInput<typeof MANAGER_FLAGS>,
+  context: CommandContext,
+): Promise<number> {
+  if (input.common.nats === undefined) {
+    throw new UsageError('cirrus app manager runs on a NATS lattice: give --nats URL', {
+      hint: 'on the embedded lattice, the host that cirrus up starts runs the manager itself',
+    });
+  }
+  const heartbeat = heartbeatSeconds(input.values['heartbeat-interval']);
+  return withLattice(input.common, context, async ({ connection, lattice, limits }) => {
+    const logger = loggerFromFlags(input.values, context, limits);
+    const service = await startApplicationService({
+      connection,
+      lattice,
+      holderId: `manager-${randomUUID()}`,
+      ...managerTiming(heartbeat, limits),
+      logger,
+    });
+    context.print(`Application manager on lattice "${lattice}"; press Ctrl+C to stop.`);
+    try {
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          context.signals.off('SIGINT', stop);
+          context.signals.off('SIGTERM', stop);
+          resolve();
+        };
+        context.signals.on('SIGINT', stop);
+        context.signals.on('SIGTERM', stop);
+      });
+    } finally {
+      await service.stop();
+    }
+    return 0;
+  });
 }
 
 const VERSION_FLAG = {
@@ -249,6 +303,14 @@ export function appCommand(invocation: Invocation): Command {
     return 0;
   });
 
+  const manager = latticeCommand(
+    'manager',
+    'run the application manager as a process of its own, until Ctrl+C',
+    MANAGER_FLAGS,
+    invocation,
+    (input) => runManager(input, context),
+  );
+
   return commandGroup('app', 'put, deploy and follow applications on the lattice', [
     put,
     deploy,
@@ -259,5 +321,6 @@ export function appCommand(invocation: Invocation): Command {
     versions,
     del,
     validate,
+    manager,
   ]);
 }

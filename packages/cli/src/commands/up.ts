@@ -8,9 +8,9 @@ import {
   withImages,
 } from '@cirrus/apps';
 import type { ApplicationService, AppManifest } from '@cirrus/apps';
-import { createHost, createLogger, defaultCacheDir } from '@cirrus/host';
+import { createHost, defaultCacheDir } from '@cirrus/host';
 import { BUILTIN_PROVIDERS, DEFAULT_HTTP_ADDRESS, WIRE_BINDINGS } from '@cirrus/providers';
-import type { Host, LogFormat, LogLevel, PolicyOptions } from '@cirrus/host';
+import type { Host, PolicyOptions } from '@cirrus/host';
 import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
 import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
 import {
@@ -22,10 +22,12 @@ import {
   UsageError,
 } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
-import { addFlags, flagValues, keyValues, oneOf } from '../args.ts';
+import { addFlags, flagValues, keyValues } from '../args.ts';
 import type { FlagSpecs, FlagValues } from '../args.ts';
 import { readAppManifest } from '../app-files.ts';
 import { servedUrls } from '../served-urls.ts';
+import { heartbeatSeconds, managerTiming } from '../app-manager-timing.ts';
+import { LOG_FLAGS, loggerFromFlags } from '../log-flags.ts';
 import type { CommandContext } from '../context.ts';
 import {
   connectHostNats,
@@ -64,16 +66,7 @@ const HOST_FLAGS = {
     description: 'seconds between host_heartbeat events (1-86400)',
     default: '30',
   },
-  'log-format': {
-    value: 'FORMAT',
-    description: 'human (time LEVEL message key=value…) or json (one object per line)',
-    default: 'human',
-  },
-  'log-level': {
-    value: 'LEVEL',
-    description: 'debug, info, warn or error: the least level logged',
-    default: 'info',
-  },
+  ...LOG_FLAGS,
   'cache-dir': {
     value: 'DIR',
     description: 'where transpiled components are cached',
@@ -185,21 +178,6 @@ function localPort(value: string | undefined): number {
 }
 
 /** The host's own default when the flag is not given. */
-const DEFAULT_HEARTBEAT_SECONDS = 30;
-
-function heartbeatSeconds(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = /^[0-9]{1,6}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(seconds >= 1 && seconds <= 86_400)) {
-    throw new UsageError(
-      `--heartbeat-interval must be whole seconds from 1 to 86400, got ${JSON.stringify(value)}`,
-      {
-        hint: 'the 1.x default is 30; wadm forgets a host after 70 s without one',
-      },
-    );
-  }
-  return seconds;
-}
 
 function policyOptions(
   topic: string | undefined,
@@ -326,12 +304,7 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
     values['policy-timeout-ms'],
   );
   const limits = resolveLimits({}, context.env);
-  const logger = createLogger({
-    format: oneOf<LogFormat>(values['log-format'], ['human', 'json'], '--log-format', 'human'),
-    level: oneOf<LogLevel>(values['log-level'], ['debug', 'info', 'warn', 'error'], '--log-level', 'info'),
-    write: context.log,
-    repeatLimit: { lines: limits.logRepeatLines, windowMs: limits.logRepeatWindowMs },
-  });
+  const logger = loggerFromFlags(values, context, limits);
   const nats = await hostNatsSettings(values, {
     env: context.env,
     warn: (message) => logger.warn('NATS secret file is not private', { warning: message }),
@@ -444,17 +417,11 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
     }
 
     if (values['no-app-manager'] !== true) {
-      const heartbeatMs = (heartbeat ?? DEFAULT_HEARTBEAT_SECONDS) * 1000;
       applications = await startApplicationService({
         connection: opened.control ?? opened.connection,
         lattice: running.latticeName,
         holderId: running.id,
-        // Stale after one and a half heartbeats: a dead holder is replaced within two.
-        leaseMs: 1.5 * heartbeatMs,
-        // A host killed outright sends no event; the lattice is read again at least every heartbeat.
-        limits: { ...limits, appResyncIntervalMs: Math.min(limits.appResyncIntervalMs, heartbeatMs) },
-        // Hosts answer a ping within a heartbeat: a pass waits no longer than half of one for them.
-        scatterMs: Math.min(limits.controlScatterWindowMs, heartbeatMs / 2),
+        ...managerTiming(heartbeat, limits),
         logger,
       });
       if (await interrupted()) return 0;
