@@ -4,9 +4,13 @@
  * manager on another host) must be given them resolved.
  */
 import { isMap, isSeq, parseDocument } from 'yaml';
+import type { AppManifest } from './manifest.ts';
 
-/** `images` maps a component's name to its image; components not in it keep theirs. */
-export function withImages(text: string, images: ReadonlyMap<string, string>): string {
+/** `text` with the images `manifest` (its parsed form) resolved; a shared component keeps having none. */
+export function withImages(text: string, manifest: AppManifest): string {
+  const images = new Map(
+    manifest.components.filter((c) => c.shared === undefined).map((c) => [c.name, c.image]),
+  );
   const document = parseDocument(text);
   const components = document.getIn(['spec', 'components']);
   if (!isSeq(components)) return text;

@@ -1,7 +1,7 @@
 /**
- * wadm-style application manifests (OAM `core.oam.dev/v1beta1`, kind `Application`): the subset a
- * single host deploys. Everything outside it is rejected with the line and a fix; a manifest that
- * passes can be turned into a deployment plan without further checks.
+ * wadm-style application manifests (OAM `core.oam.dev/v1beta1`, kind `Application`): everything
+ * wadm 0.2x reads but secrets and policies. Everything else is rejected with the line and a fix; a
+ * manifest that passes can be reconciled without further checks.
  */
 import {
   DEFAULT_LIMITS,
@@ -15,6 +15,9 @@ import { parseYaml } from './yaml-view.ts';
 import type { Problem, Problems, View } from './yaml-view.ts';
 
 export const API_VERSION = 'core.oam.dev/v1beta1';
+
+/** wadm's annotation of an application whose components others may refer to. */
+export const SHARED_ANNOTATION = 'experimental.wasmcloud.dev/shared';
 
 /** wadm's weight of a spread that gives none. */
 export const DEFAULT_SPREAD_WEIGHT = 100;
@@ -56,10 +59,18 @@ export interface AppScaler {
   spread: AppSpread[];
 }
 
+/** A component of another application, marked shared, that this one links to or from. */
+export interface SharedRef {
+  app: string;
+  component: string;
+}
+
 export interface AppComponent {
   name: string;
   kind: 'component' | 'capability';
+  /** Empty for a shared component, which its own application places. */
   image: string;
+  shared?: SharedRef;
   id: string;
   config: NamedConfigRef[];
   /** The scaler's instances: what a single host runs. */
@@ -74,6 +85,8 @@ export interface AppManifest {
   version: string | undefined;
   description: string | undefined;
   components: AppComponent[];
+  /** Annotated `experimental.wasmcloud.dev/shared: "true"`: other applications may use its components. */
+  shared: boolean;
 }
 
 /** The limits a manifest must fit before anything starts; a host's whole `Limits` will do. */
@@ -191,6 +204,7 @@ class ManifestReader {
       version: annotations['version'],
       description: annotations['description'],
       components,
+      shared: annotations[SHARED_ANNOTATION] === 'true',
     };
   }
 
@@ -215,14 +229,10 @@ class ManifestReader {
     props.map(['image', 'id', 'config', 'secrets', 'application'], 'properties has image, id and config');
     if (!props.get('secrets').missing)
       props.get('secrets').problem('secrets are not supported yet', 'remove secrets');
-    if (!props.get('application').missing) {
-      props
-        .get('application')
-        .problem('shared application components are not supported', 'give an image instead');
-    }
-    const image = props
-      .get('image')
-      .requiredString('set image to a .wasm file path, a file:// or an http(s):// URL');
+    const shared = this.#sharedRef(props);
+    const image = props.get('application').missing
+      ? props.get('image').requiredString('set image to a .wasm file path, a file:// or an http(s):// URL')
+      : undefined;
     const explicitId = props.get('id').string('id is a string');
     if (explicitId !== undefined && !isValidToken(explicitId)) {
       props.get('id').problem(`"${explicitId}" is not a valid id`, 'use no ".", "*", ">" or whitespace');
@@ -243,6 +253,12 @@ class ManifestReader {
           );
         }
         scaler = this.#scaler(traitType === 'spreadscaler' ? 'spread' : 'daemon', tp);
+        if (!props.get('application').missing) {
+          trait.problem(
+            'a shared component is scaled by the application it belongs to',
+            'remove the scaler; its own application says how many run',
+          );
+        }
       } else if (traitType === 'link') {
         const link = this.#link(tp, trait.line);
         if (link !== undefined) links.push(link);
@@ -252,18 +268,50 @@ class ManifestReader {
           .problem(`unknown trait type "${traitType}"`, 'use spreadscaler, daemonscaler or link');
       }
     }
-    if (name === undefined || image === undefined) return undefined;
+    if (name === undefined || (image === undefined && shared === undefined)) return undefined;
     return {
       name,
       kind,
-      image: resolveImage(image, this.#options.baseUrl),
-      id: explicitId ?? wadmId(this.#appName, name),
+      image: image === undefined ? '' : resolveImage(image, this.#options.baseUrl),
+      ...(shared === undefined ? {} : { shared }),
+      // As wadm computes it: a shared component's id from its application and name.
+      id:
+        explicitId ??
+        (shared === undefined ? wadmId(this.#appName, name) : wadmId(shared.app, shared.component)),
       config,
       instances: scaler?.instances ?? 1,
       scaler: scaler ?? { kind: 'spread', instances: 1, spread: [] },
       links,
       line: view.line,
     };
+  }
+
+  /** `properties.application`: a component of a shared application, which takes no image or config here. */
+  #sharedRef(props: View): SharedRef | undefined {
+    const view = props.get('application');
+    if (view.missing) return undefined;
+    view.map(['name', 'component'], 'application has the name of a shared application and its component');
+    const app = view.get('name').requiredString('name the shared application, e.g. "name: shared-kv"');
+    const component = view
+      .get('component')
+      .requiredString('name the component of that application, e.g. "component: kv"');
+    if (!props.get('image').missing) {
+      props
+        .get('image')
+        .problem(
+          'a component of a shared application has no image here',
+          'remove image, or remove application to run an image of this application',
+        );
+    }
+    if (!props.get('config').missing) {
+      props
+        .get('config')
+        .problem(
+          'a component of a shared application takes its config from that application',
+          'remove config, or put it in the shared application',
+        );
+    }
+    return app === undefined || component === undefined ? undefined : { app, component };
   }
 
   #scaler(kind: AppScaler['kind'], props: View): AppScaler {

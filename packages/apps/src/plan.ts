@@ -25,8 +25,11 @@ export function planDeployment(manifest: AppManifest, managedBy = 'cirrus'): Dep
   const plan: DeploymentPlan = { configs: [], providers: [], components: [], links: [] };
   for (const c of manifest.components) {
     const config = names(c.config);
-    if (c.kind === 'capability') plan.providers.push({ id: c.id, ref: c.image, config, annotations });
-    else plan.components.push({ id: c.id, ref: c.image, count: c.instances, config, annotations });
+    // A shared application's component runs where that application placed it.
+    if (c.shared === undefined) {
+      if (c.kind === 'capability') plan.providers.push({ id: c.id, ref: c.image, config, annotations });
+      else plan.components.push({ id: c.id, ref: c.image, count: c.instances, config, annotations });
+    }
     for (const link of c.links) {
       plan.links.push({
         source_id: c.id,

@@ -208,7 +208,7 @@ function deploy(app: AppState, observed: ObservedLattice, managedBy: string, pas
     });
   }
   const ids = new Map(manifest.components.map((c) => [c.name, c.id]));
-  for (const workload of manifest.components) {
+  for (const workload of ownWorkloads(manifest)) {
     const before = pass.starts.length + pass.removals.length;
     const placement =
       workload.kind === 'capability'
@@ -367,6 +367,11 @@ function placeProvider(
   return placement;
 }
 
+/** The workloads an application places: those of a shared application are placed by it. */
+function ownWorkloads(manifest: AppManifest): AppComponent[] {
+  return manifest.components.filter((c) => c.shared === undefined);
+}
+
 /** Workloads the application placed that its manifest no longer has (an upgrade removed them). */
 function removeLeftovers(
   manifest: AppManifest,
@@ -401,7 +406,7 @@ function removeLeftovers(
 function undeploy(manifest: AppManifest, observed: ObservedLattice, pass: Pass): ScalerStatus[] {
   const scalers: ScalerStatus[] = [];
   const ids = new Map(manifest.components.map((c) => [c.name, c.id]));
-  for (const workload of manifest.components) {
+  for (const workload of ownWorkloads(manifest)) {
     let placed = false;
     for (const host of observed.hosts) {
       const component = host.components.find((c) => c.id === workload.id);

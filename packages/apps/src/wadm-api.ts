@@ -95,6 +95,31 @@ export async function serveWadmApi(options: WadmApiOptions): Promise<WadmApi> {
 
   const manifestOf = (stored: StoredManifest): AppManifest => parseText(JSON.stringify(stored));
 
+  /**
+   * The components of `manifest` that refer to a shared application's component which is not
+   * deployed: an application marked shared, deployed, with a component of that name and kind.
+   */
+  const missingShared = async (manifest: AppManifest): Promise<string[]> => {
+    const missing: string[] = [];
+    for (const component of manifest.components) {
+      if (component.shared === undefined) continue;
+      const { app, component: wanted } = component.shared;
+      const other = await store.get(app);
+      const deployed =
+        other?.deployed_version === null || other?.deployed_version === undefined
+          ? undefined
+          : other.manifests[other.deployed_version];
+      const theirs = deployed === undefined ? undefined : manifestOf(deployed);
+      const found =
+        theirs?.shared === true &&
+        theirs.components.some(
+          (c) => c.name === wanted && c.kind === component.kind && c.shared === undefined,
+        );
+      if (!found) missing.push(`${component.name} (${app}/${wanted})`);
+    }
+    return missing;
+  };
+
   const summary = async (name: string): Promise<Record<string, unknown> | undefined> => {
     const app = await store.get(name);
     if (app === undefined) return undefined;
@@ -170,6 +195,20 @@ export async function serveWadmApi(options: WadmApiOptions): Promise<WadmApi> {
     async deploy(name, body) {
       if (name === undefined) return { result: 'error', message: 'name the application to deploy' };
       let requested = versionOf(body);
+      const before = await store.get(name);
+      const wanted =
+        before === undefined
+          ? undefined
+          : before.manifests[
+              requested === undefined || requested === 'latest' ? (latestVersion(before) ?? '') : requested
+            ];
+      const missing = wanted === undefined ? [] : await missingShared(manifestOf(wanted));
+      if (missing.length > 0) {
+        return {
+          result: 'error',
+          message: `Application contains shared components that are not deployed in other applications: ${missing.join(', ')}`,
+        };
+      }
       let chosen: StoredManifest | undefined;
       const stored = await store.update(name, (current) => {
         if (current === undefined) return undefined;

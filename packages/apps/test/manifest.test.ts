@@ -126,6 +126,7 @@ spec:
       name: 'Shop-App',
       version: '1.10',
       description: 'A small shop',
+      shared: false,
       components: [
         {
           name: 'HTTP Handler',
@@ -485,6 +486,7 @@ spec:
       name: 'hello',
       version: 'v0.1.0',
       description: 'A TypeScript component that greets over HTTP',
+      shared: false,
       components: [
         {
           name: 'greeter',
@@ -1191,19 +1193,35 @@ spec:
       ],
     },
     {
-      name: 'shared application components',
+      name: 'a shared component with an image, config or a scaler of its own',
       yaml: `${HEAD}    - name: api
       type: component
       properties:
+        image: ./api.wasm
         application: { name: shared, component: api }
+        config:
+          - name: x
+      traits:
+        - type: spreadscaler
+          properties: { instances: 1 }
 `,
       problems: [
         {
           line: 10,
-          message: 'properties.application: shared application components are not supported',
-          fix: 'give an image instead',
+          message: 'properties.image: a component of a shared application has no image here',
+          fix: 'remove image, or remove application to run an image of this application',
         },
-        { line: 10, message: 'properties.image: is required', fix: 'set image' },
+        {
+          line: 13,
+          message:
+            'properties.config: a component of a shared application takes its config from that application',
+          fix: 'remove config, or put it in the shared application',
+        },
+        {
+          line: 15,
+          message: 'traits[0]: a shared component is scaled by the application it belongs to',
+          fix: 'remove the scaler; its own application says how many run',
+        },
       ],
     },
     {

@@ -329,6 +329,7 @@ describe('planDeployment', () => {
       name: 'hand-made',
       version: undefined,
       description: undefined,
+      shared: false,
       components: [
         {
           name: 'a',
@@ -393,6 +394,7 @@ describe('planDeployment', () => {
       name: 'empty',
       version: undefined,
       description: undefined,
+      shared: false,
       components: [],
     };
     assert.deepEqual(planDeployment(manifest), { configs: [], providers: [], components: [], links: [] });

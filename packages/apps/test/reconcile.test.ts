@@ -207,6 +207,25 @@ const cases: Case[] = [
     after: (l) => assert.deepEqual(countsOf(l, 'shop-api'), { A: 1, A2: 1, B: 1 }),
   },
   {
+    name: 'a new host with the labels of a spread gets its part of that spread',
+    apps: [{ manifest: spread21, deployed: true }],
+    observed: lattice([
+      host(
+        'A',
+        { zone: 'east' },
+        { components: [{ id: 'shop-api', imageRef: 'file:///api-v1.wasm', count: 2, annotations: OURS }] },
+      ),
+      host('A2', { zone: 'east' }),
+      host(
+        'B',
+        { zone: 'west' },
+        { components: [{ id: 'shop-api', imageRef: 'file:///api-v1.wasm', count: 1, annotations: OURS }] },
+      ),
+    ]),
+    status: 'reconciling',
+    after: (l) => assert.deepEqual(countsOf(l, 'shop-api'), { A: 1, A2: 1, B: 1 }),
+  },
+  {
     name: 'a spread no host matches waits, naming its requirement, and the other spread is placed',
     apps: [{ manifest: spread21, deployed: true }],
     observed: lattice([host('B', { zone: 'west' })]),
@@ -431,6 +450,45 @@ describe('reconcile: upgrades and undeploy', () => {
     for (const h of after.hosts)
       for (const c of h.components) assert.equal(c.imageRef, 'file:///api-v2.wasm');
     assert.deepEqual(reconcile([{ manifest: v2, deployed: true }], after).commands, []);
+  });
+
+  it('a component of a shared application is linked to, never placed or removed', () => {
+    const usesShared = manifest(`${API(`        - type: spreadscaler
+          properties: { instances: 1 }
+        - type: link
+          properties:
+            target: { name: kv }
+            namespace: wasi
+            package: keyvalue
+            interfaces: [store]`)}
+    - name: kv
+      type: capability
+      properties:
+        application: { name: common, component: store }`);
+    const theirs = { [MANAGED_BY]: 'cirrus', [APP_SPEC]: 'common' };
+    const observed = lattice([
+      host(
+        'A',
+        {},
+        {
+          providers: [{ id: 'common-store', imageRef: 'wasmcloud+builtin://keyvalue', annotations: theirs }],
+        },
+      ),
+    ]);
+    const deployed = reconcile([{ manifest: usesShared, deployed: true }], observed);
+    assert.deepEqual(
+      deployed.commands.map((c) => c.op),
+      ['scale-component', 'put-link'],
+    );
+    const after = apply(observed, deployed.commands);
+    assert.deepEqual(
+      after.links.map((l) => [l.source_id, l.target]),
+      [['shop-api', 'common-store']],
+    );
+    const removed = apply(after, reconcile([{ manifest: usesShared, deployed: false }], after).commands);
+    assert.deepEqual(providersOn(removed, 'common-store'), ['A']);
+    assert.deepEqual(removed.links, []);
+    assert.deepEqual(countsOf(removed, 'shop-api'), {});
   });
 
   it('undeploy removes exactly what the application placed: workloads, its links and its config', () => {

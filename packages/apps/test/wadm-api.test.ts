@@ -158,6 +158,55 @@ describe('wadm API', () => {
     assert.equal(manager.status('shop'), undefined);
   });
 
+  it('deploys an application using a shared one only while that one is deployed', async () => {
+    const common = (shared: boolean): string => `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: common
+  annotations:
+    version: ${shared ? 'v2' : 'v1'}${shared ? '\n    experimental.wasmcloud.dev/shared: "true"' : ''}
+spec:
+  components:
+    - name: store
+      type: capability
+      properties:
+        image: wasmcloud+builtin://keyvalue
+`;
+    const user = `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: user
+  annotations:
+    version: v1
+spec:
+  components:
+    - name: kv
+      type: capability
+      properties:
+        application: { name: common, component: store }
+`;
+    assert.equal((await call('model.put', common(false)))['result'], 'created');
+    assert.equal((await call('model.put', common(true)))['result'], 'newversion');
+    assert.equal((await call('model.put', user))['result'], 'created');
+    const refused = (version: string) => async (): Promise<void> => {
+      if (version !== '')
+        assert.equal((await call('model.deploy.common', { version }))['result'], 'acknowledged');
+      const reply = await call('model.deploy.user');
+      assert.equal(reply['result'], 'error');
+      assert.match(
+        String(reply['message']),
+        /shared components that are not deployed .*kv \(common\/store\)/,
+      );
+    };
+    // Not deployed, then deployed but not marked shared: refused both times.
+    await refused('')();
+    await refused('v1')();
+    assert.equal((await call('model.deploy.common', { version: 'v2' }))['result'], 'acknowledged');
+    assert.equal((await call('model.deploy.user'))['result'], 'acknowledged');
+    for (const name of ['user', 'common']) await call(`model.del.${name}`);
+    await manager.pass();
+  });
+
   it('deletes one version, then every version', async () => {
     const one = await call('model.del.shop', { version: 'v1' });
     assert.deepEqual(one, { result: 'deleted', message: 'deleted version v1 of shop', undeploy: false });

@@ -151,7 +151,7 @@ export function appCommand(invocation: Invocation): Command {
     const limits = resolveLimits({}, context.env);
     // Checked here, with its local images, before anything changes on the lattice.
     const { text, manifest } = await readAppManifest(file, limits, 'cirrus app put');
-    const resolved = withImages(text, new Map(manifest.components.map((c) => [c.name, c.image])));
+    const resolved = withImages(text, manifest);
     return withWadm(input, context, async (client) => {
       const reply = await client.put(resolved);
       if (input.output === 'json') printJson(context, reply);

@@ -161,7 +161,7 @@ async function readApp(file: string, limits: Limits): Promise<AppToDeploy> {
   const { text, manifest } = await readAppManifest(file, limits, '--app');
   return {
     manifest,
-    text: withImages(text, new Map(manifest.components.map((c) => [c.name, c.image]))),
+    text: withImages(text, manifest),
     urls: servedUrls(planDeployment(manifest), DEFAULT_HTTP_ADDRESS),
   };
 }
