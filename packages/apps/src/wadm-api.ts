@@ -306,6 +306,9 @@ export async function serveWadmApi(options: WadmApiOptions): Promise<WadmApi> {
 
   const subscription: Subscription = connection.subscribe(`${prefix}>`, {
     queue: WADM_QUEUE,
+    // A manager standing by still answers what was routed to it: what it stores, the next one
+    // restores, where a request dropped would time out at its client.
+    drainOnUnsubscribe: true,
     callback: (msg) => {
       void serve(msg).catch((err: unknown) =>
         logger.warn('wadm API request failed', { subject: msg.subject, error: describeError(err) }),

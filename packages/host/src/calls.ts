@@ -8,6 +8,7 @@
  */
 import {
   ComponentNotRunningError,
+  ComponentStoppedError,
   ImportFailedError,
   witInterfaceKey,
   wrpcExportInstance,
@@ -108,14 +109,25 @@ export class CallPath {
       this.#wire,
       componentId,
       pool.component.interfaces.exports,
-      (iface, fn, args) => pool.invoke(iface, fn, args),
+      (iface, fn, args) =>
+        this.#onReplacement(
+          componentId,
+          pool,
+          () => pool.invoke(iface, fn, args),
+          (c) => this.#permitted(c, iface, fn, () => c.pool.invoke(iface, fn, args)),
+        ),
       authorize,
     );
     if (pool.component.exports.some((name) => witInterfaceKey(name) === HTTP_HANDLER)) {
       subscriptions.push(
         serveComponentHttp(this.#wire, componentId, async (head, body, sink) => {
           await authorize(WRPC_HTTP_INCOMING_HANDLER, 'handle');
-          return pool.handleHttp(head, body, sink);
+          return this.#onReplacement(
+            componentId,
+            pool,
+            () => pool.handleHttp(head, body, sink),
+            (c) => this.#permitted(c, HTTP_HANDLER, 'handle', () => c.pool.handleHttp(head, body, sink)),
+          );
         }),
       );
     }
@@ -163,8 +175,8 @@ export class CallPath {
           }),
         );
       }
-      return this.#permitted(component, call.interface, call.fn, () =>
-        component.pool.invoke(call.interface, call.fn, call.args),
+      return this.#onCurrent(component, (c) =>
+        this.#permitted(c, call.interface, call.fn, () => c.pool.invoke(call.interface, call.fn, call.args)),
       );
     }
     const binding = this.#bindings.get(call.interface);
@@ -183,8 +195,8 @@ export class CallPath {
   ): Promise<unknown> {
     const component = await this.#targets.component(componentId);
     if (component !== undefined) {
-      return this.#permitted(component, exportInterface, fn, () =>
-        component.pool.invoke(exportInterface, fn, args),
+      return this.#onCurrent(component, (c) =>
+        this.#permitted(c, exportInterface, fn, () => c.pool.invoke(exportInterface, fn, args)),
       );
     }
     if (remote === undefined) throw notRunning(componentId);
@@ -209,9 +221,40 @@ export class CallPath {
     if (component === undefined) {
       return invokeComponentHttp(this.#wire, componentId, head, body, sink, signal);
     }
-    return this.#permitted(component, HTTP_HANDLER, 'handle', () =>
-      component.pool.handleHttp(head, body, sink),
+    return this.#onCurrent(component, (c) =>
+      this.#permitted(c, HTTP_HANDLER, 'handle', () => c.pool.handleHttp(head, body, sink)),
     );
+  }
+
+  /** Makes `call` on the component running here, or on the version that replaced it (below). */
+  #onCurrent<T>(component: LocalComponent, call: (component: LocalComponent) => Promise<T>): Promise<T> {
+    return this.#onReplacement(component.id, component.pool, () => call(component), call);
+  }
+
+  /**
+   * Makes `first`, a call on `pool`; if that pool was replaced meanwhile, the call is made again with
+   * `again` on the component now running as `id`. An update (or a scale with other config) starts
+   * the new version, switches over to it, then closes the old pool, and a closed pool refuses with
+   * COMPONENT_STOPPED the callers still queued on it and those that took it in hand just before the
+   * switch. A pool refuses before it hands out an instance, so the component saw nothing of such a
+   * call (no body read, no response begun) and it is safe to make again; without this, every
+   * upgrade under load failed the requests queued at that moment with 503. `again` asks the policy
+   * service about the new version. A component stopped and not replaced still refuses.
+   */
+  async #onReplacement<T>(
+    id: string,
+    pool: ComponentPool,
+    first: () => Promise<T>,
+    again: (component: LocalComponent) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await first();
+    } catch (err) {
+      if (!(err instanceof ComponentStoppedError)) throw err;
+      const next = await this.#targets.component(id);
+      if (next === undefined || next.pool === pool) throw err;
+      return this.#onReplacement(id, next.pool, () => again(next), again);
+    }
   }
 
   /**

@@ -364,11 +364,14 @@ class NatsLatticeSubscription implements Subscription {
   readonly closed: Promise<void>;
   readonly #sub: NatsSubscription;
   readonly #messages = new AsyncQueue<Msg>();
+  readonly #drain: boolean;
 
   constructor(conn: NatsLattice, nc: NatsConnection, subject: string, options: SubscribeOptions) {
     this.subject = subject;
     this.queue = options.queue;
     const callback = options.callback;
+    this.#drain =
+      options.drainOnUnsubscribe === true && callback !== undefined && options.queue !== undefined;
     const natsOptions: Parameters<NatsConnection['subscribe']>[1] = {
       // nats.js iterators allow a single reader and hand out messages in batches; the lattice promises
       // any number of iterations over one queue (like the in-memory adapter), so messages always
@@ -402,7 +405,11 @@ class NatsLatticeSubscription implements Subscription {
 
   unsubscribe(): void {
     this.#messages.end();
-    if (!this.#sub.isClosed()) this.#sub.unsubscribe();
+    if (this.#sub.isClosed()) return;
+    // nats.js forgets an unsubscribed subscription at once and drops what still arrives for it; a
+    // drain sends the UNSUB, keeps delivering until the server answers a flush, then closes.
+    if (this.#drain) this.#sub.drain().catch(() => undefined);
+    else this.#sub.unsubscribe();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Msg> {

@@ -28,6 +28,14 @@ export interface SubscribeOptions {
   callback?: (msg: Msg) => void;
   /** Unsubscribes automatically after this many messages. */
   max?: number;
+  /**
+   * With `callback` and `queue`: `unsubscribe` still hands the callback the messages the server routed
+   * here before it took the unsubscribe (NATS's drain), instead of dropping them. A queue group gives
+   * each message to one member only, so a member that leaves while under load would otherwise lose
+   * those messages for good (a wRPC server: invocations that are never answered). The in-memory
+   * lattice delivers what it routed in any case.
+   */
+  drainOnUnsubscribe?: boolean;
 }
 
 export interface Subscription extends AsyncIterable<Msg> {

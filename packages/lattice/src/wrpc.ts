@@ -423,12 +423,18 @@ export interface WrpcServeOptions {
   streamLimits?: Partial<WrpcStreamLimits> | undefined;
 }
 
-/** Serves functions of one instance for `id` in its queue group; returns the subscription. */
+/**
+ * Serves functions of one instance for `id` in its queue group; returns the subscription. Its
+ * unsubscribe still serves the invocations NATS already routed to it, so that none is left
+ * unanswered when a host replaces a component (it serves the new version, then unsubscribes the
+ * old) or stops one that other hosts go on serving.
+ */
 export function wrpcServe(conn: LatticeConnection, options: WrpcServeOptions): Subscription {
   // Every function of the instance: the function name is the last token.
   const subject = `${wrpcInvocationSubject(options.lattice, options.id, options.instance, 'x').slice(0, -1)}*`;
   return conn.subscribe(subject, {
     queue: wrpcQueueGroup(options.lattice, options.id),
+    drainOnUnsubscribe: true,
     callback: (msg) => {
       void serveOne(conn, options, msg).catch((err: unknown) =>
         options.logger.warn('wRPC invocation failed', { subject: msg.subject, error: describeError(err) }),
