@@ -85,6 +85,12 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   const holds = new Map<string, Hold>();
   /** Placement commands sent whose outcome has not shown yet, by workload and host. */
   const inFlight = new Map<string, { command: string; until: number }>();
+  /**
+   * Workloads started on a host that no pass has seen there yet, by workload and host: an application
+   * being removed is not forgotten while one of its own may still appear (a host answers a start
+   * before it is done, and a pass that saw nothing would leave what appears after it for good).
+   */
+  const starting = new Map<string, { workloadId: string; hostId: string; until: number }>();
   /** Hosts the last pass saw, and those whose events said they are up since: a pass waits for them only. */
   let knownHosts = new Set(options.knownHosts);
   let running: Promise<void> | undefined;
@@ -193,6 +199,14 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       .catch((err: unknown) => logger.warn('wadm_state not written', { error: describeError(err) }));
     if (apps.size === 0) return;
     const now = Date.now();
+    for (const [key, start] of starting) {
+      const host = observed.hosts.find((h) => h.id === start.hostId);
+      const shown =
+        host === undefined ||
+        host.components.some((c) => c.id === start.workloadId) ||
+        host.providers.some((p) => p.id === start.workloadId);
+      if (shown || start.until <= now) starting.delete(key);
+    }
     const failures = [...holds.values()].filter((h) => h.until > now).map((h) => h.failure);
     const states: AppState[] = [...apps.values()].map((app) => ({
       manifest: app.manifest,
@@ -206,7 +220,10 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       if (app === undefined) continue;
       app.status = appStatus;
       // Once removed, an application is forgotten; a new version is no longer an upgrade once in place.
-      if (!app.deployed && appStatus.status.type === 'undeployed') apps.delete(name);
+      const pending = [...starting.values()].some((s) =>
+        app.manifest.components.some((c) => c.id === s.workloadId),
+      );
+      if (!app.deployed && appStatus.status.type === 'undeployed' && !pending) apps.delete(name);
       if (app.deployed && appStatus.status.type === 'deployed') delete app.previous;
     }
     // A workload this pass asks nothing of has its last command's outcome in place (or no longer needed).
@@ -226,12 +243,22 @@ export function createAppManager(options: AppManagerOptions): AppManager {
           until: Date.now() + limits.controlWaitTimeoutMs,
         });
       }
+      const starts =
+        (command.op === 'scale-component' && command.count > 0) || command.op === 'start-provider';
+      if (key !== undefined && target !== undefined && starts) {
+        starting.set(key, {
+          workloadId: target.workload,
+          hostId: target.hostId,
+          until: Date.now() + limits.controlWaitTimeoutMs,
+        });
+      }
       try {
         await act(command);
       } catch (err) {
         const message = describeError(err);
         logger.warn('application command refused', { op: command.op, error: message });
         if (key !== undefined) inFlight.delete(key);
+        if (key !== undefined) starting.delete(key);
         if (target !== undefined) hold(target.workload, target.hostId, message);
       }
     }
@@ -283,7 +310,10 @@ export function createAppManager(options: AppManagerOptions): AppManager {
     if (workload === undefined) return;
     const hostId = text('host_id') ?? event.source;
     inFlight.delete(holdKey(workload, hostId));
-    if (event.type.endsWith('_failed')) hold(workload, hostId, text('error') ?? 'failed');
+    if (event.type.endsWith('_failed')) {
+      starting.delete(holdKey(workload, hostId));
+      hold(workload, hostId, text('error') ?? 'failed');
+    }
   }
 
   return {

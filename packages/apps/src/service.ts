@@ -5,8 +5,11 @@
  *
  * The lease needs no clock shared between hosts. Its holder rewrites it every quarter of `leaseMs`;
  * a watcher takes it over (by compare-and-swap on the revision it last saw, so one watcher wins)
- * once it has seen no new revision for `leaseMs` by its own clock. The holder steps down when it
- * could not rewrite the lease for `leaseMs`, which is before any watcher can have taken it over.
+ * once it has seen no new revision for `leaseMs` by its own clock, counted from when its read
+ * returned that revision. The holder steps down, by a timer of its own rather than at its next tick
+ * (which may be waiting on a request), when it could not rewrite the lease for three quarters of
+ * `leaseMs` counted from before its last rewrite: before any watcher can have taken it over, with a
+ * quarter of the lease to spare for timers that run late.
  */
 import { createControlClient } from '@cirrus/control-client';
 import type { LatticeConnection, KvBucket } from '@cirrus/lattice';
@@ -24,6 +27,9 @@ export const LEASE_BUCKET = 'cirrus_app_manager';
 
 /** How often the active manager publishes the statuses that changed. */
 const STATUS_PUBLISH_MS = 1_000;
+
+/** The share of `leaseMs` after its last rewrite at which a holder that could not rewrite it steps down. */
+const HOLD_SHARE = 0.75;
 
 export interface ApplicationServiceOptions {
   /** The connection control traffic uses. */
@@ -66,6 +72,8 @@ export async function startApplicationService(
   let seenRevision = -1;
   let seenAt = performance.now();
   let renewedAt = -Infinity;
+  let expiry: ReturnType<typeof setTimeout> | undefined;
+  let retiring: Promise<void> = Promise.resolve();
 
   const activate = async (): Promise<void> => {
     const control = createControlClient({
@@ -95,7 +103,14 @@ export async function startApplicationService(
       await manager.stop();
       throw err;
     }
-    const publisher = setInterval(() => api.publishStatus(), STATUS_PUBLISH_MS);
+    const publisher = setInterval(() => {
+      // A connection closed under an active manager must not throw out of a timer.
+      try {
+        api.publishStatus();
+      } catch (err) {
+        logger.debug('application statuses not published', { error: describeError(err) });
+      }
+    }, STATUS_PUBLISH_MS);
     active = { manager, api, publisher };
     logger.info('application manager active', { lattice });
     try {
@@ -114,9 +129,12 @@ export async function startApplicationService(
     await starting;
     const was = active;
     active = undefined;
-    if (was === undefined) return;
-    logger.info('application manager standing by', { lattice, reason: why });
-    await retire(was);
+    if (was !== undefined) {
+      logger.info('application manager standing by', { lattice, reason: why });
+      retiring = retire(was);
+    }
+    // One that the lease's timer began is waited for too (a stop returns once it is done).
+    await retiring;
   };
 
   const retire = async ({ manager, api, publisher }: Active): Promise<void> => {
@@ -131,7 +149,8 @@ export async function startApplicationService(
       const entry = await kv.get(lattice);
       if (entry !== null && entry.revision !== seenRevision) {
         seenRevision = entry.revision;
-        seenAt = now;
+        // After the read, not before: the holder wrote this revision before the read returned it.
+        seenAt = performance.now();
       }
       const holder =
         entry === null || entry.value.length === 0 ? undefined : entry.json<{ holder?: string }>().holder;
@@ -140,7 +159,17 @@ export async function startApplicationService(
         const revision = await kv.update(lattice, claim, entry?.revision ?? 0);
         if (revision !== null) {
           seenRevision = revision;
-          seenAt = renewedAt = performance.now();
+          seenAt = performance.now();
+          // From before the read, so no watcher can have seen this revision earlier.
+          renewedAt = now;
+          clearTimeout(expiry);
+          expiry = setTimeout(
+            () =>
+              void deactivate('the lease could not be renewed').catch((err: unknown) =>
+                logger.warn('application manager not stopped', { error: describeError(err) }),
+              ),
+            renewedAt + HOLD_SHARE * leaseMs - performance.now(),
+          );
           if (active === undefined && starting === undefined && !stopped) {
             // Not activated this time (the lattice failed it): the next tick tries again.
             starting = activate()
@@ -156,7 +185,7 @@ export async function startApplicationService(
     } catch (err) {
       logger.debug('application manager lease not renewed', { error: describeError(err) });
     }
-    if (active !== undefined && performance.now() - renewedAt >= leaseMs) {
+    if (active !== undefined && performance.now() - renewedAt >= HOLD_SHARE * leaseMs) {
       await deactivate('the lease could not be renewed');
     }
   };
@@ -176,6 +205,7 @@ export async function startApplicationService(
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(expiry);
       await ticking;
       const was = active !== undefined;
       await deactivate('the host is stopping');
