@@ -49,6 +49,8 @@ describe('SIGKILL of a host on a NATS lattice', () => {
       cacheDir: join(dir.path, 'cache'),
       appName: name,
       instances: 2,
+      // Each app on its own host: the lattice's application manager would spread it over all three.
+      pin: true,
       label: name,
       args: ['--nats', nats.url, '--lattice', LATTICE, '--name', name, '--log-format', 'json'],
     });

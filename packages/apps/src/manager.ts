@@ -12,7 +12,7 @@
  */
 import type { ControlClient } from '@cirrus/control-client';
 import { describeError } from '@cirrus/protocol';
-import type { CloudEvent, HostInventory, Limits, Logger } from '@cirrus/protocol';
+import type { CloudEvent, HostInventory, Limits, Logger, StringMap } from '@cirrus/protocol';
 import type { AppManifest } from './manifest.ts';
 import type { ObservedLattice } from './placement.ts';
 import { observeLattice } from './observe.ts';
@@ -91,6 +91,12 @@ export function createAppManager(options: AppManagerOptions): AppManager {
    * before it is done, and a pass that saw nothing would leave what appears after it for good).
    */
   const starting = new Map<string, { workloadId: string; hostId: string; until: number }>();
+  /**
+   * Named config as last read (null: none by that name). An event that it changed drops a name, a
+   * command of this manager that changes it too, and each resync drops them all: a pass reads only
+   * what may have changed, where it read every config the applications name.
+   */
+  const configCache = new Map<string, StringMap | null>();
   /** Hosts the last pass saw, and those whose events said they are up since: a pass waits for them only. */
   let knownHosts = new Set(options.knownHosts);
   let running: Promise<void> | undefined;
@@ -123,9 +129,11 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   const act = async (command: ReconcileCommand): Promise<void> => {
     switch (command.op) {
       case 'put-config':
+        configCache.delete(command.name);
         await control.putConfig(command.name, command.values);
         return;
       case 'delete-config':
+        configCache.delete(command.name);
         await control.deleteConfig(command.name);
         return;
       case 'scale-component':
@@ -185,8 +193,26 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   const onePass = async (): Promise<void> => {
     // With nothing to manage, a pass only records the lattice for whoever reads wadm_state.
     if (apps.size === 0 && options.onObserved === undefined) return;
-    const { observed, inventories } = await observeLattice(control, configNames(), knownHosts);
+    const names = configNames();
+    const read = await observeLattice(
+      control,
+      names.filter((name) => !configCache.has(name)),
+      knownHosts,
+    );
     if (stopped) return;
+    const { inventories } = read;
+    // Hosts serve config: with none answering, nothing read is known not to exist.
+    if (inventories.length > 0) {
+      for (const name of names) {
+        if (!configCache.has(name)) configCache.set(name, read.observed.configs.get(name) ?? null);
+      }
+    }
+    const configs = new Map<string, StringMap>();
+    for (const name of names) {
+      const values = configCache.get(name);
+      if (values !== undefined && values !== null) configs.set(name, values);
+    }
+    const observed: ObservedLattice = { ...read.observed, configs };
     knownHosts = new Set(inventories.map((i) => i.host_id));
     acting = actOn(observed, inventories).finally(() => (acting = undefined));
     await acting;
@@ -214,7 +240,11 @@ export function createAppManager(options: AppManagerOptions): AppManager {
       ...(app.previous === undefined ? {} : { previous: app.previous }),
       failures: failures.filter((f) => app.manifest.components.some((c) => c.id === f.workloadId)),
     }));
-    const { commands, status } = reconcile(states, observed, managedBy);
+    const { commands, status } = reconcile(
+      states,
+      { ...observed, starting: [...starting.values()] },
+      managedBy,
+    );
     for (const [name, appStatus] of status) {
       const app = apps.get(name);
       if (app === undefined) continue;
@@ -279,12 +309,16 @@ export function createAppManager(options: AppManagerOptions): AppManager {
     return again;
   };
 
-  const timer = setInterval(() => void pass(), limits.appResyncIntervalMs);
+  const timer = setInterval(() => {
+    configCache.clear();
+    void pass();
+  }, limits.appResyncIntervalMs);
   const events = control.events();
   void (async () => {
     try {
       for await (const event of events) {
         noteHost(event);
+        noteConfig(event);
         if (!MOVES.test(event.type)) continue;
         noteOutcome(event);
         void pass();
@@ -297,6 +331,12 @@ export function createAppManager(options: AppManagerOptions): AppManager {
   function noteHost(event: CloudEvent): void {
     if (event.type === 'com.wasmcloud.lattice.host_stopped') knownHosts.delete(event.source);
     else if (/\.host_(started|heartbeat)$/.test(event.type)) knownHosts.add(event.source);
+  }
+
+  function noteConfig(event: CloudEvent): void {
+    if (!/\.config_(set|deleted)$/.test(event.type)) return;
+    const name = event.data['config_name'];
+    if (typeof name === 'string') configCache.delete(name);
   }
 
   /** A workload's start, scale or stop finished on a host: its command is no longer in flight. */

@@ -31,6 +31,16 @@ export interface ObservedLattice {
   hosts: readonly ObservedHost[];
   links: readonly Link[];
   configs: ReadonlyMap<string, StringMap>;
+  /**
+   * Starts sent that no host shows yet (hosts answer a start before it is done): placement prefers
+   * their hosts, so that a pass in between does not start the same replica somewhere else.
+   */
+  starting?: readonly { workloadId: string; hostId: string }[];
+}
+
+/** Whether a start of `workloadId` on `hostId` was sent and has not shown yet. */
+export function isStarting(observed: ObservedLattice, workloadId: string, hostId: string): boolean {
+  return observed.starting?.some((s) => s.workloadId === workloadId && s.hostId === hostId) ?? false;
 }
 
 /** Each spread's share of `instances`, as wadm computes it; no spreads is one spread over every host. */

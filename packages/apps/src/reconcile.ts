@@ -11,7 +11,7 @@
 import type { Link, StringMap } from '@cirrus/protocol';
 import type { AppComponent, AppLink, AppManifest, NamedConfigRef } from './manifest.ts';
 import { APP_SPEC, MANAGED_BY } from './plan.ts';
-import { place } from './placement.ts';
+import { isStarting, place } from './placement.ts';
 import type { ObservedHost, ObservedLattice, Placement } from './placement.ts';
 
 export { spreadShares } from './placement.ts';
@@ -288,7 +288,8 @@ function placeComponent(
   pass: Pass,
 ): Placement {
   const runningOn = (host: ObservedHost): number =>
-    host.components.find((c) => c.id === workload.id)?.count ?? 0;
+    host.components.find((c) => c.id === workload.id)?.count ??
+    (isStarting(observed, workload.id, host.id) ? 1 : 0);
   const placement = place(workload, observed.hosts, runningOn);
   for (const host of observed.hosts) {
     const want = placement.perHost.get(host.id) ?? 0;
@@ -345,7 +346,7 @@ function placeProvider(
   pass: Pass,
 ): Placement {
   const runningOn = (host: ObservedHost): number =>
-    host.providers.some((p) => p.id === workload.id) ? 1 : 0;
+    host.providers.some((p) => p.id === workload.id) || isStarting(observed, workload.id, host.id) ? 1 : 0;
   const placement = place(workload, observed.hosts, runningOn);
   for (const host of observed.hosts) {
     const want = placement.perHost.has(host.id);

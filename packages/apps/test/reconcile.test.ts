@@ -161,6 +161,11 @@ const spread21 = manifest(
                 weight: 1`),
 );
 
+const spreadAny2 = manifest(
+  API(`        - type: spreadscaler
+          properties: { instances: 2 }`),
+);
+
 const withProviderAndLink = manifest(`${API(`        - type: spreadscaler
           properties: { instances: 2 }
         - type: link
@@ -224,6 +229,18 @@ const cases: Case[] = [
     ]),
     status: 'reconciling',
     after: (l) => assert.deepEqual(countsOf(l, 'shop-api'), { A: 1, A2: 1, B: 1 }),
+  },
+  {
+    name: 'replicas whose starts are under way are placed where they are starting, not again elsewhere',
+    apps: [{ manifest: spreadAny2, deployed: true }],
+    observed: lattice([host('A'), host('B'), host('C')], {
+      starting: [
+        { workloadId: 'shop-api', hostId: 'B' },
+        { workloadId: 'shop-api', hostId: 'C' },
+      ],
+    }),
+    status: 'reconciling',
+    after: (l) => assert.deepEqual(countsOf(l, 'shop-api'), { B: 1, C: 1 }),
   },
   {
     name: 'a spread no host matches waits, naming its requirement, and the other spread is placed',

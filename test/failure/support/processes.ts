@@ -278,7 +278,7 @@ export async function startCirrusUp(options: CirrusUpOptions): Promise<CirrusPro
  */
 export async function writeHelloApp(
   dir: string,
-  options: { appName: string; port: number; instances?: number },
+  options: { appName: string; port: number; instances?: number; pin?: boolean },
 ): Promise<string> {
   if (!/^[a-z0-9]+$/.test(options.appName)) throw new Error(`app name ${options.appName} is not [a-z0-9]+`);
   let text = await readFile(HELLO_MANIFEST, 'utf8');
@@ -288,6 +288,17 @@ export async function writeHelloApp(
     ['127.0.0.1:8000', `127.0.0.1:${options.port}`],
     ['instances: 4', `instances: ${options.instances ?? 4}`],
   ];
+  if (options.pin === true) {
+    // On a lattice of several hosts, the app runs on the host labelled pin=<app name> only.
+    const spread = `spread:\n              - name: own\n                requirements: { pin: ${options.appName} }`;
+    edits.push(
+      [`instances: ${options.instances ?? 4}`, `instances: ${options.instances ?? 4}\n            ${spread}`],
+      [
+        '      traits:\n        - type: link',
+        `      traits:\n        - type: spreadscaler\n          properties:\n            instances: 1\n            ${spread}\n        - type: link`,
+      ],
+    );
+  }
   for (const [from, to] of edits) {
     if (!text.includes(from))
       throw new Error(`examples/hello/app.yaml no longer contains ${JSON.stringify(from)}`);
@@ -312,7 +323,13 @@ export interface ServingHost {
  * process before the host binds it; the start is then retried on another port.
  */
 export async function startHelloHost(
-  options: Omit<CirrusUpOptions, 'args'> & { args?: readonly string[]; appName: string; instances?: number },
+  options: Omit<CirrusUpOptions, 'args'> & {
+    args?: readonly string[];
+    appName: string;
+    instances?: number;
+    /** Place the app on this host only, by a label and spread requirements: on a lattice of several. */
+    pin?: boolean;
+  },
 ): Promise<ServingHost> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -320,9 +337,14 @@ export async function startHelloHost(
       appName: options.appName,
       port,
       instances: options.instances,
+      pin: options.pin,
     });
+    const pinned = options.pin === true ? ['--label', `pin=${options.appName}`] : [];
     try {
-      const host = await startCirrusUp({ ...options, args: ['--app', app, ...(options.args ?? [])] });
+      const host = await startCirrusUp({
+        ...options,
+        args: ['--app', app, ...pinned, ...(options.args ?? [])],
+      });
       return { host, port, url: `http://127.0.0.1:${port}/` };
     } catch (err) {
       if (attempt < 3 && String(err).includes('ADDRESS_IN_USE')) continue;
