@@ -31,7 +31,7 @@ import { connectNats } from '@cirrus/lattice';
 import type { LatticeConnection, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
 import { resolveLimits, silentLogger } from '@cirrus/protocol';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
-import { startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { shopManifest, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 
 const GREETER = new URL('../../packages/testing/fixtures/greeter/build/greeter.wasm', import.meta.url);
@@ -41,43 +41,7 @@ const DROP_RATE = 0.3;
 const CONVERGE_MS = 20_000;
 const SEED = Number(process.env['CHAOS_SEED'] ?? Math.floor(Math.random() * 2 ** 32));
 
-const MANIFEST = `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: shop
-  annotations:
-    version: v1
-spec:
-  components:
-    - name: api
-      type: component
-      properties:
-        image: ${GREETER.href}
-      traits:
-        - type: spreadscaler
-          properties:
-            instances: 3
-            spread:
-              - name: east
-                requirements: { zone: east }
-                weight: 2
-              - name: west
-                requirements: { zone: west }
-                weight: 1
-        - type: link
-          properties:
-            target: { name: kv, config: [{ name: bucket, properties: { bucket: shop } }] }
-            namespace: wasi
-            package: keyvalue
-            interfaces: [store]
-    - name: kv
-      type: capability
-      properties:
-        image: wasmcloud+builtin://keyvalue
-      traits:
-        - type: daemonscaler
-          properties: { instances: 1 }
-`;
+const MANIFEST = shopManifest(GREETER.href);
 
 /** mulberry32: small, seeded, good enough to decide which events to drop. */
 function prng(seed: number): () => number {

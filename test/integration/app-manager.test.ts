@@ -15,48 +15,12 @@ import { connectNats } from '@cirrus/lattice';
 import type { NatsLatticeConnection } from '@cirrus/lattice';
 import { resolveLimits, silentLogger } from '@cirrus/protocol';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
-import { startNatsServer, tempDir, waitFor } from '@cirrus/testing';
+import { shopManifest, startNatsServer, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 
 const GREETER = new URL('../../packages/testing/fixtures/greeter/build/greeter.wasm', import.meta.url);
 
-const MANIFEST = `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: shop
-  annotations:
-    version: v1
-spec:
-  components:
-    - name: api
-      type: component
-      properties:
-        image: ${GREETER.href}
-      traits:
-        - type: spreadscaler
-          properties:
-            instances: 3
-            spread:
-              - name: east
-                requirements: { zone: east }
-                weight: 2
-              - name: west
-                requirements: { zone: west }
-                weight: 1
-        - type: link
-          properties:
-            target: { name: kv, config: [{ name: bucket, properties: { bucket: shop } }] }
-            namespace: wasi
-            package: keyvalue
-            interfaces: [store]
-    - name: kv
-      type: capability
-      properties:
-        image: wasmcloud+builtin://keyvalue
-      traits:
-        - type: daemonscaler
-          properties: { instances: 1 }
-`;
+const MANIFEST = shopManifest(GREETER.href);
 
 interface Node {
   name: string;

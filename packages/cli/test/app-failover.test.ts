@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connectNats } from '@cirrus/lattice';
 import type { NatsLatticeConnection } from '@cirrus/lattice';
-import { startNatsServer, tempDir, waitFor } from '@cirrus/testing';
+import { shopManifest, startNatsServer, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -21,43 +21,7 @@ const HELLO = pathToFileURL(join(ROOT, 'examples/hello/build/hello.wasm')).href;
 const LATTICE = 'failover';
 const HEARTBEAT_S = 2;
 
-const MANIFEST = `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: shop
-  annotations:
-    version: v1
-spec:
-  components:
-    - name: api
-      type: component
-      properties:
-        image: ${HELLO}
-      traits:
-        - type: spreadscaler
-          properties:
-            instances: 3
-            spread:
-              - name: east
-                requirements: { zone: east }
-                weight: 2
-              - name: west
-                requirements: { zone: west }
-                weight: 1
-        - type: link
-          properties:
-            target: { name: kv, config: [{ name: bucket, properties: { bucket: shop } }] }
-            namespace: wasi
-            package: keyvalue
-            interfaces: [store]
-    - name: kv
-      type: capability
-      properties:
-        image: wasmcloud+builtin://keyvalue
-      traits:
-        - type: daemonscaler
-          properties: { instances: 1 }
-`;
+const MANIFEST = shopManifest(HELLO);
 
 interface Proc {
   name: string;

@@ -1,4 +1,5 @@
 export { DeadlineError, take, waitFor, withDeadline } from './deadline.ts';
+export { shopManifest } from './app-manifests.ts';
 export {
   assemble,
   BUSY_LOOP_WAT,
