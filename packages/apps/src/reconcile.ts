@@ -11,6 +11,7 @@
 import type { Link, StringMap } from '@cirrus/protocol';
 import type { AppComponent, AppLink, AppManifest, NamedConfigRef } from './manifest.ts';
 import { APP_SPEC, MANAGED_BY } from './plan.ts';
+import { componentOn, linksLike, placedBy, providerOn } from './observed-index.ts';
 import { isStarting, place } from './placement.ts';
 import type { ObservedHost, ObservedLattice, Placement } from './placement.ts';
 
@@ -108,7 +109,9 @@ function sameMap(a: StringMap, b: StringMap): boolean {
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+  if (a.length !== b.length) return false;
+  const sortedB = [...b].sort();
+  return [...a].sort().every((x, i) => x === sortedB[i]);
 }
 
 function linkOf(source: AppComponent, link: AppLink, ids: ReadonlyMap<string, string>): Link {
@@ -174,10 +177,12 @@ export function reconcile(
 ): Reconciliation {
   const pass: Pass = { starts: [], links: [], removals: [], configs: [] };
   const status = new Map<string, AppStatus>();
+  // A copy of its own, so that this call's index of it is built once and never outlives the call.
+  const lattice: ObservedLattice = { ...observed };
   for (const app of apps) {
     const scalers = app.deployed
-      ? deploy(app, observed, managedBy, pass)
-      : undeploy(app.manifest, observed, pass);
+      ? deploy(app, lattice, managedBy, pass)
+      : undeploy(app.manifest, lattice, pass);
     status.set(app.manifest.name, {
       status: app.deployed ? aggregateStatus(scalers) : undeployedStatus(scalers),
       scalers,
@@ -231,7 +236,7 @@ function deploy(app: AppState, observed: ObservedLattice, managedBy: string, pas
   for (const source of manifest.components) {
     for (const appLink of source.links) {
       const link = linkOf(source, appLink, ids);
-      const converged = observed.links.some((l) => sameLink(l, link));
+      const converged = linksLike(observed, link).some((l) => sameLink(l, link));
       if (!converged) pass.links.push({ op: 'put-link', link });
       scalers.push({
         id: `LinkScaler-${manifest.name}-${source.name}-${link.wit_namespace}:${link.wit_package}-${link.name}`,
@@ -256,8 +261,7 @@ function removePrevious(
   const kept = currentLinks(current);
   for (const link of currentLinks(previous)) {
     if (kept.some((l) => sameLinkKey(l, link))) continue;
-    if (observed.links.some((l) => sameLinkKey(l, link) && l.target === link.target))
-      pass.links.push(deleteLink(link));
+    if (linksLike(observed, link).some((l) => l.target === link.target)) pass.links.push(deleteLink(link));
   }
   const keptConfigs = ownConfigs(current);
   for (const name of ownConfigs(previous).keys()) {
@@ -288,12 +292,12 @@ function placeComponent(
   pass: Pass,
 ): Placement {
   const runningOn = (host: ObservedHost): number =>
-    host.components.find((c) => c.id === workload.id)?.count ??
+    componentOn(observed, host.id, workload.id)?.count ??
     (isStarting(observed, workload.id, host.id) ? 1 : 0);
   const placement = place(workload, observed.hosts, runningOn);
   for (const host of observed.hosts) {
     const want = placement.perHost.get(host.id) ?? 0;
-    const have = host.components.find((c) => c.id === workload.id);
+    const have = componentOn(observed, host.id, workload.id);
     if (want === 0) {
       if (have !== undefined) {
         pass.removals.push(scale(host.id, workload, have.imageRef, 0, annotations));
@@ -346,11 +350,13 @@ function placeProvider(
   pass: Pass,
 ): Placement {
   const runningOn = (host: ObservedHost): number =>
-    host.providers.some((p) => p.id === workload.id) || isStarting(observed, workload.id, host.id) ? 1 : 0;
+    providerOn(observed, host.id, workload.id) !== undefined || isStarting(observed, workload.id, host.id)
+      ? 1
+      : 0;
   const placement = place(workload, observed.hosts, runningOn);
   for (const host of observed.hosts) {
     const want = placement.perHost.has(host.id);
-    const have = host.providers.find((p) => p.id === workload.id);
+    const have = providerOn(observed, host.id, workload.id);
     // A provider with another image is stopped first; the next pass starts the new one.
     if (have !== undefined && (!want || !sameImage(have.imageRef, workload.image))) {
       pass.removals.push({ op: 'stop-provider', hostId: host.id, providerId: workload.id });
@@ -381,25 +387,22 @@ function removeLeftovers(
   pass: Pass,
 ): void {
   const wanted = new Set(manifest.components.map((c) => c.id));
-  const ours = (a: StringMap): boolean => a[APP_SPEC] === manifest.name && a[MANAGED_BY] === managedBy;
-  for (const host of observed.hosts) {
-    for (const c of host.components) {
-      if (!wanted.has(c.id) && ours(c.annotations)) {
-        pass.removals.push({
-          op: 'scale-component',
-          hostId: host.id,
-          componentId: c.id,
-          imageRef: c.imageRef,
-          count: 0,
-          config: [],
-          annotations: c.annotations,
-        });
-      }
-    }
-    for (const p of host.providers) {
-      if (!wanted.has(p.id) && ours(p.annotations)) {
-        pass.removals.push({ op: 'stop-provider', hostId: host.id, providerId: p.id });
-      }
+  for (const { host, component, provider } of placedBy(observed, manifest.name)) {
+    const placed = component ?? provider;
+    if (placed === undefined || wanted.has(placed.id) || placed.annotations[MANAGED_BY] !== managedBy)
+      continue;
+    if (component !== undefined) {
+      pass.removals.push({
+        op: 'scale-component',
+        hostId: host.id,
+        componentId: component.id,
+        imageRef: component.imageRef,
+        count: 0,
+        config: [],
+        annotations: component.annotations,
+      });
+    } else {
+      pass.removals.push({ op: 'stop-provider', hostId: host.id, providerId: placed.id });
     }
   }
 }
@@ -410,7 +413,7 @@ function undeploy(manifest: AppManifest, observed: ObservedLattice, pass: Pass):
   for (const workload of ownWorkloads(manifest)) {
     let placed = false;
     for (const host of observed.hosts) {
-      const component = host.components.find((c) => c.id === workload.id);
+      const component = componentOn(observed, host.id, workload.id);
       if (component !== undefined && workload.kind === 'component') {
         placed = true;
         pass.removals.push({
@@ -423,7 +426,7 @@ function undeploy(manifest: AppManifest, observed: ObservedLattice, pass: Pass):
           annotations: component.annotations,
         });
       }
-      if (workload.kind === 'capability' && host.providers.some((p) => p.id === workload.id)) {
+      if (workload.kind === 'capability' && providerOn(observed, host.id, workload.id) !== undefined) {
         placed = true;
         pass.removals.push({ op: 'stop-provider', hostId: host.id, providerId: workload.id });
       }
@@ -441,7 +444,7 @@ function undeploy(manifest: AppManifest, observed: ObservedLattice, pass: Pass):
     for (const appLink of source.links) {
       const link = linkOf(source, appLink, ids);
       // Only the link the application put: one another source put since under the same key stays.
-      const present = observed.links.some((l) => sameLinkKey(l, link) && l.target === link.target);
+      const present = linksLike(observed, link).some((l) => l.target === link.target);
       if (present) pass.links.push(deleteLink(link));
       scalers.push(removal('LinkScaler', manifest, `${source.name} → ${appLink.target}`, present));
     }
