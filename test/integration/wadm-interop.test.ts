@@ -158,8 +158,12 @@ describe('@wasmcloud/lattice-client-core 0.2.3 against the application manager',
 
     await waitFor(
       async () => {
-        const reply = await call(client.applications.status('greet'), 'applications.status');
-        return String(reply.status.status.type) === 'deployed' ? reply : undefined;
+        // The hosts load the component in this process meanwhile, which can hold the reply up past
+        // the client's own 1 s request timeout: such a poll is simply made again.
+        const reply = await call(client.applications.status('greet'), 'applications.status').catch(
+          () => undefined,
+        );
+        return reply !== undefined && String(reply.status.status.type) === 'deployed' ? reply : undefined;
       },
       CONVERGE_MS,
       'the application to be deployed',

@@ -1,7 +1,8 @@
 /**
  * A client of the wadm API (`wadm.api.<lattice>.model.*`): what `cirrus app` sends, usable against
  * Cirrus's application manager or a wadm 0.2x. Replies come back as wadm shapes them; `notfound` is
- * APP_NOT_FOUND and `error` APP_REQUEST_FAILED, with the manager's message.
+ * APP_NOT_FOUND and `error` APP_REQUEST_FAILED, with the manager's message. No manager answering
+ * within the deadline is NO_RESPONDERS.
  */
 import {
   AppNotFoundError,
@@ -51,6 +52,9 @@ export interface WadmClient {
 
 const encoder = new TextEncoder();
 
+/** Between two tries of a request nobody answered. */
+const NO_MANAGER_RETRY_MS = 100;
+
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 export function createWadmClient(
@@ -61,15 +65,27 @@ export function createWadmClient(
   const call = async (op: string, body?: string | object): Promise<Record<string, unknown>> => {
     const data =
       body === undefined ? undefined : encoder.encode(typeof body === 'string' ? body : JSON.stringify(body));
+    // While the lease changes hands nobody serves the API for a moment: asked again until the
+    // deadline, a request finds the manager that takes over.
+    const deadline = performance.now() + timeoutMs;
     let answer;
-    try {
-      answer = await connection.request(`wadm.api.${lattice}.${op}`, data, { timeoutMs });
-    } catch (err) {
-      if (!(err instanceof NoRespondersError)) throw err;
-      throw new NoRespondersError(`no application manager answers on lattice ${lattice}`, {
-        hint: 'start a host with cirrus up (without --no-app-manager) on this lattice, or check --lattice and --nats',
-        cause: err,
-      });
+    for (;;) {
+      try {
+        answer = await connection.request(`wadm.api.${lattice}.${op}`, data, {
+          timeoutMs: Math.max(1, deadline - performance.now()),
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof NoRespondersError)) throw err;
+        if (performance.now() + NO_MANAGER_RETRY_MS < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, NO_MANAGER_RETRY_MS));
+          continue;
+        }
+        throw new NoRespondersError(`no application manager answers on lattice ${lattice}`, {
+          hint: 'start a host with cirrus up (without --no-app-manager) on this lattice, or check --lattice and --nats',
+          cause: err,
+        });
+      }
     }
     const reply = answer.json<Record<string, unknown>>();
     const message = text(reply['message']);
