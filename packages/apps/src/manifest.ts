@@ -73,8 +73,6 @@ export interface AppComponent {
   shared?: SharedRef;
   id: string;
   config: NamedConfigRef[];
-  /** The scaler's instances: what a single host runs. */
-  instances: number;
   scaler: AppScaler;
   links: AppLink[];
   line: number;
@@ -279,7 +277,6 @@ class ManifestReader {
         explicitId ??
         (shared === undefined ? wadmId(this.#appName, name) : wadmId(shared.app, shared.component)),
       config,
-      instances: scaler?.instances ?? 1,
       scaler: scaler ?? { kind: 'spread', instances: 1, spread: [] },
       links,
       line: view.line,

@@ -28,7 +28,7 @@ export function planDeployment(manifest: AppManifest, managedBy = 'cirrus'): Dep
     // A shared application's component runs where that application placed it.
     if (c.shared === undefined) {
       if (c.kind === 'capability') plan.providers.push({ id: c.id, ref: c.image, config, annotations });
-      else plan.components.push({ id: c.id, ref: c.image, count: c.instances, config, annotations });
+      else plan.components.push({ id: c.id, ref: c.image, count: c.scaler.instances, config, annotations });
     }
     for (const link of c.links) {
       plan.links.push({

@@ -351,11 +351,11 @@ describe('parseManifest: instance counts above maxInstances', () => {
 
   it('maxInstances comes from the options; the limit itself is accepted', () => {
     const limits = { maxInstances: 10 };
-    assert.equal(parseManifest(scaled('instances', 10), { limits }).components[0]?.instances, 10);
+    assert.equal(parseManifest(scaled('instances', 10), { limits }).components[0]?.scaler.instances, 10);
     assert.match(
       onlyProblem(scaled('instances', 11), { limits }, true).message,
       /11 is above this host's limit of 10/,
     );
-    assert.equal(parseManifest(scaled('instances', 11)).components[0]?.instances, 11);
+    assert.equal(parseManifest(scaled('instances', 11)).components[0]?.scaler.instances, 11);
   });
 });

@@ -140,7 +140,6 @@ spec:
             },
             { name: 'existing-config' },
           ],
-          instances: 3,
           scaler: { kind: 'spread', instances: 3, spread: [] },
           links: [],
           line: 12,
@@ -151,7 +150,6 @@ spec:
           image: 'ghcr.io/wasmcloud/keyvalue-redis:0.28.1',
           id: 'redis-kv',
           config: [],
-          instances: 1,
           scaler: { kind: 'spread', instances: 1, spread: [] },
           links: [],
           line: 28,
@@ -162,7 +160,6 @@ spec:
           image: 'wasmcloud+builtin://blobstore',
           id: 'shop_app-legacy',
           config: [],
-          instances: 1,
           scaler: { kind: 'spread', instances: 1, spread: [] },
           links: [
             {
@@ -313,7 +310,7 @@ spec:
   for (const [title, traits, instances] of scaleCases) {
     it(`instances: ${title}`, () => {
       const yaml = `${HEAD}    - name: api\n      type: component\n      properties:\n        image: ./a.wasm\n      ${traits}`;
-      assert.equal(parseManifest(yaml).components[0]?.instances, instances);
+      assert.equal(parseManifest(yaml).components[0]?.scaler.instances, instances);
     });
   }
 
@@ -386,7 +383,7 @@ spec:
     assert.deepEqual(withoutLines(fromJson), withoutLines(fromYaml));
     assert.equal(fromJson.version, 'v1');
     assert.deepEqual(fromJson.components[0]?.config, [{ name: 'demo-c', values: { n: '1' } }]);
-    assert.equal(fromJson.components[0]?.instances, 2);
+    assert.equal(fromJson.components[0]?.scaler.instances, 2);
     // One-line JSON still gives every component a line.
     assert.equal(parseManifest(JSON.stringify(JSON.parse(json))).components[0]?.line, 1);
   });
@@ -427,7 +424,7 @@ spec:
                   zone: us-east
 `;
     const manifest = parseManifest(yaml);
-    assert.equal(manifest.components[0]?.instances, 2);
+    assert.equal(manifest.components[0]?.scaler.instances, 2);
     assert.deepEqual(
       manifest.components[0]?.scaler.spread.map((s) => [s.name, s.requirements, s.weight]),
       [
@@ -494,7 +491,6 @@ spec:
           image: new URL('build/hello.wasm', HELLO_URL).href,
           id: 'hello-greeter',
           config: [{ name: 'hello-greeting', values: { GREETING: 'Hello from Cirrus' } }],
-          instances: 4,
           scaler: { kind: 'spread', instances: 4, spread: [] },
           links: [],
           line: 12,
@@ -505,7 +501,6 @@ spec:
           image: 'wasmcloud+builtin://http-server',
           id: 'hello-httpserver',
           config: [],
-          instances: 1,
           scaler: { kind: 'spread', instances: 1, spread: [] },
           links: [
             {

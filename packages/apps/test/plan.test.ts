@@ -337,7 +337,6 @@ describe('planDeployment', () => {
           image: 'file:///a.wasm',
           id: 'hand_made-a',
           config: [{ name: 'hand_made-c', values: { k: 'v' } }, { name: 'external' }],
-          instances: 2,
           scaler: { kind: 'spread', instances: 2, spread: [] },
           links: [
             {
