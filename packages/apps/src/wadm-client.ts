@@ -72,7 +72,7 @@ export function createWadmClient(
     for (;;) {
       try {
         answer = await connection.request(`wadm.api.${lattice}.${op}`, data, {
-          timeoutMs: Math.max(1, deadline - performance.now()),
+          timeoutMs: Math.max(1, Math.ceil(deadline - performance.now())),
         });
         break;
       } catch (err) {

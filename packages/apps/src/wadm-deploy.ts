@@ -52,7 +52,8 @@ export async function putAndDeploy(client: WadmClient, text: string, manifest: A
 
 /**
  * Resolves once the application is deployed. A `failed` status ends the wait with APP_FAILED and
- * the scalers' messages; no verdict within the deadline is REQUEST_TIMEOUT.
+ * the scalers' messages; no verdict within the deadline is REQUEST_TIMEOUT. A status request that
+ * times out is made again within that deadline.
  */
 export async function awaitDeployed(
   client: WadmClient,
@@ -61,7 +62,15 @@ export async function awaitDeployed(
 ): Promise<WadmStatus> {
   const until = performance.now() + options.deadlineMs;
   for (;;) {
-    const status = await client.status(name);
+    let status: WadmStatus;
+    try {
+      status = await client.status(name);
+    } catch (err) {
+      // A manager busy past one request's timeout (its host loading a large component, say) has
+      // not given a verdict: asked again until the deadline of the whole wait.
+      if (!(err instanceof RequestTimeoutError) || performance.now() >= until) throw err;
+      continue;
+    }
     if (status.status.type === 'deployed') return status;
     if (status.status.type === 'failed') {
       throw new AppFailedError(`application ${name} failed: ${scalerMessages(status, 'failed')}`, {
