@@ -232,7 +232,9 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
   let rest: Uint8Array = EMPTY;
   let handshaken = false;
   let opened: { inbox: string; close: () => void } | undefined;
+  let failed!: (err: Error) => void;
   const received = new Promise<Uint8Array>((resolve, reject) => {
+    failed = reject;
     opened = inboxesOf(conn).open((msg) => {
       if (msg.subject === inbox) {
         // The server's "no responders" status is the only message without a reply subject here.
@@ -315,18 +317,24 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
     if (limits !== undefined) headers[WRPC_HEADER_WINDOW] = String(limits.wrpcStreamWindowBytes);
     const [first, more] = splitParams(params, conn.maxPayload, inbox, headers);
     rest = more;
-    // No flush: a server handles one connection's SUBs and PUBs in order, so the inbox is in place
-    // before anything can answer the invocation.
-    conn.publish(subject, first, { reply: inbox, headers });
     // A server that dies before it answers sends nothing more; between Cirrus peers it is probed, so
     // the call fails within a probe interval rather than at its deadline.
     const stopProbing =
       session === undefined || limits === undefined
         ? undefined
         : everyDelay(limits.wrpcStreamProbeIntervalMs, () => session?.probePeer());
-    const bytes = await deadline(received, call.timeoutMs, `wRPC call ${subject}`, call.signal).finally(() =>
+    const answered = deadline(received, call.timeoutMs, `wRPC call ${subject}`, call.signal).finally(() =>
       stopProbing?.(),
     );
+    // Armed first: the invocation leaves when this turn's work is done, which is nothing but waiting.
+    // No flush: a server handles one connection's SUBs and PUBs in order, so the inbox is in place
+    // before anything can answer the invocation.
+    try {
+      conn.publish(subject, first, { reply: inbox, headers });
+    } catch (err) {
+      failed(err instanceof Error ? err : new Error(String(err)));
+    }
+    const bytes = await answered;
     if (bytes.byteLength === 0 && call.fn.results.length > 0) {
       throw new WrpcCallFailedError(`${call.targetId} failed to serve ${call.instance}.${call.fn.name}`, {
         hint: `the log of the host or provider running ${call.targetId} has the cause`,
@@ -614,8 +622,11 @@ async function serveStreaming(
     cancelHold?.();
     // wRPC has no error channel: an empty result stream tells the caller at once, not at its deadline.
     if (!resultsSent) conn.publish(resultsSubject, EMPTY);
-    // Values the invoker was never told where to send are not waited for, nor cancelled.
-    session.seal(close, handshaken ? true : 'quietly');
+    // Values the invoker was never told where to send are not waited for, nor cancelled. After
+    // results, the bookkeeping waits until they have left (the connection writes in a microtask).
+    const seal = (): void => session.seal(close, handshaken ? true : 'quietly');
+    if (resultsSent) queueMicrotask(seal);
+    else seal();
   }
 }
 
