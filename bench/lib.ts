@@ -35,8 +35,17 @@ export function requireHelloWasm(): string {
 
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
 
-export type Part = 'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote' | 'apps';
-export const PARTS: readonly Part[] = ['http', 'invoke', 'control', 'links', 'overload', 'remote', 'apps'];
+export type Part = 'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote' | 'apps' | 'memory';
+export const PARTS: readonly Part[] = [
+  'http',
+  'invoke',
+  'control',
+  'links',
+  'overload',
+  'remote',
+  'apps',
+  'memory',
+];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
@@ -60,7 +69,7 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)

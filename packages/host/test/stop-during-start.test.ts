@@ -54,6 +54,9 @@ function observedRuntime(inner: ComponentRuntime): ObservedRuntime {
           },
         });
       },
+      get workerStats() {
+        return inner.workerStats;
+      },
       close: () => inner.close(),
     },
   };

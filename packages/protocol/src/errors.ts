@@ -96,6 +96,7 @@ export class DeadlineExceededError extends kind('DEADLINE_EXCEEDED') {}
 export class GuestTrapError extends kind('GUEST_TRAP') {}
 export class AtCapacityError extends kind('AT_CAPACITY') {}
 export class InstanceCrashedError extends kind('INSTANCE_CRASHED') {}
+export class WorkerStoppedError extends kind('WORKER_STOPPED') {}
 export class ComponentStoppedError extends kind('COMPONENT_STOPPED') {}
 export class NoResponseError extends kind('NO_RESPONSE') {}
 export class ResourceLostError extends kind('RESOURCE_LOST') {}
@@ -238,6 +239,7 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   GuestTrapError,
   AtCapacityError,
   InstanceCrashedError,
+  WorkerStoppedError,
   ComponentStoppedError,
   NoResponseError,
   ResourceLostError,

@@ -87,7 +87,24 @@ export const LIMIT_SPECS = {
     min: 16 * MiB,
     max: 8192 * MiB,
     unit: 'bytes',
-    description: 'JavaScript heap of the worker thread that hosts one instance.',
+    description:
+      'JavaScript heap of an instance worker thread, for each instance it may hold (a shared worker gets this times workerInstancesMax).',
+  },
+  runtimeWorkers: {
+    default: 0,
+    min: 0,
+    max: 1_024,
+    unit: 'count',
+    description:
+      'Worker threads that share instances of components without linked imports (0: one per core); more start only when these are full.',
+  },
+  workerInstancesMax: {
+    default: 16,
+    min: 1,
+    max: 1_024,
+    unit: 'count',
+    description:
+      'Most instances one shared worker thread holds; a runaway instance stops every instance on its worker.',
   },
   guestLogLineMaxBytes: {
     default: 8 * KiB,

@@ -8,6 +8,7 @@ export type {
   PreparedComponent,
   ResourceCall,
   RuntimeOptions,
+  WorkerStats,
 } from './runtime.ts';
 export { callName, ExportedResource } from './exported-resource.ts';
 export type { PoolStats } from './pool.ts';

@@ -1,9 +1,8 @@
 /**
- * The host-thread side of one instance worker: starts it, runs calls through it with a deadline, and
- * terminates it when a call overruns or the guest traps.
+ * The host-thread side of one instance: starts it on a worker thread, runs calls through it with a
+ * deadline, and ends it when the guest traps. A call that overruns its deadline terminates the
+ * thread, and with it every instance the thread holds (see worker-thread.ts).
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
-import type { MessagePort } from 'node:worker_threads';
 import {
   DeadlineExceededError,
   errorFromJSON,
@@ -11,6 +10,7 @@ import {
   toErrorJSON,
   InstanceCrashedError,
   InstantiationFailedError,
+  WorkerStoppedError,
 } from '@cirrus/protocol';
 import type { CirrusError, Logger } from '@cirrus/protocol';
 import type { HttpBody, HttpRequestHead, HttpResponseSink } from './http-types.ts';
@@ -21,48 +21,25 @@ import type { ExportCall, ResourceOwner } from './exported-resource.ts';
 import { mapObjects } from './jco-values.ts';
 import type {
   ExportedRef,
-  FromWorker,
+  FromInstance,
   ImportCallMessage,
   ImportReply,
+  InstanceInit,
   ResponseHead,
   ToWorker,
-  WorkerInit,
 } from './worker-protocol.ts';
-
-const WORKER_URL = new URL('./worker-entry.ts', import.meta.url);
-/** A small young generation makes guests' glue code scavenge constantly (measured: +30% per call). */
-const YOUNG_GENERATION_MB = 32;
-/** Room for the buffers a worker holds besides linear memory (calls' chunks, Node's own). */
-const EXTERNAL_HEADROOM_MB = 32;
-const MiB = 1024 * 1024;
+import type { ThreadMember, WorkerThread } from './worker-thread.ts';
 
 const ACKED = 0;
 const CLIENT_GONE = 1;
 
-/**
- * The old-generation limit of an instance worker. V8 counts linear memory as external memory, and
- * once a worker's external memory passes half its old-generation limit, each `memory.grow` runs a
- * full, memory-reducing mark-compact (`Heap::HandleExternalMemoryInterrupt`: the hard limit is
- * `max_old_generation_size / 2`). Sized to the heap cap alone (256 MiB), a guest growing one page at
- * a time to a 256 MiB memory ran one per page past 128 MiB, 2,048 in all (10.8 s, against 0.31 s in
- * a worker without limits). So the limit is at least twice the linear memory an instance may hold,
- * plus headroom; a runaway JavaScript heap is still bounded, by the larger of the two. The cap is per
- * memory and components have one (the canonical ABI's); one with several could still reach the
- * slow path.
- */
-function oldGenerationMb(heapMaxBytes: number, linearMemoryMaxBytes: number): number {
-  const heapMb = Math.max(16, Math.floor(heapMaxBytes / MiB));
-  return Math.max(heapMb, 2 * (Math.ceil(linearMemoryMaxBytes / MiB) + EXTERNAL_HEADROOM_MB));
-}
-
 export interface InstanceOptions {
-  init: Omit<WorkerInit, 'flow' | 'importSignal' | 'importReplies'>;
+  /** The thread to start on. */
+  thread: WorkerThread;
+  init: Omit<InstanceInit, 'flow' | 'bindings'> & { bindings: string };
   /** Serves the component's linked imports; without it every such call fails with LINK_NOT_FOUND. */
   imports?: ImportHandler | undefined;
   startTimeoutMs: number;
-  heapMaxBytes: number;
-  /** The most linear memory the instance can hold (the cap written into its modules). */
-  linearMemoryMaxBytes: number;
   logger: Logger;
   /**
    * Told each time the instance lends out an exported resource (+1) and each time one comes back
@@ -93,15 +70,14 @@ const NO_OUTPUT: HttpResponseSink = {
   end: () => undefined,
 };
 
-export class WorkerInstance implements ResourceOwner {
+export class WorkerInstance implements ResourceOwner, ThreadMember {
   readonly componentId: string;
-  readonly #worker: Worker;
+  readonly #thread: WorkerThread;
+  readonly #id: number;
   readonly #logger: Logger;
   readonly #windowBytes: number;
   readonly #flow: Int32Array;
   readonly #imports: ImportHandler;
-  readonly #importSignal: Int32Array;
-  readonly #importReplies: MessagePort;
   readonly #resources = new ResourceTable();
   /** Exported resources lent to callers outside, by their id in the worker's table. */
   readonly #lent = new Map<number, ExportedResource>();
@@ -111,80 +87,59 @@ export class WorkerInstance implements ResourceOwner {
   /** What ended the instance when it was not simply stopped (a trap, a deadline): the lent resources' epitaph. */
   #ending: CirrusError | undefined;
   #onExit: (() => void) | undefined;
+  /** Settles the start: the instance's first message, or the end of its thread. */
+  #starting:
+    ((outcome: Extract<FromInstance, { t: 'ready' | 'init-failed' }> | CirrusError) => void) | undefined;
 
-  private constructor(
-    options: InstanceOptions,
-    worker: Worker,
-    flow: SharedArrayBuffer,
-    imports: { handler: ImportHandler; signal: SharedArrayBuffer; replies: MessagePort },
-  ) {
+  private constructor(options: InstanceOptions) {
     this.componentId = options.init.componentId;
     this.#onLending = options.onLending;
-    this.#worker = worker;
+    this.#thread = options.thread;
+    const flow = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
     this.#flow = new Int32Array(flow);
-    this.#imports = imports.handler;
-    this.#importSignal = new Int32Array(imports.signal);
-    this.#importReplies = imports.replies;
+    this.#imports = options.imports ?? noLinkedImports(options.init.componentId);
     this.#logger = options.logger;
     this.#windowBytes = options.init.responseWindowBytes;
-    worker.on('message', (m: FromWorker) => this.#onMessage(m));
-    worker.on('error', (err: Error) => {
-      this.#logger.error('instance worker failed', { error: err.message });
-      this.#die(new InstanceCrashedError(`instance worker failed: ${err.message}`));
-    });
-    worker.on('exit', () => this.#die(new InstanceCrashedError('instance worker exited')));
+    this.#id = options.thread.join(this, { ...options.init, flow });
   }
 
   static async start(options: InstanceOptions): Promise<WorkerInstance> {
-    const oldGenerationSizeMb = oldGenerationMb(options.heapMaxBytes, options.linearMemoryMaxBytes);
-    const flow = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
-    const importSignal = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
-    const { port1: importReplies, port2: replyPort } = new MessageChannel();
-    // The worker reads this port synchronously; it must never keep the host's event loop alive.
-    replyPort.unref();
-    const worker = new Worker(WORKER_URL, {
-      workerData: { ...options.init, flow, importSignal, importReplies } satisfies WorkerInit,
-      transferList: [importReplies],
-      resourceLimits: {
-        maxOldGenerationSizeMb: oldGenerationSizeMb,
-        maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
-      },
-      stdout: false,
-      stderr: false,
-    });
-    const handler = options.imports ?? noLinkedImports(options.init.componentId);
-    const instance = new WorkerInstance(options, worker, flow, {
-      handler,
-      signal: importSignal,
-      replies: replyPort,
-    });
+    const instance = new WorkerInstance(options);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
+        instance.#starting = undefined;
         reject(
           new InstantiationFailedError(`instance did not start within ${options.startTimeoutMs} ms`, {
             hint: 'the component is very large or the machine is overloaded; raise instanceStartTimeoutMs',
           }),
         );
       }, options.startTimeoutMs);
-      const onMessage = (m: FromWorker): void => {
-        if (m.t !== 'ready' && m.t !== 'init-failed') return;
+      instance.#starting = (outcome) => {
         clearTimeout(timer);
-        worker.off('message', onMessage);
-        worker.off('exit', onExit);
-        if (m.t === 'ready') resolve();
-        else reject(errorFromJSON(m.error));
+        instance.#starting = undefined;
+        if (outcome instanceof Error) {
+          reject(new InstantiationFailedError(`instance worker ended during start: ${outcome.message}`));
+        } else if (outcome.t === 'ready') {
+          options.thread.started(options.init.bindingsKey);
+          resolve();
+        } else reject(errorFromJSON(outcome.error));
       };
-      const onExit = (code: number): void => {
-        clearTimeout(timer);
-        reject(new InstantiationFailedError(`instance worker exited during start (code ${code})`));
-      };
-      worker.on('message', onMessage);
-      worker.once('exit', onExit);
     }).catch(async (err: unknown) => {
       await instance.terminate();
       throw err;
     });
     return instance;
+  }
+
+  /** The thread's message for this instance. */
+  receive(message: FromInstance): void {
+    if (message.t === 'ready' || message.t === 'init-failed') this.#starting?.(message);
+    else this.#onMessage(message);
+  }
+
+  threadEnded(err: CirrusError): void {
+    if (this.#starting !== undefined) this.#starting(err);
+    else this.#die(err);
   }
 
   get alive(): boolean {
@@ -209,7 +164,7 @@ export class WorkerInstance implements ResourceOwner {
       const call = this.#begin(id, sink, () => resolve(), reject, deadlineMs);
       Atomics.store(this.#flow, ACKED, 0);
       Atomics.store(this.#flow, CLIENT_GONE, 0);
-      this.#post({ t: 'http', id, head, hasBody: body !== null });
+      this.#post({ t: 'http', instance: this.#id, id, head, hasBody: body !== null });
       if (body !== null) void this.#pumpBody(call, body);
     });
   }
@@ -229,6 +184,7 @@ export class WorkerInstance implements ResourceOwner {
       this.#begin(id, NO_OUTPUT, resolve, reject, deadlineMs);
       this.#post({
         t: 'invoke',
+        instance: this.#id,
         id,
         exportName,
         fn: call.fn,
@@ -242,7 +198,7 @@ export class WorkerInstance implements ResourceOwner {
   /** Drops a lent resource in the worker: its holder is done with it. */
   dropExported(id: number): void {
     if (!this.#lent.delete(id)) return;
-    if (this.#alive) this.#post({ t: 'drop', resource: id });
+    if (this.#alive) this.#post({ t: 'drop', instance: this.#id, resource: id });
     this.#onLending?.(this, -1);
   }
 
@@ -294,7 +250,15 @@ export class WorkerInstance implements ResourceOwner {
         });
         this.#fail(call, error);
         this.#ending ??= error;
-        void this.terminate();
+        // The only way to stop a guest that does not return: its thread goes, with every instance on it.
+        void this.#thread.stop((instance) =>
+          instance === this.#id
+            ? error
+            : new WorkerStoppedError(
+                `the worker thread of this instance was stopped: an instance of ${this.componentId} beside it overran its deadline`,
+                { hint: 'the call may be made again; a replacement instance is starting' },
+              ),
+        );
       }, deadlineMs),
     };
     this.#call = call;
@@ -305,19 +269,21 @@ export class WorkerInstance implements ResourceOwner {
     try {
       for await (const chunk of body) {
         if (call.settled) return;
-        this.#post({ t: 'body', id: call.id, chunk });
+        this.#post({ t: 'body', instance: this.#id, id: call.id, chunk });
         call.bodyInFlight += chunk.byteLength;
         while (call.bodyInFlight > this.#windowBytes && !call.settled) {
           await new Promise<void>((resolve) => (call.bodyCredit = resolve));
         }
       }
-      if (!call.settled) this.#post({ t: 'body-end', id: call.id });
+      if (!call.settled) this.#post({ t: 'body-end', instance: this.#id, id: call.id });
     } catch (err) {
-      if (!call.settled) this.#post({ t: 'body-error', id: call.id, message: String(err) });
+      if (!call.settled) {
+        this.#post({ t: 'body-error', instance: this.#id, id: call.id, message: String(err) });
+      }
     }
   }
 
-  #onMessage(message: FromWorker): void {
+  #onMessage(message: FromInstance): void {
     if (message.t === 'import') {
       void this.#serveImport(message);
       return;
@@ -401,7 +367,7 @@ export class WorkerInstance implements ResourceOwner {
   }
 
   /** Runs a linked import on the host thread and wakes the blocked worker with the reply. */
-  async #serveImport(message: ImportCallMessage): Promise<void> {
+  async #serveImport(message: Omit<ImportCallMessage, 'instance'>): Promise<void> {
     let reply: ImportReply;
     try {
       const args = message.args.map((a) => this.#resources.fromWorker(a));
@@ -422,20 +388,8 @@ export class WorkerInstance implements ResourceOwner {
       reply = { ok: false, error: toErrorJSON(err, 'IMPORT_FAILED') };
     }
     if (!this.#alive) return;
-    try {
-      this.#importReplies.postMessage(reply);
-    } catch (err) {
-      // A value that cannot cross threads (a function, a class instance) is the provider's bug.
-      this.#importReplies.postMessage({
-        ok: false,
-        error: toErrorJSON(
-          new Error(`import result could not be sent to the instance: ${String(err)}`),
-          'IMPORT_FAILED',
-        ),
-      } satisfies ImportReply);
-    }
-    Atomics.store(this.#importSignal, 0, 1);
-    Atomics.notify(this.#importSignal, 0);
+    if (message.call === undefined) this.#thread.replyBlocking(reply);
+    else this.#post({ t: 'import-reply', instance: this.#id, call: message.call, reply });
   }
 
   #settle(call: ActiveCall): void {
@@ -452,7 +406,7 @@ export class WorkerInstance implements ResourceOwner {
   }
 
   #post(message: ToWorker): void {
-    this.#worker.postMessage(message);
+    this.#thread.post(message);
   }
 
   #die(err: CirrusError): void {
@@ -464,15 +418,15 @@ export class WorkerInstance implements ResourceOwner {
     }
     this.#lent.clear();
     this.#resources.clear();
-    this.#importReplies.close();
     const call = this.#call;
     if (call !== undefined) this.#fail(call, err);
     this.#onExit?.();
   }
 
+  /** Ends the instance: its thread forgets it, and a thread of its own ends. */
   async terminate(): Promise<void> {
     this.#die(new InstanceCrashedError('instance was stopped'));
-    await this.#worker.terminate();
+    await this.#thread.leave(this.#id);
   }
 }
 

@@ -12,13 +12,15 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorJSON } from '@cirrus/protocol';
-import type { FromWorker, ImportCallMessage, ImportReply, ResourceRef } from './worker-protocol.ts';
+import type { FromInstance, ImportCallMessage, ImportReply, ResourceRef } from './worker-protocol.ts';
+
+type ImportCall = Omit<ImportCallMessage, 'instance'>;
 import { STREAMS_INTERFACE } from './import-calls.ts';
 import { InputStream, IoError, OutputStream } from './wasi/io.ts';
 import type { ByteSink, ByteSource } from './wasi/io.ts';
 
 export interface HostChannel {
-  post(message: FromWorker): void;
+  post(message: FromInstance): void;
   /** Slot 0 is set to 1 by the host once a reply is waiting on `replies`. */
   signal: Int32Array;
   replies: MessagePort;
@@ -69,6 +71,8 @@ interface ResourceClass {
 export class LinkedImports {
   readonly #channel: HostChannel;
   readonly #classes = new Map<string, ResourceClass>();
+  readonly #later = new Map<number, (reply: ImportReply) => void>();
+  #nextCall = 1;
   /** Host-backed output streams holding writes that are not yet on the host. */
   readonly #unsent = new Set<HostSink>();
   /**
@@ -103,13 +107,24 @@ export class LinkedImports {
 
   /**
    * Calls a function of an interface the worker's own WASI routes to the host (outgoing HTTP), with
-   * plain values; throws LinkedImportFailure when the host refuses or fails it.
+   * plain values, without blocking: `done` gets the reply. The worker runs other instances, and the
+   * guest waits on a pollable, meanwhile.
    */
-  callHost(iface: string, fn: string, args: unknown[]): unknown {
-    return this.#call({ t: 'import', interface: iface, fn, args });
+  callHostLater(iface: string, fn: string, args: unknown[], done: (reply: ImportReply) => void): void {
+    const call = this.#nextCall++;
+    this.#later.set(call, done);
+    this.#channel.post({ t: 'import', interface: iface, fn, args, call });
   }
 
-  #call(message: ImportCallMessage): unknown {
+  /** The reply to a `callHostLater` call. */
+  settle(call: number, reply: ImportReply): void {
+    const done = this.#later.get(call);
+    if (done === undefined) return;
+    this.#later.delete(call);
+    done(reply);
+  }
+
+  #call(message: ImportCall): unknown {
     // The host must see a stream's bytes before any call that may depend on them (finishing a value).
     for (const sink of this.#unsent) sink.flush();
     const reply = this.#request(message);
@@ -118,7 +133,7 @@ export class LinkedImports {
   }
 
   /** Posts one call to the host and blocks until its reply is there. */
-  #request(message: ImportCallMessage): ImportReply {
+  #request(message: ImportCall): ImportReply {
     const { signal, replies } = this.#channel;
     message.args = message.args.map((a) => this.#toHost(a));
     Atomics.store(signal, 0, 0);

@@ -343,7 +343,10 @@ export class InstancePool<I extends PooledInstance> {
     for (let i = 0; i < needed; i++) {
       this.#spawn().then(
         (replacement) => this.release(replacement),
-        (err: unknown) => this.#options.onStartError(err),
+        // A replacement that fails once the pool is closed was cut short by the close.
+        (err: unknown) => {
+          if (!this.#closed) this.#options.onStartError(err);
+        },
       );
     }
     // A caller queued behind an instance that just died would otherwise time out while its

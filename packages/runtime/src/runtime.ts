@@ -1,6 +1,7 @@
 /**
  * The component runtime: load → verify → transpile (cached on disk) → compile (once per digest, in
- * memory) → pools of warm instances in worker threads. It knows nothing about lattices or hosts.
+ * memory) → pools of warm instances in worker threads, shared between components that can share
+ * them (worker-thread.ts). It knows nothing about lattices or hosts.
  */
 import { join } from 'node:path';
 import { homedir } from 'node:os';
@@ -26,6 +27,7 @@ import { WorkerInstance } from './instance.ts';
 import { InstancePool } from './pool.ts';
 import type { PoolStats } from './pool.ts';
 import { transpileCached } from './transpile.ts';
+import { WorkerThreads } from './worker-thread.ts';
 import { assertComponent, capModuleMemory } from './wasm-binary.ts';
 import { SUPPORTED_IMPORTS, unversioned } from './wasi/supported.ts';
 
@@ -124,9 +126,16 @@ export interface ComponentPool {
   close(drainMs?: number): Promise<void>;
 }
 
+/** The runtime's worker threads: instances on each shared thread, and threads of one instance. */
+export interface WorkerStats {
+  shared: number[];
+  dedicated: number;
+}
+
 export interface ComponentRuntime {
   load(ref: string, options: LoadComponentOptions): Promise<PreparedComponent>;
   createPool(component: PreparedComponent, config: PoolConfig): ComponentPool;
+  readonly workerStats: WorkerStats;
   close(): Promise<void>;
 }
 
@@ -153,11 +162,23 @@ class Runtime implements ComponentRuntime {
   readonly #compiled = new Map<string, Promise<Compiled>>();
   readonly #byPrepared = new WeakMap<PreparedComponent, Compiled>();
   readonly #pools = new Set<ComponentPool>();
+  readonly #threads: WorkerThreads;
 
   constructor(options: RuntimeOptions) {
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#logger = options.logger ?? silentLogger;
     this.#cache = new ComponentCache({ dir: options.cacheDir ?? defaultCacheDir(), logger: this.#logger });
+    this.#threads = new WorkerThreads({
+      workers: this.#limits.runtimeWorkers,
+      instancesPerWorker: this.#limits.workerInstancesMax,
+      heapMaxBytes: this.#limits.instanceHeapMaxBytes,
+      linearMemoryMaxBytes: this.#limits.instanceMemoryMaxBytes,
+      logger: this.#logger,
+    });
+  }
+
+  get workerStats(): WorkerStats {
+    return this.#threads.stats;
   }
 
   async load(ref: string, options: LoadComponentOptions): Promise<PreparedComponent> {
@@ -253,6 +274,7 @@ class Runtime implements ComponentRuntime {
     const deadlineMs = config.invocationTimeoutMs ?? limits.invocationTimeoutMs;
     const init = {
       componentId: config.componentId,
+      bindingsKey: component.digest,
       bindings: compiled.bindings,
       coreModules: compiled.coreModules,
       environment: Object.entries(config.environment ?? {}),
@@ -263,15 +285,17 @@ class Runtime implements ComponentRuntime {
       linkedImports: [...component.linkedImports],
     };
     const cache = this.#cache;
+    const threads = this.#threads;
+    // A linked import blocks its thread until the host answers: such a component runs alone.
+    const shares = component.linkedImports.length === 0;
     const instances = new InstancePool<WorkerInstance>({
       name: `component ${config.componentId}`,
       start: () =>
         WorkerInstance.start({
           // Asked at each start: a cache that stopped working is left alone by later workers.
-          init: { ...init, compileCacheDir: cache.compileCacheDir },
+          thread: shares ? threads.shared(cache.compileCacheDir) : threads.dedicated(cache.compileCacheDir),
+          init,
           startTimeoutMs: limits.instanceStartTimeoutMs,
-          heapMaxBytes: limits.instanceHeapMaxBytes,
-          linearMemoryMaxBytes: limits.instanceMemoryMaxBytes,
           logger,
           imports: config.imports,
           onLending: (instance, change) => instances.lendingChanged(instance, change),
@@ -350,6 +374,7 @@ class Runtime implements ComponentRuntime {
 
   async close(): Promise<void> {
     await Promise.all([...this.#pools].map((p) => p.close()));
+    await this.#threads.close();
   }
 }
 

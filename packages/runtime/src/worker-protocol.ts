@@ -1,18 +1,33 @@
 /**
- * Messages between the host thread and an instance worker. One worker runs one component instance
- * and one call at a time; `id` identifies the call.
+ * Messages between the host thread and an instance worker. A worker holds one or more instances, of
+ * one or more components; `instance` names one of them. Each instance runs one call at a time; `id`
+ * identifies the call.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorJSON } from '@cirrus/protocol';
 import type { HttpRequestHead } from './http-types.ts';
 
+/** What a worker thread is started with. */
 export interface WorkerInit {
+  /** V8's compile cache (see worker-entry.ts); undefined when the cache directory is unusable. */
+  compileCacheDir: string | undefined;
+  /** One Int32 slot the host sets when the reply to a linked import call waits on `importReplies`. */
+  importSignal: SharedArrayBuffer;
+  /** Where the host posts replies to linked import calls; the worker reads it synchronously. */
+  importReplies: MessagePort;
+}
+
+/** One instance to start in a worker. */
+export interface InstanceInit {
   componentId: string;
+  /** Names the bindings: a worker loads the bindings of one key once, for all its instances. */
+  bindingsKey: string;
   /**
    * The JavaScript bindings jco generated (an ES module), as source: the worker never reads the
    * cache directory, so it works without one and cannot see an entry change after it was verified.
+   * Left out when the worker has loaded this `bindingsKey` before.
    */
-  bindings: string;
+  bindings?: string;
   coreModules: Record<string, WebAssembly.Module>;
   environment: [string, string][];
   httpExport: string | undefined;
@@ -20,16 +35,10 @@ export interface WorkerInit {
   responseWindowBytes: number;
   /** Largest request body the component may send through wasi:http/outgoing-handler. */
   outgoingBodyMaxBytes: number;
-  /** V8's compile cache (see worker-entry.ts); undefined when the cache directory is unusable. */
-  compileCacheDir: string | undefined;
   /** Two Int32 slots: bytes the client has taken, and a client-gone flag (see worker.ts). */
   flow: SharedArrayBuffer;
   /** Unversioned interfaces served through the host (links), not by the worker's WASI. */
   linkedImports: string[];
-  /** One Int32 slot the host sets when the reply to a linked import call waits on `importReplies`. */
-  importSignal: SharedArrayBuffer;
-  /** Where the host posts replies to linked import calls; the worker reads it synchronously. */
-  importReplies: MessagePort;
 }
 
 /** A host resource crossing the thread boundary: the worker holds only its handle. */
@@ -39,9 +48,15 @@ export interface ResourceRef {
   $handle: number;
 }
 
-/** One call of a linked import: a function, a resource constructor, static or method. */
+/**
+ * One call of a linked import: a function, a resource constructor, static or method. The worker
+ * blocks until its reply, unless it gives `call`: then the reply comes back as an `import-reply`
+ * message and the guest waits on a pollable meanwhile.
+ */
 export interface ImportCallMessage {
   t: 'import';
+  instance: number;
+  call?: number;
   interface: string;
   /** The resource type (kebab-case WIT name) for constructors, static functions and methods. */
   resource?: string;
@@ -71,7 +86,11 @@ export interface ResponseHead {
 }
 
 export type ToWorker =
-  | { t: 'http'; id: number; head: HttpRequestHead; hasBody: boolean }
+  | { t: 'start'; instance: number; init: InstanceInit }
+  /** Forgets an instance; its calls have ended. */
+  | { t: 'stop'; instance: number }
+  | { t: 'import-reply'; instance: number; call: number; reply: ImportReply }
+  | { t: 'http'; instance: number; id: number; head: HttpRequestHead; hasBody: boolean }
   /**
    * Calls a function of an exported interface (`exportName` as jco keys it, `fn` in kebab-case), or,
    * with `resource`, a constructor (`[constructor]`), static function or method of one of its
@@ -79,6 +98,7 @@ export type ToWorker =
    */
   | {
       t: 'invoke';
+      instance: number;
       id: number;
       exportName: string;
       fn: string;
@@ -87,12 +107,13 @@ export type ToWorker =
       args: unknown[];
     }
   /** The host drops an exported resource it held (see ExportedRef). */
-  | { t: 'drop'; resource: number }
-  | { t: 'body'; id: number; chunk: Uint8Array }
-  | { t: 'body-end'; id: number }
-  | { t: 'body-error'; id: number; message: string };
+  | { t: 'drop'; instance: number; resource: number }
+  | { t: 'body'; instance: number; id: number; chunk: Uint8Array }
+  | { t: 'body-end'; instance: number; id: number }
+  | { t: 'body-error'; instance: number; id: number; message: string };
 
-export type FromWorker =
+/** What an instance's messages to the host carry besides `instance`. */
+export type FromInstance =
   | { t: 'ready' }
   | { t: 'init-failed'; error: ErrorJSON }
   | { t: 'out'; id: number; head?: ResponseHead; chunks: Uint8Array[] }
@@ -105,5 +126,7 @@ export type FromWorker =
   | { t: 'returned'; id: number; value: unknown; released?: number[] }
   | { t: 'consumed'; id: number; bytes: number }
   | { t: 'log'; stream: 'stdout' | 'stderr'; line: string }
-  | ImportCallMessage
+  | Omit<ImportCallMessage, 'instance'>
   | { t: 'drop'; handle: number };
+
+export type FromWorker = FromInstance & { instance: number };

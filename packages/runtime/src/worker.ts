@@ -1,18 +1,25 @@
 /**
- * Instance worker: hosts exactly one component instance and runs one call at a time. The host thread
- * can terminate it at any moment (deadline passed, guest trapped), which is the only reliable way to
- * stop a WebAssembly busy loop on V8.
+ * Instance worker: hosts one or more component instances (of one or more components), each running
+ * one call at a time. The host thread can terminate it at any moment (a deadline passed), which is
+ * the only reliable way to stop a WebAssembly busy loop on V8; that ends every instance it holds.
  */
 import { registerHooks } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Buffer } from 'node:buffer';
 import type { ErrorJSON } from '@cirrus/protocol';
-import type { FromWorker, ResponseHead, ToWorker, WorkerInit } from './worker-protocol.ts';
+import type {
+  FromInstance,
+  FromWorker,
+  InstanceInit,
+  ResponseHead,
+  ToWorker,
+  WorkerInit,
+} from './worker-protocol.ts';
 import type { HttpRequestHead } from './http-types.ts';
 import { ChunkSource, LineSink } from './wasi/buffers.ts';
 import { CLOSED, EMPTY_SOURCE, OutputStream, setSuspendHook } from './wasi/io.ts';
 import type { ByteSink, IoError } from './wasi/io.ts';
-import { IncomingRequest, ResponseOutparam, setOutgoingHttpTransport } from './wasi/http.ts';
+import { IncomingRequest, ResponseOutparam } from './wasi/http.ts';
 import type { HttpErrorCode, ResponseChannel } from './wasi/http.ts';
 import { ComponentExit } from './wasi/cli.ts';
 import { createWasiImports } from './wasi/imports.ts';
@@ -31,7 +38,7 @@ type IncomingHandler = {
 
 if (parentPort === null) throw new Error('worker.ts must run in a worker thread');
 const port = parentPort;
-const init = workerData as WorkerInit;
+const thread = workerData as WorkerInit;
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -70,17 +77,14 @@ function describeGuestFailure(err: unknown): ErrorJSON {
   return errorJson('GUEST_TRAP', message, 'the component failed during the call; see its logs');
 }
 
-const stdout = new LineSink((line) => post({ t: 'log', stream: 'stdout', line }), init.logLineMaxBytes);
-const stderr = new LineSink((line) => post({ t: 'log', stream: 'stderr', line }), init.logLineMaxBytes);
-
 const FLUSH_BYTES = 64 * 1024;
 const TRANSFER_BYTES = 64 * 1024;
 
 /**
- * Response flow control shared with the host thread: slot 0 counts bytes the client has taken
- * (the host adds), slot 1 is set when the client went away. Both are reset by the host per call.
+ * Response flow control shared with the host thread, per instance: slot 0 counts bytes the client
+ * has taken (the host adds), slot 1 is set when the client went away. Both are reset by the host
+ * per call.
  */
-const flow = new Int32Array(init.flow);
 const ACKED = 0;
 const CLIENT_GONE = 1;
 
@@ -89,6 +93,7 @@ class HttpCall implements ResponseChannel, ByteSink {
   readonly id: number;
   readonly body: ByteSink = this;
   readonly source: ChunkSource | undefined;
+  readonly #instance: Instance;
   #head: ResponseHead | undefined;
   #headSent = false;
   #pending: Uint8Array[] = [];
@@ -101,13 +106,18 @@ class HttpCall implements ResponseChannel, ByteSink {
   #consumed = 0;
   #consumedScheduled = false;
 
-  constructor(id: number, hasBody: boolean) {
+  constructor(instance: Instance, id: number, hasBody: boolean) {
+    this.#instance = instance;
     this.id = id;
     this.source = hasBody ? new ChunkSource((bytes) => this.#noteConsumed(bytes)) : undefined;
   }
 
+  get #flow(): Int32Array {
+    return this.#instance.flow;
+  }
+
   get closed(): boolean {
-    return Atomics.load(flow, CLIENT_GONE) !== 0;
+    return Atomics.load(this.#flow, CLIENT_GONE) !== 0;
   }
 
   get error(): IoError | undefined {
@@ -132,11 +142,11 @@ class HttpCall implements ResponseChannel, ByteSink {
   }
 
   #unacked(): number {
-    return (this.#sent - Atomics.load(flow, ACKED)) | 0;
+    return (this.#sent - Atomics.load(this.#flow, ACKED)) | 0;
   }
 
   capacity(): number {
-    return Math.max(0, init.responseWindowBytes - this.#unacked() - this.#pendingBytes);
+    return Math.max(0, this.#instance.init.responseWindowBytes - this.#unacked() - this.#pendingBytes);
   }
 
   write(bytes: Uint8Array): void {
@@ -148,12 +158,14 @@ class HttpCall implements ResponseChannel, ByteSink {
 
   blockUntilWritable(): void {
     this.flush();
+    const flow = this.#flow;
     while (this.capacity() === 0 && !this.closed) Atomics.wait(flow, ACKED, Atomics.load(flow, ACKED), 1000);
     if (this.closed) throw CLOSED;
   }
 
   blockUntilDrained(): void {
     this.flush();
+    const flow = this.#flow;
     while (this.#unacked() !== 0 && !this.closed) Atomics.wait(flow, ACKED, Atomics.load(flow, ACKED), 1000);
   }
 
@@ -162,22 +174,23 @@ class HttpCall implements ResponseChannel, ByteSink {
   }
 
   async wait(): Promise<void> {
+    const flow = this.#flow;
     const result = Atomics.waitAsync(flow, ACKED, Atomics.load(flow, ACKED));
     if (result.async) await result.value;
   }
 
   /** Hands buffered output to the host thread now (once the response head is known). */
   flush(): void {
-    if (this.#head === undefined || current !== this) return;
+    if (this.#head === undefined || this.#instance.current !== this) return;
     if (this.#headSent && this.#pendingBytes === 0) return;
     const chunks = this.#takePending();
-    const message: FromWorker = { t: 'out', id: this.id, chunks };
+    const message: FromInstance = { t: 'out', id: this.id, chunks };
     if (!this.#headSent) {
       message.head = this.#head;
       this.#headSent = true;
     }
     for (const c of chunks) this.#sent = (this.#sent + c.byteLength) | 0;
-    post(message, transferables(chunks));
+    this.#instance.post(message, transferables(chunks));
   }
 
   #takePending(): Uint8Array[] {
@@ -193,8 +206,8 @@ class HttpCall implements ResponseChannel, ByteSink {
     this.#consumedScheduled = true;
     queueMicrotask(() => {
       this.#consumedScheduled = false;
-      if (current !== this || this.#consumed === 0) return;
-      post({ t: 'consumed', id: this.id, bytes: this.#consumed });
+      if (this.#instance.current !== this || this.#consumed === 0) return;
+      this.#instance.post({ t: 'consumed', id: this.id, bytes: this.#consumed });
       this.#consumed = 0;
     });
   }
@@ -203,7 +216,7 @@ class HttpCall implements ResponseChannel, ByteSink {
   complete(): void {
     if (this.#failure !== undefined) {
       const detail = this.#failure.val === undefined ? '' : ` (${JSON.stringify(this.#failure.val)})`;
-      post({
+      this.#instance.post({
         t: 'failed',
         id: this.id,
         fatal: false,
@@ -212,7 +225,7 @@ class HttpCall implements ResponseChannel, ByteSink {
       return;
     }
     if (this.#head === undefined) {
-      post({
+      this.#instance.post({
         t: 'failed',
         id: this.id,
         fatal: false,
@@ -225,20 +238,12 @@ class HttpCall implements ResponseChannel, ByteSink {
       return;
     }
     const chunks = this.#takePending();
-    const message: FromWorker = { t: 'done', id: this.id, chunks };
+    const message: FromInstance = { t: 'done', id: this.id, chunks };
     if (!this.#headSent) message.head = this.#head;
     if (this.#ended && this.#trailers !== undefined) message.trailers = this.#trailers;
-    post(message, transferables(chunks));
+    this.#instance.post(message, transferables(chunks));
   }
 }
-
-let current: HttpCall | undefined;
-let handler: IncomingHandler | undefined;
-let instanceExports: Record<string, unknown> = {};
-let exported = new ExportTable({});
-/** Whether the guest is in a call; a drop would re-enter it, so drops wait for the call to end. */
-let inCall = false;
-const pendingDrops: number[] = [];
 
 /** `say-hello` → `sayHello`, the way jco names functions. */
 function camelName(witName: string): string {
@@ -247,196 +252,272 @@ function camelName(witName: string): string {
 
 type InvokeMessage = Extract<ToWorker, { t: 'invoke' }>;
 
-/**
- * What an invoke message calls: a function of the export, or a constructor, static function or
- * method of one of its resources. Resource ids among the arguments are resolved, and noted in `used`.
- */
-function invokeTarget(message: InvokeMessage, used: Set<number>): (() => unknown) | ErrorJSON {
-  const members = instanceExports[message.exportName] as Record<string, unknown> | undefined;
-  const name = message.resource === undefined ? message.fn : `${message.resource}.${message.fn}`;
-  const missing = errorJson(
-    'EXPORT_NOT_FOUND',
-    `component ${init.componentId} does not export ${message.exportName}#${name}`,
-  );
-  try {
-    const args = exported.resolve(message.args, used) as unknown[];
-    if (message.resource === undefined) {
-      const fn = members?.[camelName(message.fn)];
-      return typeof fn === 'function' ? () => (fn as (...a: unknown[]) => unknown)(...args) : missing;
+/** The instances this worker holds, by the id the host gave them. */
+const instances = new Map<number, Instance>();
+
+/** A guest about to be suspended: every instance's buffered output goes out first. */
+setSuspendHook(() => {
+  for (const instance of instances.values()) instance.current?.flush();
+});
+
+/** The channel on which instances block for the host's reply to a linked import. */
+const importSignal = new Int32Array(thread.importSignal);
+
+/** One component instance and the state of its calls. */
+class Instance {
+  readonly id: number;
+  readonly init: InstanceInit;
+  readonly flow: Int32Array;
+  readonly linked: LinkedImports;
+  readonly #stdout: LineSink;
+  readonly #stderr: LineSink;
+  current: HttpCall | undefined;
+  #handler: IncomingHandler | undefined;
+  #exports: Record<string, unknown> = {};
+  #exported = new ExportTable({});
+  /** Whether the guest is in a call; a drop would re-enter it, so drops wait for the call to end. */
+  #inCall = false;
+  readonly #pendingDrops: number[] = [];
+
+  constructor(id: number, init: InstanceInit) {
+    this.id = id;
+    this.init = init;
+    this.flow = new Int32Array(init.flow);
+    this.#stdout = new LineSink(
+      (line) => this.post({ t: 'log', stream: 'stdout', line }),
+      init.logLineMaxBytes,
+    );
+    this.#stderr = new LineSink(
+      (line) => this.post({ t: 'log', stream: 'stderr', line }),
+      init.logLineMaxBytes,
+    );
+    this.linked = new LinkedImports({
+      post: (message) => this.post(message),
+      signal: importSignal,
+      replies: thread.importReplies,
+    });
+  }
+
+  post(message: FromInstance, transfer: ArrayBuffer[] = []): void {
+    post({ ...message, instance: this.id }, transfer);
+  }
+
+  async start(instantiate: Instantiate): Promise<void> {
+    const { init } = this;
+    const imports: Record<string, unknown> = createWasiImports({
+      environment: init.environment,
+      stdout: new OutputStream(this.#stdout),
+      stderr: new OutputStream(this.#stderr),
+      outgoingHttp: linkedHttpTransport(this.linked, init.outgoingBodyMaxBytes),
+    });
+    for (const name of init.linkedImports) imports[name] = this.linked.interfaceObject(name);
+    this.#exports = await instantiate((name) => {
+      const module = init.coreModules[name];
+      if (module === undefined) throw new Error(`core module ${name} is missing`);
+      return module;
+    }, imports);
+    this.#exported = new ExportTable(this.#exports);
+    if (init.httpExport !== undefined) {
+      this.#handler = this.#exports[init.httpExport] as IncomingHandler | undefined;
     }
-    const Class = ExportTable.classOf(members, message.resource);
-    if (Class === undefined) return missing;
-    if (message.fn === '[constructor]') return () => new Class(...args);
-    const receiver: object = message.self === undefined ? Class : exported.get(message.self);
-    const fn = (receiver as Record<string, unknown>)[camelName(message.fn)];
-    return typeof fn === 'function'
-      ? () => (fn as (...a: unknown[]) => unknown).apply(receiver, args)
-      : missing;
-  } catch (err) {
-    if (err instanceof UnknownExportedResource) return errorJson('RESOURCE_LOST', err.message);
-    throw err;
   }
-}
 
-/**
- * Calls into an exported interface for another component (a linked import on the host). jco throws
- * the `err` case of a `result` (the bare value, or an error carrying it as `payload`); it travels
- * back as `{ tag: 'err', val }`, which is how the caller's import returns it. Resources the result
- * carries are lent out; those the call took over (`own` arguments) are reported released.
- */
-async function runInvoke(message: InvokeMessage): Promise<void> {
-  const { id } = message;
-  const used = new Set<number>();
-  const target = invokeTarget(message, used);
-  if (typeof target !== 'function') {
-    post({ t: 'failed', id, fatal: false, error: target });
-    return;
+  onMessage(message: ToWorker): void {
+    switch (message.t) {
+      case 'http':
+        void this.#runHttp(new HttpCall(this, message.id, message.hasBody), message.head);
+        return;
+      case 'invoke':
+        void this.#runInvoke(message);
+        return;
+      case 'drop':
+        this.#pendingDrops.push(message.resource);
+        if (!this.#inCall) this.#callEnded();
+        return;
+      case 'import-reply':
+        this.linked.settle(message.call, message.reply);
+        return;
+      case 'body':
+        if (this.current?.id === message.id) this.current.source?.push(message.chunk);
+        return;
+      case 'body-end':
+        if (this.current?.id === message.id) this.current.source?.end();
+        return;
+      case 'body-error':
+        if (this.current?.id === message.id) this.current.source?.fail(message.message);
+        return;
+    }
   }
-  const returned = (value: unknown): void =>
-    post({ t: 'returned', id, value: exported.lend(value), released: exported.released(used) });
-  inCall = true;
-  try {
-    returned(await target());
-  } catch (err) {
-    // A WIT value is never an Error instance, so anything else thrown is the `err` case.
-    if (!(err instanceof Error)) returned({ tag: 'err', val: err });
-    else if ('payload' in err && !(err instanceof WebAssembly.RuntimeError)) {
-      returned({ tag: 'err', val: err.payload });
-    } else post({ t: 'failed', id, fatal: true, error: describeGuestFailure(err) });
-  } finally {
-    stdout.finish();
-    stderr.finish();
-    callEnded();
-  }
-}
 
-function callEnded(): void {
-  inCall = false;
-  for (const resource of pendingDrops.splice(0)) {
+  /**
+   * What an invoke message calls: a function of the export, or a constructor, static function or
+   * method of one of its resources. Resource ids among the arguments are resolved, and noted in `used`.
+   */
+  #invokeTarget(message: InvokeMessage, used: Set<number>): (() => unknown) | ErrorJSON {
+    const members = this.#exports[message.exportName] as Record<string, unknown> | undefined;
+    const name = message.resource === undefined ? message.fn : `${message.resource}.${message.fn}`;
+    const missing = errorJson(
+      'EXPORT_NOT_FOUND',
+      `component ${this.init.componentId} does not export ${message.exportName}#${name}`,
+    );
     try {
-      exported.drop(resource);
+      const args = this.#exported.resolve(message.args, used) as unknown[];
+      if (message.resource === undefined) {
+        const fn = members?.[camelName(message.fn)];
+        return typeof fn === 'function' ? () => (fn as (...a: unknown[]) => unknown)(...args) : missing;
+      }
+      const Class = ExportTable.classOf(members, message.resource);
+      if (Class === undefined) return missing;
+      if (message.fn === '[constructor]') return () => new Class(...args);
+      const receiver: object = message.self === undefined ? Class : this.#exported.get(message.self);
+      const fn = (receiver as Record<string, unknown>)[camelName(message.fn)];
+      return typeof fn === 'function'
+        ? () => (fn as (...a: unknown[]) => unknown).apply(receiver, args)
+        : missing;
     } catch (err) {
-      // The guest failed in its destructor; its next call reports the trap.
-      post({
-        t: 'log',
-        stream: 'stderr',
-        line: `dropping exported resource ${resource} failed: ${String(err)}`,
+      if (err instanceof UnknownExportedResource) return errorJson('RESOURCE_LOST', err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Calls into an exported interface for another component (a linked import on the host). jco throws
+   * the `err` case of a `result` (the bare value, or an error carrying it as `payload`); it travels
+   * back as `{ tag: 'err', val }`, which is how the caller's import returns it. Resources the result
+   * carries are lent out; those the call took over (`own` arguments) are reported released.
+   */
+  async #runInvoke(message: InvokeMessage): Promise<void> {
+    const { id } = message;
+    const used = new Set<number>();
+    const target = this.#invokeTarget(message, used);
+    if (typeof target !== 'function') {
+      this.post({ t: 'failed', id, fatal: false, error: target });
+      return;
+    }
+    const returned = (value: unknown): void =>
+      this.post({
+        t: 'returned',
+        id,
+        value: this.#exported.lend(value),
+        released: this.#exported.released(used),
       });
+    this.#inCall = true;
+    try {
+      returned(await target());
+    } catch (err) {
+      // A WIT value is never an Error instance, so anything else thrown is the `err` case.
+      if (!(err instanceof Error)) returned({ tag: 'err', val: err });
+      else if ('payload' in err && !(err instanceof WebAssembly.RuntimeError)) {
+        returned({ tag: 'err', val: err.payload });
+      } else this.post({ t: 'failed', id, fatal: true, error: describeGuestFailure(err) });
+    } finally {
+      this.#stdout.finish();
+      this.#stderr.finish();
+      this.#callEnded();
+    }
+  }
+
+  #callEnded(): void {
+    this.#inCall = false;
+    for (const resource of this.#pendingDrops.splice(0)) {
+      try {
+        this.#exported.drop(resource);
+      } catch (err) {
+        // The guest failed in its destructor; its next call reports the trap.
+        this.post({
+          t: 'log',
+          stream: 'stderr',
+          line: `dropping exported resource ${resource} failed: ${String(err)}`,
+        });
+      }
+    }
+  }
+
+  async #runHttp(call: HttpCall, head: HttpRequestHead): Promise<void> {
+    this.current = call;
+    this.#inCall = true;
+    try {
+      if (this.#handler === undefined) {
+        this.post({
+          t: 'failed',
+          id: call.id,
+          fatal: false,
+          error: errorJson(
+            'EXPORT_NOT_FOUND',
+            `component ${this.init.componentId} does not export wasi:http/incoming-handler`,
+          ),
+        });
+        return;
+      }
+      const request = new IncomingRequest(head, call.source ?? EMPTY_SOURCE);
+      await this.#handler.handle(request, new ResponseOutparam(call));
+      call.complete();
+    } catch (err) {
+      this.post({ t: 'failed', id: call.id, fatal: true, error: describeGuestFailure(err) });
+    } finally {
+      this.#stdout.finish();
+      this.#stderr.finish();
+      this.current = undefined;
+      this.#callEnded();
     }
   }
 }
 
-setSuspendHook(() => current?.flush());
-
-async function runHttp(call: HttpCall, head: HttpRequestHead): Promise<void> {
-  current = call;
-  inCall = true;
-  try {
-    if (handler === undefined) {
-      post({
-        t: 'failed',
-        id: call.id,
-        fatal: false,
-        error: errorJson(
-          'EXPORT_NOT_FOUND',
-          `component ${init.componentId} does not export wasi:http/incoming-handler`,
-        ),
-      });
-      return;
-    }
-    const request = new IncomingRequest(head, call.source ?? EMPTY_SOURCE);
-    await handler.handle(request, new ResponseOutparam(call));
-    call.complete();
-  } catch (err) {
-    post({ t: 'failed', id: call.id, fatal: true, error: describeGuestFailure(err) });
-  } finally {
-    stdout.finish();
-    stderr.finish();
-    current = undefined;
-    callEnded();
-  }
-}
-
-function onMessage(message: ToWorker): void {
-  switch (message.t) {
-    case 'http': {
-      void runHttp(new HttpCall(message.id, message.hasBody), message.head);
-      return;
-    }
-    case 'invoke':
-      void runInvoke(message);
-      return;
-    case 'drop':
-      pendingDrops.push(message.resource);
-      if (!inCall) callEnded();
-      return;
-    case 'body':
-      if (current?.id === message.id) current.source?.push(message.chunk);
-      return;
-    case 'body-end':
-      if (current?.id === message.id) current.source?.end();
-      return;
-    case 'body-error':
-      if (current?.id === message.id) current.source?.fail(message.message);
-      return;
-  }
-}
-
-/** Where the worker's module loader finds the bindings source it was handed. */
-const BINDINGS_URL = 'cirrus-bindings:component';
+/** Where the worker's module loader finds the bindings sources it was handed, by key. */
+const BINDINGS_SCHEME = 'cirrus-bindings:';
+const bindingSources = new Map<string, string>();
+/** The bindings of each key, loaded once for all the instances of that component on this worker. */
+const bindingModules = new Map<string, Promise<{ instantiate: Instantiate }>>();
 
 /**
  * A data: URL would work too, but Node parses the whole URL on import (measured: +35 ms of CPU per
  * instance start for 1 MB of bindings); a load hook hands the source over as it is.
  */
-function importBindings(): Promise<{ instantiate: Instantiate }> {
-  registerHooks({
-    resolve: (specifier, context, next) =>
-      specifier === BINDINGS_URL ? { url: BINDINGS_URL, shortCircuit: true } : next(specifier, context),
-    load: (url, context, next) =>
-      url === BINDINGS_URL
-        ? { format: 'module', source: init.bindings, shortCircuit: true }
-        : next(url, context),
-  });
-  return import(BINDINGS_URL) as Promise<{ instantiate: Instantiate }>;
+registerHooks({
+  resolve: (specifier, context, next) =>
+    specifier.startsWith(BINDINGS_SCHEME) ? { url: specifier, shortCircuit: true } : next(specifier, context),
+  load: (url, context, next) => {
+    const source = url.startsWith(BINDINGS_SCHEME) ? bindingSources.get(url) : undefined;
+    return source === undefined ? next(url, context) : { format: 'module', source, shortCircuit: true };
+  },
+});
+
+function importBindings(init: InstanceInit): Promise<{ instantiate: Instantiate }> {
+  let found = bindingModules.get(init.bindingsKey);
+  if (found === undefined) {
+    const url = `${BINDINGS_SCHEME}${init.bindingsKey}`;
+    if (init.bindings !== undefined) bindingSources.set(url, init.bindings);
+    found = import(url) as Promise<{ instantiate: Instantiate }>;
+    bindingModules.set(init.bindingsKey, found);
+    // The module keeps what it needs; a failed load may be tried again with the source sent anew.
+    found.then(
+      () => bindingSources.delete(url),
+      () => bindingModules.delete(init.bindingsKey),
+    );
+  }
+  return found;
 }
 
-async function start(): Promise<void> {
+async function startInstance(id: number, init: InstanceInit): Promise<void> {
   let instantiate: Instantiate;
   try {
-    ({ instantiate } = await importBindings());
+    ({ instantiate } = await importBindings(init));
   } catch (err) {
     post({
       t: 'init-failed',
+      instance: id,
       error: errorJson('INSTANTIATION_FAILED', `cannot load the transpiled component: ${String(err)}`),
     });
     return;
   }
-  const imports: Record<string, unknown> = createWasiImports({
-    environment: init.environment,
-    stdout: new OutputStream(stdout),
-    stderr: new OutputStream(stderr),
-  });
-  const linked = new LinkedImports({
-    post: (message) => post(message),
-    signal: new Int32Array(init.importSignal),
-    replies: init.importReplies,
-  });
-  for (const name of init.linkedImports) imports[name] = linked.interfaceObject(name);
-  setOutgoingHttpTransport(linkedHttpTransport(linked, init.outgoingBodyMaxBytes));
+  const instance = new Instance(id, init);
   try {
-    const exports = await instantiate((name) => {
-      const module = init.coreModules[name];
-      if (module === undefined) throw new Error(`core module ${name} is missing`);
-      return module;
-    }, imports);
-    instanceExports = exports;
-    exported = new ExportTable(exports);
-    if (init.httpExport !== undefined) handler = exports[init.httpExport] as IncomingHandler | undefined;
+    await instance.start(instantiate);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     post({
       t: 'init-failed',
+      instance: id,
       error: errorJson(
         'INSTANTIATION_FAILED',
         `component ${init.componentId} failed to instantiate: ${message}`,
@@ -447,8 +528,18 @@ async function start(): Promise<void> {
     });
     return;
   }
-  port.on('message', onMessage);
-  post({ t: 'ready' });
+  instances.set(id, instance);
+  post({ t: 'ready', instance: id });
 }
 
-void start();
+port.on('message', (message: ToWorker) => {
+  if (message.t === 'start') {
+    void startInstance(message.instance, message.init);
+    return;
+  }
+  if (message.t === 'stop') {
+    instances.delete(message.instance);
+    return;
+  }
+  instances.get(message.instance)?.onMessage(message);
+});

@@ -20,6 +20,7 @@ import type { TempDir } from '@cirrus/testing';
 import { createComponentRuntime } from '../src/index.ts';
 import type { ComponentRuntime, HttpResponseSink } from '../src/index.ts';
 import { WorkerInstance } from '../src/instance.ts';
+import { oldGenerationMb, WorkerThread } from '../src/worker-thread.ts';
 
 const GET = { method: 'GET', pathWithQuery: '/', scheme: 'http' as const, authority: 'test', headers: [] };
 
@@ -103,9 +104,17 @@ describe('instance worker heap', () => {
       let kept = null;
       for (;;) kept = { next: kept, a: 1, b: 2, c: 3 };
     }`;
+    const thread = new WorkerThread({
+      compileCacheDir: undefined,
+      oldGenerationMb: oldGenerationMb(16 * 1024 * 1024, 64 * 1024, 1),
+      endWhenEmpty: () => true,
+      logger: silentLogger,
+    });
     const started = WorkerInstance.start({
+      thread,
       init: {
         componentId: 'runaway',
+        bindingsKey: 'runaway',
         bindings: runaway,
         coreModules: {},
         environment: [],
@@ -113,17 +122,14 @@ describe('instance worker heap', () => {
         logLineMaxBytes: 1024,
         responseWindowBytes: 65_536,
         outgoingBodyMaxBytes: 65_536,
-        compileCacheDir: undefined,
         linkedImports: [],
       },
       startTimeoutMs: 60_000,
-      heapMaxBytes: 16 * 1024 * 1024,
-      linearMemoryMaxBytes: 64 * 1024,
       logger: silentLogger,
     });
     await assert.rejects(withDeadline(started, 30_000, 'the runaway worker to end'), (err) => {
       assert.equal((err as { code?: unknown }).code, 'INSTANTIATION_FAILED');
-      assert.match((err as Error).message, /exited during start/);
+      assert.match((err as Error).message, /ended during start/);
       return true;
     });
   });

@@ -16,6 +16,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   AT_CAPACITY: 503,
   COMPONENT_NOT_RUNNING: 503,
   COMPONENT_STOPPED: 503,
+  // Stopped beside a runaway instance on its worker thread: a replacement is starting.
+  WORKER_STOPPED: 503,
   DEADLINE_EXCEEDED: 504,
   PAYLOAD_TOO_LARGE: 413,
   POLICY_DENIED: 403,

@@ -564,14 +564,16 @@ export class OutgoingRequest {
   #scheme: Scheme | undefined;
   #authority: string | undefined;
   #requestBody: RequestBody | undefined;
+  readonly #maxBodyBytes: number;
 
-  constructor(headers: Fields) {
+  constructor(headers: Fields, maxBodyBytes = 0) {
     this.#headers = headers.seal();
+    this.#maxBodyBytes = maxBodyBytes;
   }
 
   body(): OutgoingBody {
     if (this.#requestBody !== undefined) throw undefined;
-    this.#requestBody = new RequestBody(transport?.maxBodyBytes ?? 0);
+    this.#requestBody = new RequestBody(this.#maxBodyBytes);
     return new OutgoingBody(this.#requestBody);
   }
   method(): Method {
@@ -707,55 +709,61 @@ export class FutureIncomingResponse implements Readiness {
 export interface OutgoingHttpTransport {
   /** Largest request body a guest may write. */
   readonly maxBodyBytes: number;
-  /** Sends one complete request and waits for the whole response; never throws. */
-  send(request: HttpClientRequest): HttpClientResult;
-}
-
-let transport: OutgoingHttpTransport | undefined;
-
-/** Where this instance's outgoing requests go; without a transport every request is denied. */
-export function setOutgoingHttpTransport(value: OutgoingHttpTransport): void {
-  transport = value;
+  /**
+   * Sends one complete request; `done` gets the whole response, or the error, once it is back (the
+   * guest waits on the future's pollable meanwhile). Never throws.
+   */
+  send(request: HttpClientRequest, done: (result: HttpClientResult) => void): void;
 }
 
 /**
- * wasi:http/outgoing-handler. Outgoing HTTP is a capability the host grants through a link to an
+ * wasi:http/outgoing-handler of one instance, whose requests go through `transport`; without one
+ * every request is denied. Outgoing HTTP is a capability the host grants through a link to an
  * http-client provider. The request leaves once its body is complete: at once when the guest wrote
  * none or already finished it, else when it calls `outgoing-body.finish` (JavaScript's fetch sends
  * the request first and streams the body after). Every failure, denial included, arrives through
  * the future as an error-code, so the guest can handle it rather than trap.
  */
-export const outgoingHandler = {
-  handle(request: OutgoingRequest, options: RequestOptions | undefined): FutureIncomingResponse {
-    const future = new FutureIncomingResponse();
-    const head = request.describe(options);
-    const send = (body: Uint8Array): void =>
-      future.resolve(
-        transport?.send({ ...head, body }) ?? { tag: 'err', val: { tag: 'HTTP-request-denied' } },
-      );
-    const body = request.requestBody;
-    if (body === undefined) send(EMPTY);
-    else {
-      body.whenEnded((outcome) => {
-        if (outcome.tag === 'ok') send(outcome.val);
-        else future.resolve(outcome);
-      });
-    }
-    return future;
-  },
-};
+export function outgoingHandler(transport: OutgoingHttpTransport | undefined): Record<string, unknown> {
+  return {
+    handle(request: OutgoingRequest, options: RequestOptions | undefined): FutureIncomingResponse {
+      const future = new FutureIncomingResponse();
+      const head = request.describe(options);
+      const send = (body: Uint8Array): void => {
+        if (transport === undefined) future.resolve({ tag: 'err', val: { tag: 'HTTP-request-denied' } });
+        else transport.send({ ...head, body }, (result) => future.resolve(result));
+      };
+      const body = request.requestBody;
+      if (body === undefined) send(EMPTY);
+      else {
+        body.whenEnded((outcome) => {
+          if (outcome.tag === 'ok') send(outcome.val);
+          else future.resolve(outcome);
+        });
+      }
+      return future;
+    },
+  };
+}
 
-export const httpTypes = {
-  Fields,
-  IncomingRequest,
-  IncomingBody,
-  FutureTrailers,
-  OutgoingResponse,
-  OutgoingBody,
-  ResponseOutparam,
-  OutgoingRequest,
-  RequestOptions,
-  IncomingResponse,
-  FutureIncomingResponse,
-  httpErrorCode: (err: IoError) => (err instanceof HttpIoError ? err.code : undefined),
-};
+/** wasi:http/types of one instance, whose outgoing request bodies may hold `maxBodyBytes`. */
+export function httpTypes(maxBodyBytes: number): Record<string, unknown> {
+  return {
+    Fields,
+    IncomingRequest,
+    IncomingBody,
+    FutureTrailers,
+    OutgoingResponse,
+    OutgoingBody,
+    ResponseOutparam,
+    OutgoingRequest: class extends OutgoingRequest {
+      constructor(headers: Fields) {
+        super(headers, maxBodyBytes);
+      }
+    },
+    RequestOptions,
+    IncomingResponse,
+    FutureIncomingResponse,
+    httpErrorCode: (err: IoError) => (err instanceof HttpIoError ? err.code : undefined),
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Part P5: what an idle warm instance costs in memory.
+ *
+ * A child process runs a Cirrus runtime and starts idle warm instances of the hello component (one
+ * component id each, each after one request), printing its RSS at 0, 1, 16 and 64 instances:
+ *   (1) shared workers      the default: instances share about one worker thread per core
+ *   (2) a thread each       workerInstancesMax 1, the design before shared workers
+ * The cost per additional instance is the RSS growth divided by the instances added.
+ */
+import { join } from 'node:path';
+import {
+  ChildServer,
+  fmt,
+  HarnessError,
+  log,
+  makeTempDir,
+  progress,
+  ratio,
+  removeTempDir,
+  requireHelloWasm,
+  ROOT,
+  table,
+} from './lib.ts';
+import type { Settings } from './lib.ts';
+import { median } from './lib.ts';
+
+const COUNTS = [1, 16, 64];
+const MiB = 1024 * 1024;
+
+interface Reading {
+  instances: number;
+  rss: number;
+}
+
+async function measure(
+  wasm: string,
+  cache: string,
+  perWorker: number | undefined,
+  counts: readonly number[],
+  timeoutMs: number,
+): Promise<Reading[]> {
+  const args = [
+    join(ROOT, 'bench', 'servers', 'instances.ts'),
+    '--wasm',
+    wasm,
+    '--cache',
+    cache,
+    '--counts',
+    counts.join(','),
+  ];
+  if (perWorker !== undefined) args.push('--per-worker', String(perWorker));
+  const child = ChildServer.startNode('instances', args);
+  const readings: Reading[] = [];
+  const until = Date.now() + timeoutMs;
+  try {
+    while (readings.length < counts.length + 1) {
+      if (Date.now() > until)
+        throw new HarnessError(`instances did not finish in ${timeoutMs} ms\n${child.outputTail()}`);
+      if (child.exitCode !== undefined && readings.length < counts.length + 1) {
+        readings.splice(0, readings.length, ...parse(child.outputTail()));
+        if (readings.length < counts.length + 1)
+          throw new HarnessError(`instances exited early\n${child.outputTail()}`);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      readings.splice(0, readings.length, ...parse(child.outputTail()));
+    }
+  } finally {
+    await child.stop();
+  }
+  return readings;
+}
+
+function parse(tail: string): Reading[] {
+  const out: Reading[] = [];
+  for (const line of tail.split('\n')) {
+    const json = line.slice(line.indexOf('|') + 1).trim();
+    if (!json.startsWith('{')) continue;
+    out.push(JSON.parse(json) as Reading);
+  }
+  return out;
+}
+
+export async function runMemory(settings: Settings): Promise<void> {
+  const wasm = requireHelloWasm();
+  const dir = await makeTempDir();
+  try {
+    log(
+      `\n## P5. Memory per idle warm instance: ${settings.rounds} rounds, ${COUNTS.join(' / ')} instances\n`,
+    );
+    const modes = [
+      {
+        label: '(1) shared workers (default)',
+        perWorker: undefined as number | undefined,
+        rounds: [] as Reading[][],
+      },
+      { label: '(2) a worker thread each', perWorker: 1, rounds: [] as Reading[][] },
+    ];
+    // The first run transpiles hello into the cache: its memory would count against whichever ran first.
+    await measure(wasm, join(dir, 'cache'), 1, [1], settings.startTimeout * 1000);
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const mode of modes) {
+        const readings = await measure(
+          wasm,
+          join(dir, 'cache'),
+          mode.perWorker,
+          COUNTS,
+          settings.startTimeout * 1000 * 4,
+        );
+        mode.rounds.push(readings);
+        progress(
+          `round ${round}/${settings.rounds} ${mode.label}: ${readings.map((r) => fmt(r.rss / MiB, 0)).join(' / ')} MiB`,
+        );
+      }
+    }
+    const at = (mode: (typeof modes)[number], instances: number): number =>
+      median(mode.rounds.map((r) => (r.find((x) => x.instances === instances)?.rss ?? NaN) / MiB));
+    const perInstance = (mode: (typeof modes)[number], from: number, to: number): number =>
+      median(
+        mode.rounds.map((r) => {
+          const a = r.find((x) => x.instances === from)?.rss ?? NaN;
+          const b = r.find((x) => x.instances === to)?.rss ?? NaN;
+          return (b - a) / MiB / (to - from);
+        }),
+      );
+    log('\nRSS of the process in MiB (medians over rounds), and MiB per additional instance:\n');
+    log(
+      table(
+        ['mode', '0', '1', '16', '64', 'per instance 1→16', 'per instance 16→64'],
+        modes.map((m) => [
+          m.label,
+          fmt(at(m, 0), 0),
+          fmt(at(m, 1), 0),
+          fmt(at(m, 16), 0),
+          fmt(at(m, 64), 0),
+          fmt(perInstance(m, 1, 16), 1),
+          fmt(perInstance(m, 16, 64), 1),
+        ]),
+      ),
+    );
+    const [shared, own] = modes as [(typeof modes)[number], (typeof modes)[number]];
+    log(
+      `\n  P5  per additional instance at 16: ${fmt(perInstance(shared, 1, 16), 1)} MiB shared against ` +
+        `${fmt(perInstance(own, 1, 16), 1)} MiB with a thread each (${ratio(perInstance(shared, 1, 16), perInstance(own, 1, 16))}; target ≤ 8 MiB)`,
+    );
+  } finally {
+    await removeTempDir(dir);
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * The worker threads instances run in. A component whose imports are all served inside the worker
+ * (WASI, outgoing HTTP) shares a small set of threads with others: about one per core, each holding
+ * up to `workerInstancesMax` instances, whose compiled code and bindings it loads once. A component
+ * with linked imports gets a thread per instance, because such an import blocks its thread until the
+ * host answers, which would stall every instance beside it.
+ *
+ * Stopping a runaway call means terminating its thread: every instance on it ends, and the calls of
+ * the others fail with WORKER_STOPPED (their pools start replacements). docs/adr/0010-shared-workers.md
+ * has the measurements behind this.
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { InstanceCrashedError } from '@cirrus/protocol';
+import type { CirrusError, Logger } from '@cirrus/protocol';
+import type {
+  FromInstance,
+  FromWorker,
+  ImportReply,
+  InstanceInit,
+  ToWorker,
+  WorkerInit,
+} from './worker-protocol.ts';
+
+const WORKER_URL = new URL('./worker-entry.ts', import.meta.url);
+/** A small young generation makes guests' glue code scavenge constantly (measured: +30% per call). */
+const YOUNG_GENERATION_MB = 32;
+/** Room for the buffers a worker holds besides linear memory (calls' chunks, Node's own). */
+const EXTERNAL_HEADROOM_MB = 32;
+const MiB = 1024 * 1024;
+
+/**
+ * The old-generation limit of a worker holding up to `instances` instances. V8 counts linear memory
+ * as external memory, and once a worker's external memory passes half its old-generation limit,
+ * each `memory.grow` runs a full, memory-reducing mark-compact (`Heap::HandleExternalMemoryInterrupt`:
+ * the hard limit is `max_old_generation_size / 2`). Sized to the heap cap alone (256 MiB), a guest
+ * growing one page at a time to a 256 MiB memory ran one per page past 128 MiB, 2,048 in all (10.8 s,
+ * against 0.31 s in a worker without limits). So the limit is at least twice the linear memory the
+ * instances may hold, plus headroom; a runaway JavaScript heap is still bounded, by the larger of
+ * the two. The cap is per memory and components have one (the canonical ABI's); one with several
+ * could still reach the slow path.
+ */
+export function oldGenerationMb(
+  heapMaxBytes: number,
+  linearMemoryMaxBytes: number,
+  instances: number,
+): number {
+  const heapMb = Math.max(16, Math.floor(heapMaxBytes / MiB)) * instances;
+  return Math.max(heapMb, 2 * (Math.ceil(linearMemoryMaxBytes / MiB) * instances + EXTERNAL_HEADROOM_MB));
+}
+
+/** An instance on a thread, as the thread sees it. */
+export interface ThreadMember {
+  /** One of the instance's messages. */
+  receive(message: FromInstance): void;
+  /** The thread is gone; `err` says why, for this instance. */
+  threadEnded(err: CirrusError): void;
+}
+
+export interface ThreadOptions {
+  compileCacheDir: string | undefined;
+  oldGenerationMb: number;
+  /** Asked when the last instance has left: whether the thread ends (always so for a dedicated one). */
+  endWhenEmpty: () => boolean;
+  logger: Logger;
+}
+
+let nextInstanceId = 1;
+
+export class WorkerThread {
+  readonly #worker: Worker;
+  readonly #logger: Logger;
+  readonly #members = new Map<number, ThreadMember>();
+  /** Bindings keys an instance on this thread has loaded: later instances are started without the source. */
+  readonly #loaded = new Set<string>();
+  readonly #importSignal: Int32Array;
+  readonly #importReplies: MessagePort;
+  readonly #endWhenEmpty: () => boolean;
+  #alive = true;
+  #onEnd: (() => void) | undefined;
+
+  constructor(options: ThreadOptions) {
+    this.#logger = options.logger;
+    this.#endWhenEmpty = options.endWhenEmpty;
+    const importSignal = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+    const { port1: importReplies, port2: replyPort } = new MessageChannel();
+    // The worker reads this port synchronously; it must never keep the host's event loop alive.
+    replyPort.unref();
+    this.#importSignal = new Int32Array(importSignal);
+    this.#importReplies = replyPort;
+    this.#worker = new Worker(WORKER_URL, {
+      workerData: {
+        compileCacheDir: options.compileCacheDir,
+        importSignal,
+        importReplies,
+      } satisfies WorkerInit,
+      transferList: [importReplies],
+      resourceLimits: {
+        maxOldGenerationSizeMb: options.oldGenerationMb,
+        maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
+      },
+      stdout: false,
+      stderr: false,
+    });
+    this.#worker.on('message', (m: FromWorker) => this.#members.get(m.instance)?.receive(m));
+    this.#worker.on('error', (err: Error) => {
+      this.#logger.error('instance worker failed', { error: err.message });
+      this.#ended(new InstanceCrashedError(`instance worker failed: ${err.message}`));
+    });
+    this.#worker.on('exit', (code) =>
+      this.#ended(new InstanceCrashedError(`instance worker exited (code ${code})`)),
+    );
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** Instances on the thread, those starting included. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** Called once when the thread has ended. */
+  onEnd(callback: () => void): void {
+    this.#onEnd = callback;
+  }
+
+  /** Starts an instance of `init` on this thread; returns its id. */
+  join(member: ThreadMember, init: Omit<InstanceInit, 'bindings'> & { bindings: string }): number {
+    const id = nextInstanceId++;
+    if (!this.#alive) {
+      queueMicrotask(() => member.threadEnded(new InstanceCrashedError('the worker thread has ended')));
+      return id;
+    }
+    this.#members.set(id, member);
+    if (this.#members.size === 1) this.#worker.ref();
+    const { bindings, ...rest } = init;
+    this.post({
+      t: 'start',
+      instance: id,
+      init: this.#loaded.has(init.bindingsKey) ? rest : { ...rest, bindings },
+    });
+    return id;
+  }
+
+  /** The instance started: the thread has its component's bindings from now on. */
+  started(bindingsKey: string): void {
+    this.#loaded.add(bindingsKey);
+  }
+
+  post(message: ToWorker): void {
+    if (this.#alive) this.#worker.postMessage(message);
+  }
+
+  /** Wakes the instance blocked on a linked import call with its reply. */
+  replyBlocking(reply: ImportReply): void {
+    if (!this.#alive) return;
+    try {
+      this.#importReplies.postMessage(reply);
+    } catch (err) {
+      // A value that cannot cross threads (a function, a class instance) is the provider's bug.
+      this.#importReplies.postMessage({
+        ok: false,
+        error: {
+          code: 'IMPORT_FAILED',
+          message: `import result could not be sent to the instance: ${String(err)}`,
+        },
+      } satisfies ImportReply);
+    }
+    Atomics.store(this.#importSignal, 0, 1);
+    Atomics.notify(this.#importSignal, 0);
+  }
+
+  /** The instance is done with the thread; a thread left empty may end (awaited). */
+  async leave(instance: number): Promise<void> {
+    if (!this.#members.delete(instance)) return;
+    this.post({ t: 'stop', instance });
+    if (this.#members.size > 0) return;
+    if (this.#endWhenEmpty()) await this.stop(() => new InstanceCrashedError('instance was stopped'));
+    else this.#worker.unref();
+  }
+
+  /**
+   * Terminates the thread. Each instance on it ends at once, with the error `cause` gives it, so no
+   * call reaches the thread after this.
+   */
+  async stop(cause: (instance: number) => CirrusError): Promise<void> {
+    this.#ended(cause);
+    await this.#worker.terminate();
+  }
+
+  #ended(cause: CirrusError | ((instance: number) => CirrusError)): void {
+    if (!this.#alive) return;
+    this.#alive = false;
+    const members = [...this.#members];
+    this.#members.clear();
+    this.#importReplies.close();
+    // Out of the placement first: the instances' replacements start on other threads.
+    this.#onEnd?.();
+    for (const [id, member] of members) member.threadEnded(typeof cause === 'function' ? cause(id) : cause);
+  }
+}
+
+export interface WorkerThreadsOptions {
+  /** Shared threads to spread instances over before any holds two (0: one per core). */
+  workers: number;
+  instancesPerWorker: number;
+  heapMaxBytes: number;
+  linearMemoryMaxBytes: number;
+  logger: Logger;
+}
+
+/** Where instances run: shared threads for components that can share, one each for the others. */
+export class WorkerThreads {
+  readonly #options: WorkerThreadsOptions;
+  readonly #workers: number;
+  readonly #shared = new Set<WorkerThread>();
+  readonly #all = new Set<WorkerThread>();
+
+  constructor(options: WorkerThreadsOptions) {
+    this.#options = options;
+    this.#workers = options.workers > 0 ? options.workers : availableParallelism();
+  }
+
+  /** Threads and the instances on them, shared ones first. */
+  get stats(): { shared: number[]; dedicated: number } {
+    return {
+      shared: [...this.#shared].map((t) => t.size),
+      dedicated: this.#all.size - this.#shared.size,
+    };
+  }
+
+  /**
+   * A thread for one more instance that can share: a new one while there are fewer than `workers`,
+   * else the least loaded with room, else a new one.
+   */
+  shared(compileCacheDir: string | undefined): WorkerThread {
+    let best: WorkerThread | undefined;
+    if (this.#shared.size >= this.#workers) {
+      for (const thread of this.#shared) {
+        if (thread.size >= this.#options.instancesPerWorker) continue;
+        if (best === undefined || thread.size < best.size) best = thread;
+      }
+    }
+    if (best !== undefined) return best;
+    // Threads beyond `workers` are there for a crowd of instances: they end once it has gone.
+    const thread = this.#start(
+      compileCacheDir,
+      this.#options.instancesPerWorker,
+      () => this.#shared.size > this.#workers,
+    );
+    this.#shared.add(thread);
+    thread.onEnd(() => {
+      this.#shared.delete(thread);
+      this.#all.delete(thread);
+    });
+    return thread;
+  }
+
+  /** A thread of its own for one instance, ended when the instance is. */
+  dedicated(compileCacheDir: string | undefined): WorkerThread {
+    const thread = this.#start(compileCacheDir, 1, () => true);
+    thread.onEnd(() => this.#all.delete(thread));
+    return thread;
+  }
+
+  #start(compileCacheDir: string | undefined, instances: number, endWhenEmpty: () => boolean): WorkerThread {
+    const { heapMaxBytes, linearMemoryMaxBytes, logger } = this.#options;
+    const thread = new WorkerThread({
+      compileCacheDir,
+      oldGenerationMb: oldGenerationMb(heapMaxBytes, linearMemoryMaxBytes, instances),
+      endWhenEmpty,
+      logger,
+    });
+    this.#all.add(thread);
+    return thread;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.#all].map((t) => t.stop(() => new InstanceCrashedError('the runtime was closed'))),
+    );
+  }
+}
