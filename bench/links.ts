@@ -9,7 +9,11 @@
  *   (3) hello, direct                   the bare jco export call on this thread (see direct.ts)
  *   (4) counter, direct                 the same, its wasi:keyvalue imports plain JavaScript over a
  *                                       Map: the bare jco import-call cost
- * The linked call's cost is ((2) − (1)) per import call, the bare import call's ((4) − (3)).
+ *   (p) thread ping-pong                the host thread and a worker, one postMessage each way
+ *   (s) shared-memory hop               the same over Atomics.notify / Atomics.wait(Async) (see
+ *                                       thread-hops.ts)
+ * What the link adds to an import call is ((2) − (1) − ((4) − (3))) per import call: the guests'
+ * own difference cancels out. P2 compares it with (p).
  *
  * P3, across hosts over one nats-server, one call at a time, latency of every call:
  *   (5) wRPC increment                  host A's path to the key-value provider on host B: the call
@@ -39,6 +43,8 @@ import type { HostResource } from '@cirrus/runtime';
 import { startNatsServer } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
 import { BufferedResponse, loadDirect } from './direct.ts';
+import { startThreadHops } from './thread-hops.ts';
+import type { ThreadHops } from './thread-hops.ts';
 import { medianOfRounds as med, percentile, runModes } from './sequential.ts';
 import type { Call, Mode } from './sequential.ts';
 
@@ -179,6 +185,7 @@ export async function runLinks(settings: Settings): Promise<void> {
   const lattices: NatsLatticeConnection[] = [];
   const raws: NatsConnection[] = [];
   let nats: NatsServer | undefined;
+  let hops: ThreadHops | undefined;
   const calls = Math.max(1, Math.floor(settings.calls / 5));
   try {
     log(`\n## D. Calls through links: ${settings.rounds} rounds × ${calls} calls, one at a time\n`);
@@ -194,6 +201,7 @@ export async function runLinks(settings: Settings): Promise<void> {
     const plain = plainKeyValue();
     const directHello = await loadDirect(hello, join(dir, 'direct-hello'), [['GREETING', HELLO_GREETING]]);
     const directCounter = await loadDirect(COUNTER_WASM, join(dir, 'direct-counter'), [], plain.imports);
+    hops = await startThreadHops();
     const p2: Mode[] = [
       { label: '(1) hello in a host', call: hostCall(components, 'hello'), rounds: [], samples: [] },
       {
@@ -204,6 +212,8 @@ export async function runLinks(settings: Settings): Promise<void> {
       },
       { label: '(3) hello, direct', call: directCall(directHello), rounds: [], samples: [] },
       { label: '(4) counter, direct, plain kv', call: directCall(directCounter), rounds: [], samples: [] },
+      { label: '(p) thread ping-pong (postMessage)', call: hops.pingPong, rounds: [], samples: [] },
+      { label: '(s) shared-memory hop (Atomics)', call: hops.sharedMemory, rounds: [], samples: [] },
     ];
     const before = plain.calls();
     await directCounter.handle(HEAD, new BufferedResponse());
@@ -211,7 +221,7 @@ export async function runLinks(settings: Settings): Promise<void> {
     if (importCalls === 0) throw new HarnessError('the counter made no key-value calls');
     progress(`P2: the counter makes ${importCalls} key-value calls per request`);
     await runModes(p2, settings, calls, false);
-    const [h1, c2, h3, c4] = p2.map(med) as [number, number, number, number];
+    const [h1, c2, h3, c4, ping, shared] = p2.map(med) as [number, number, number, number, number, number];
     log('\nP2, medians over rounds:\n');
     log(
       table(
@@ -219,13 +229,14 @@ export async function runLinks(settings: Settings): Promise<void> {
         p2.map((m) => [m.label, fmt(med(m), 1), m.rounds.map((x) => fmt(x, 1)).join(' / ')]),
       ),
     );
-    const linked = (c2 - h1) / importCalls;
-    const bare = (c4 - h3) / importCalls;
+    const added = (c2 - h1 - (c4 - h3)) / importCalls;
     log('');
-    log(`  linked import call ((2) − (1)) / ${importCalls}:  ${fmt(linked, 1)} µs`);
-    log(`  bare jco import call ((4) − (3)) / ${importCalls}: ${fmt(bare, 1)} µs`);
-    log(`  P2  linked vs bare import call:           ${ratio(linked, bare)}  (target ≤ 2×)`);
-    log(`      counter request, host vs direct:       ${ratio(c2, c4)}`);
+    log(
+      `  what a link adds to an import call ((2) − (1) − ((4) − (3))) / ${importCalls}: ${fmt(added, 1)} µs`,
+    );
+    log(`  thread ping-pong (p): ${fmt(ping, 1)} µs; shared-memory hop (s): ${fmt(shared, 1)} µs`);
+    log(`  P2  linked import call vs thread ping-pong:  ${ratio(added, ping)}  (target ≤ 2×)`);
+    log(`      counter request, host vs direct:         ${ratio(c2, c4)}`);
 
     // --- P3: across hosts ---------------------------------------------------------------------------
     nats = await startNatsServer();
@@ -362,6 +373,7 @@ export async function runLinks(settings: Settings): Promise<void> {
     );
     log(`      counter request, kv across hosts vs same host: ${ratio(med(w7), c2)}`);
   } finally {
+    await hops?.close();
     for (const host of hosts) await host.stop();
     await Promise.all(lattices.map((c) => c.close()));
     await Promise.all(raws.map((c) => c.close()));

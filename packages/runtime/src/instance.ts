@@ -284,6 +284,9 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
   }
 
   #onMessage(message: FromInstance): void {
+    if ('drops' in message && message.drops !== undefined) {
+      for (const handle of message.drops) this.#resources.drop(handle);
+    }
     if (message.t === 'import') {
       void this.#serveImport(message);
       return;

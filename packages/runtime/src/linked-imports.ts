@@ -72,6 +72,8 @@ export class LinkedImports {
   readonly #channel: HostChannel;
   readonly #classes = new Map<string, ResourceClass>();
   readonly #later = new Map<number, (reply: ImportReply) => void>();
+  /** Host resources the guest dropped, not yet told (a message of their own would wake the host). */
+  #drops: number[] = [];
   #nextCall = 1;
   /** Host-backed output streams holding writes that are not yet on the host. */
   readonly #unsent = new Set<HostSink>();
@@ -116,6 +118,14 @@ export class LinkedImports {
     this.#channel.post({ t: 'import', interface: iface, fn, args, call });
   }
 
+  /** The drops to tell the host with the instance's next message, if any. */
+  takeDrops(): number[] | undefined {
+    if (this.#drops.length === 0) return undefined;
+    const drops = this.#drops;
+    this.#drops = [];
+    return drops;
+  }
+
   /** The reply to a `callHostLater` call. */
   settle(call: number, reply: ImportReply): void {
     const done = this.#later.get(call);
@@ -136,6 +146,8 @@ export class LinkedImports {
   #request(message: ImportCall): ImportReply {
     const { signal, replies } = this.#channel;
     message.args = message.args.map((a) => this.#toHost(a));
+    const drops = this.takeDrops();
+    if (drops !== undefined) message.drops = drops;
     Atomics.store(signal, 0, 0);
     this.#channel.post(message);
     Atomics.wait(signal, 0, 0);
@@ -174,7 +186,7 @@ export class LinkedImports {
 
       [Symbol.dispose](): void {
         owner.#forgotten.unregister(this);
-        owner.#channel.post({ t: 'drop', handle: this[HANDLE] });
+        owner.#drops.push(this[HANDLE]);
       }
     }
     const methods = new Map<string, (this: Resource, ...args: unknown[]) => unknown>();

@@ -57,6 +57,8 @@ export interface ImportCallMessage {
   t: 'import';
   instance: number;
   call?: number;
+  /** Host resources the guest dropped since its last message (see `drops` below). */
+  drops?: number[];
   interface: string;
   /** The resource type (kebab-case WIT name) for constructors, static functions and methods. */
   resource?: string;
@@ -117,16 +119,27 @@ export type FromInstance =
   | { t: 'ready' }
   | { t: 'init-failed'; error: ErrorJSON }
   | { t: 'out'; id: number; head?: ResponseHead; chunks: Uint8Array[] }
-  | { t: 'done'; id: number; head?: ResponseHead; chunks: Uint8Array[]; trailers?: string[] }
-  | { t: 'failed'; id: number; error: ErrorJSON; fatal: boolean }
+  | {
+      t: 'done';
+      id: number;
+      head?: ResponseHead;
+      chunks: Uint8Array[];
+      trailers?: string[];
+      drops?: number[];
+    }
+  | { t: 'failed'; id: number; error: ErrorJSON; fatal: boolean; drops?: number[] }
   /**
    * `released`: ids of exported resources the call took over (passed as `own`), which the worker no
    * longer holds.
    */
-  | { t: 'returned'; id: number; value: unknown; released?: number[] }
+  | { t: 'returned'; id: number; value: unknown; released?: number[]; drops?: number[] }
   | { t: 'consumed'; id: number; bytes: number }
   | { t: 'log'; stream: 'stdout' | 'stderr'; line: string }
   | Omit<ImportCallMessage, 'instance'>
+  /**
+   * A host resource the guest dropped outside a call (collected). Those dropped during a call ride
+   * on the instance's next message, as `drops`: the call's next import, or its end.
+   */
   | { t: 'drop'; handle: number };
 
 export type FromWorker = FromInstance & { instance: number };

@@ -299,6 +299,10 @@ class Instance {
   }
 
   post(message: FromInstance, transfer: ArrayBuffer[] = []): void {
+    if (message.t === 'done' || message.t === 'returned' || message.t === 'failed') {
+      const drops = this.linked.takeDrops();
+      if (drops !== undefined) message.drops = drops;
+    }
     post({ ...message, instance: this.id }, transfer);
   }
 
