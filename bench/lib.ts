@@ -35,7 +35,8 @@ export function requireHelloWasm(): string {
 
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
 
-export type Part = 'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote' | 'apps' | 'memory';
+export type Part =
+  'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote' | 'apps' | 'memory' | 'start';
 export const PARTS: readonly Part[] = [
   'http',
   'invoke',
@@ -45,6 +46,7 @@ export const PARTS: readonly Part[] = [
   'remote',
   'apps',
   'memory',
+  'start',
 ];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
@@ -69,7 +71,7 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)

@@ -32,17 +32,17 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createHost, issueHostCredential, setUpInvocationSigning } from '@cirrus/host';
 import type { Host, HostOptions } from '@cirrus/host';
-import type { ComponentCalls } from '@cirrus/provider-core';
 import { keyValueBinding } from '@cirrus/provider-keyvalue';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
 import { connectNats, createMemoryLattice } from '@cirrus/lattice';
 import type { LatticeConnection, NatsLatticeConnection } from '@cirrus/lattice';
 import { Nkey, resolveLimits, silentLogger } from '@cirrus/protocol';
-import type { HttpRequestHead, ImportCall } from '@cirrus/runtime';
+import type { ImportCall } from '@cirrus/runtime';
 import type { HostResource } from '@cirrus/runtime';
 import { startNatsServer } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
 import { BufferedResponse, loadDirect } from './direct.ts';
+import { driver, HEAD, hostCall } from './host-driver.ts';
 import { startThreadHops } from './thread-hops.ts';
 import type { ThreadHops } from './thread-hops.ts';
 import { medianOfRounds as med, percentile, runModes } from './sequential.ts';
@@ -62,48 +62,12 @@ import {
   removeTempDir,
   requireHelloWasm,
   table,
-  ResponseCollector,
 } from './lib.ts';
 import type { Settings } from './lib.ts';
 import { existsSync } from 'node:fs';
 
-const HEAD: HttpRequestHead = {
-  method: 'GET',
-  pathWithQuery: '/bench',
-  scheme: 'http',
-  authority: 'bench',
-  headers: [],
-};
 const TIMEOUT_MS = 5000;
 const RAW_SUBJECT = 'bench.raw.increment';
-
-/** A provider whose only job is to hand the benchmark the host's way into its components. */
-function driver(): { provider: (typeof BUILTIN_PROVIDERS)[string]; calls: () => ComponentCalls } {
-  let captured: ComponentCalls | undefined;
-  return {
-    provider: {
-      name: 'bench driver',
-      async start(context) {
-        captured = context.components;
-        return { shutdown: async () => undefined };
-      },
-    },
-    calls: () => {
-      if (captured === undefined) throw new HarnessError('the bench driver provider did not start');
-      return captured;
-    },
-  };
-}
-
-function hostCall(calls: ComponentCalls, componentId: string): Call {
-  return async () => {
-    const sink = new ResponseCollector();
-    await calls.handleHttp(componentId, HEAD, null, sink);
-    if (sink.status !== 200 || sink.bytes === 0) {
-      throw new HarnessError(`${componentId} answered status ${sink.status} with ${sink.bytes} bytes`);
-    }
-  };
-}
 
 function directCall(component: DirectComponent): Call {
   return async () => {

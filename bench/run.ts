@@ -3,7 +3,7 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
@@ -16,6 +16,7 @@ import { runOverload } from './overload.ts';
 import { runRemote } from './remote.ts';
 import { runApps } from './apps.ts';
 import { runMemory } from './memory.ts';
+import { runStart } from './start.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
 
@@ -28,6 +29,7 @@ const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   remote: runRemote,
   apps: runApps,
   memory: runMemory,
+  start: runStart,
 };
 
 async function main(): Promise<number> {

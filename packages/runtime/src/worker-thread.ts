@@ -233,18 +233,20 @@ export class WorkerThreads {
   }
 
   /**
-   * A thread for one more instance that can share: a new one while there are fewer than `workers`,
-   * else the least loaded with room, else a new one.
+   * A thread for one more instance that can share: an empty one (its start is already paid), else a
+   * new one while there are fewer than `workers`, else the least loaded with room, else a new one.
    */
   shared(compileCacheDir: string | undefined): WorkerThread {
     let best: WorkerThread | undefined;
-    if (this.#shared.size >= this.#workers) {
-      for (const thread of this.#shared) {
-        if (thread.size >= this.#options.instancesPerWorker) continue;
-        if (best === undefined || thread.size < best.size) best = thread;
-      }
+    for (const thread of this.#shared) {
+      if (thread.size >= this.#options.instancesPerWorker) continue;
+      if (best === undefined || thread.size < best.size) best = thread;
     }
-    if (best !== undefined) return best;
+    if (best !== undefined && (best.size === 0 || this.#shared.size >= this.#workers)) return best;
+    return this.#addShared(compileCacheDir);
+  }
+
+  #addShared(compileCacheDir: string | undefined): WorkerThread {
     // Threads beyond `workers` are there for a crowd of instances: they end once it has gone.
     const thread = this.#start(
       compileCacheDir,
