@@ -1,5 +1,5 @@
 /**
- * Part A: HTTP "hello" served four ways under the same load (autocannon, same connections, same
+ * Part A: HTTP "hello" served five ways under the same load (autocannon, same connections, same
  * duration), each server in its own process:
  *
  *   (a) cirrus  `cirrus up` with examples/hello/app.yaml: the built-in HTTP server, a pool of instance
@@ -7,6 +7,7 @@
  *   (b) plain   a Node `http` server replying with the bytes (a) sends, no WebAssembly at all
  *   (c) jco     `jco serve` of the same component
  *   (d) direct  a Node `http` server calling the same export in-process, no worker (servers/direct.ts)
+ *   (e) quickjs (a) with the same hello built with the QuickJS engine
  *
  * Every server is started first, then warmed up, then measured in interleaved rounds (a b c d, b c d a,
  * …) so load from elsewhere on the machine spreads over all of them. Reported: medians over rounds of
@@ -69,6 +70,7 @@ const LABELS: Record<ServerKey, string> = {
   plain: '(b) Node http, fixed reply',
   jco: '(c) jco serve',
   direct: '(d) Node http + direct call',
+  quickjs: '(e) Cirrus, QuickJS hello',
 };
 
 // ── the manifest ────────────────────────────────────────────────────────────────────────────────
@@ -135,19 +137,24 @@ async function helloManifest(wasm: string, port: number, instances: number): Pro
 
 // ── servers ─────────────────────────────────────────────────────────────────────────────────────
 
-export async function startCirrus(dir: string, wasm: string, settings: Settings): Promise<Target> {
+export async function startCirrus(
+  dir: string,
+  wasm: string,
+  settings: Settings,
+  key: 'cirrus' | 'quickjs' = 'cirrus',
+): Promise<Target> {
   const port = await freePort();
-  const manifest = join(dir, 'app.yaml');
+  const manifest = join(dir, `${key}.yaml`);
   await writeFile(manifest, await helloManifest(wasm, port, settings.instances));
-  const server = ChildServer.startNode('cirrus', [
+  const server = ChildServer.startNode(key, [
     CIRRUS_BIN,
     'up',
     '--app',
     manifest,
     '--cache-dir',
-    join(dir, 'cirrus-cache'),
+    join(dir, `${key}-cache`),
   ]);
-  return ready('cirrus', server, port, settings);
+  return ready(key, server, port, settings);
 }
 
 async function startJco(dir: string, wasm: string, settings: Settings): Promise<Target> {
@@ -267,6 +274,9 @@ export async function runHttp(settings: Settings): Promise<void> {
     if (wanted.has('cirrus') || wanted.has('plain')) starting.push(startCirrus(dir, wasm, settings));
     if (wanted.has('jco')) starting.push(startJco(dir, wasm, settings));
     if (wanted.has('direct')) starting.push(startDirect(dir, wasm, settings));
+    if (wanted.has('quickjs')) {
+      starting.push(startCirrus(dir, requireHelloWasm('quickjs'), settings, 'quickjs'));
+    }
     const settled = await Promise.allSettled(starting);
     for (const s of settled) if (s.status === 'fulfilled') targets.push(s.value);
     const failed = settled.find((s) => s.status === 'rejected');
@@ -394,6 +404,11 @@ function report(targets: readonly Target[], rounds: ReadonlyMap<ServerKey, Round
           : '';
       log(`  Cirrus / ${t.label.padEnd(30)} ${ratio(cirrus.rps, s.rps)}${cpu}`);
     }
+  }
+  const quickjs = summaries.get('quickjs');
+  const plain = summaries.get('plain');
+  if (quickjs !== undefined && plain !== undefined) {
+    log(`\n  P1  QuickJS hello / plain Node: ${ratio(quickjs.rps, plain.rps)} req/s (target ≥ 0.25×)`);
   }
   const failures = [...summaries.values()].reduce((n, s) => n + s.failures, 0);
   if (failures > 0) {

@@ -18,19 +18,22 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const HELLO_WASM = join(ROOT, 'examples', 'hello', 'build', 'hello.wasm');
 export const HELLO_APP = join(ROOT, 'examples', 'hello', 'app.yaml');
 export const COUNTER_WASM = join(ROOT, 'examples', 'counter', 'build', 'counter.wasm');
+/** The same hello built with the QuickJS engine (`npm run build:examples` builds both). */
+export const HELLO_QUICKJS_WASM = join(ROOT, 'examples', 'hello', 'build', 'hello-quickjs.wasm');
 /** The greeting the demo manifest configures; the in-process servers pass the same one. */
 export const HELLO_GREETING = 'Hello from Cirrus';
 
 /** A problem with the harness itself (not a slow result): the run exits non-zero. */
 export class HarnessError extends Error {}
 
-export function requireHelloWasm(): string {
-  if (!existsSync(HELLO_WASM)) {
+export function requireHelloWasm(engine: 'starlingmonkey' | 'quickjs' = 'starlingmonkey'): string {
+  const wasm = engine === 'quickjs' ? HELLO_QUICKJS_WASM : HELLO_WASM;
+  if (!existsSync(wasm)) {
     throw new HarnessError(
-      `${HELLO_WASM} is missing: build the demo component first with \`npm run build:examples\``,
+      `${wasm} is missing: build the demo components first with \`npm run build:examples\``,
     );
   }
-  return HELLO_WASM;
+  return wasm;
 }
 
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
@@ -48,7 +51,7 @@ export const PARTS: readonly Part[] = [
   'memory',
   'start',
 ];
-export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct'] as const;
+export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct', 'quickjs'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
 export interface Settings {

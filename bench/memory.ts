@@ -5,6 +5,8 @@
  * component id each, each after one request), printing its RSS at 0, 1, 16 and 64 instances:
  *   (1) shared workers      the default: instances share about one worker thread per core
  *   (2) a thread each       workerInstancesMax 1, the design before shared workers
+ *   (3) QuickJS             (1) with the same hello built with the QuickJS engine
+ *   (4) QuickJS, one thread (3) with every instance on one thread: the instances' own cost
  * The cost per additional instance is the RSS growth divided by the instances added.
  */
 import { join } from 'node:path';
@@ -35,7 +37,7 @@ interface Reading {
 async function measure(
   wasm: string,
   cache: string,
-  perWorker: number | undefined,
+  threads: { perWorker?: number; workers?: number },
   counts: readonly number[],
   timeoutMs: number,
 ): Promise<Reading[]> {
@@ -48,7 +50,8 @@ async function measure(
     '--counts',
     counts.join(','),
   ];
-  if (perWorker !== undefined) args.push('--per-worker', String(perWorker));
+  if (threads.perWorker !== undefined) args.push('--per-worker', String(threads.perWorker));
+  if (threads.workers !== undefined) args.push('--workers', String(threads.workers));
   const child = ChildServer.startNode('instances', args);
   const readings: Reading[] = [];
   const until = Date.now() + timeoutMs;
@@ -83,27 +86,33 @@ function parse(tail: string): Reading[] {
 
 export async function runMemory(settings: Settings): Promise<void> {
   const wasm = requireHelloWasm();
+  const quickjs = requireHelloWasm('quickjs');
   const dir = await makeTempDir();
   try {
     log(
       `\n## P5. Memory per idle warm instance: ${settings.rounds} rounds, ${COUNTS.join(' / ')} instances\n`,
     );
     const modes = [
+      { label: '(1) shared workers (default)', wasm, threads: {}, rounds: [] as Reading[][] },
+      { label: '(2) a worker thread each', wasm, threads: { perWorker: 1 }, rounds: [] as Reading[][] },
+      { label: '(3) QuickJS hello, shared', wasm: quickjs, threads: {}, rounds: [] as Reading[][] },
       {
-        label: '(1) shared workers (default)',
-        perWorker: undefined as number | undefined,
+        label: '(4) QuickJS hello, one thread',
+        wasm: quickjs,
+        threads: { workers: 1, perWorker: 64 },
         rounds: [] as Reading[][],
       },
-      { label: '(2) a worker thread each', perWorker: 1, rounds: [] as Reading[][] },
     ];
     // The first run transpiles hello into the cache: its memory would count against whichever ran first.
-    await measure(wasm, join(dir, 'cache'), 1, [1], settings.startTimeout * 1000);
+    for (const component of [wasm, quickjs]) {
+      await measure(component, join(dir, 'cache'), {}, [1], settings.startTimeout * 1000);
+    }
     for (let round = 1; round <= settings.rounds; round++) {
       for (const mode of modes) {
         const readings = await measure(
-          wasm,
+          mode.wasm,
           join(dir, 'cache'),
-          mode.perWorker,
+          mode.threads,
           COUNTS,
           settings.startTimeout * 1000 * 4,
         );
@@ -138,10 +147,20 @@ export async function runMemory(settings: Settings): Promise<void> {
         ]),
       ),
     );
-    const [shared, own] = modes as [(typeof modes)[number], (typeof modes)[number]];
+    const [shared, own, small, alone] = modes as [
+      (typeof modes)[number],
+      (typeof modes)[number],
+      (typeof modes)[number],
+      (typeof modes)[number],
+    ];
     log(
       `\n  P5  per additional instance at 16: ${fmt(perInstance(shared, 1, 16), 1)} MiB shared against ` +
         `${fmt(perInstance(own, 1, 16), 1)} MiB with a thread each (${ratio(perInstance(shared, 1, 16), perInstance(own, 1, 16))}; target ≤ 8 MiB)`,
+    );
+    log(
+      `      QuickJS hello, shared: ${fmt(perInstance(small, 1, 16), 1)} MiB per additional instance at 16, ` +
+        `${fmt(perInstance(small, 16, 64), 1)} MiB from 16 to 64 (target ≤ 1 MiB); on one thread ` +
+        `${fmt(perInstance(alone, 1, 16), 1)} and ${fmt(perInstance(alone, 16, 64), 1)} MiB`,
     );
   } finally {
     await removeTempDir(dir);

@@ -40,10 +40,25 @@ const COMPONENTS = [
   'packages/testing/fixtures/counter-user',
 ];
 
+const QUICKJS_EXAMPLES = ['hello', 'counter'];
+
 const steps: Step[] = [
   // Tests start real servers (nats-server, redis-server); a fresh machine has none until this installs them.
   { name: 'system dependencies', command: 'node', args: ['scripts/ensure-deps.ts'] },
   ...COMPONENTS.map((dir) => ({ name: `build ${dir}`, command: 'cirrus', args: ['build', dir] })),
+  // The examples with the second engine too: the same tests run against both (packages/cli/test/engines.test.ts).
+  ...QUICKJS_EXAMPLES.map((name) => ({
+    name: `build examples/${name} (QuickJS)`,
+    command: 'cirrus',
+    args: [
+      'build',
+      `examples/${name}`,
+      '--engine',
+      'quickjs',
+      '--output',
+      `examples/${name}/build/${name}-quickjs.wasm`,
+    ],
+  })),
   { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },
   ...COMPONENTS.map((dir) => ({ name: `typecheck ${dir}`, command: 'tsc', args: ['-p', dir] })),
   { name: 'lint', command: 'eslint', args: ['.'] },

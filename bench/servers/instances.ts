@@ -2,9 +2,10 @@
  * Part P5's subject: one process running a Cirrus runtime that starts idle warm instances of the
  * hello component, one component id each, and prints its RSS after each step as a JSON line.
  *
- *   node bench/servers/instances.ts --wasm FILE --cache DIR --counts 1,16,64 [--per-worker N]
+ *   node bench/servers/instances.ts --wasm FILE --cache DIR --counts 1,16,64 [--per-worker N] [--workers N]
  *
- * `--per-worker 1` puts every instance on a thread of its own (the design before shared workers).
+ * `--per-worker 1` puts every instance on a thread of its own (the design before shared workers);
+ * `--workers 1 --per-worker 64` all of them on one thread (what an instance costs without threads).
  */
 import { parseArgs } from 'node:util';
 import { resolveLimits } from '@cirrus/protocol';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     cache: { type: 'string' },
     counts: { type: 'string' },
     'per-worker': { type: 'string' },
+    workers: { type: 'string' },
   },
 });
 if (values.wasm === undefined || values.cache === undefined || values.counts === undefined) {
@@ -38,9 +40,10 @@ const request = {
   headers: [],
 };
 
-const limits = resolveLimits(
-  values['per-worker'] === undefined ? {} : { workerInstancesMax: Number(values['per-worker']) },
-);
+const limits = resolveLimits({
+  ...(values['per-worker'] === undefined ? {} : { workerInstancesMax: Number(values['per-worker']) }),
+  ...(values.workers === undefined ? {} : { runtimeWorkers: Number(values.workers) }),
+});
 const runtime = createComponentRuntime({ cacheDir: values.cache, limits });
 const hello = await runtime.load(values.wasm, { allowFileLoad: true });
 const rss = async (): Promise<number> => {

@@ -140,7 +140,7 @@ describe('cirrus CLI', () => {
 
   it('cirrus build skips an unchanged project', async () => {
     const h = harness(ownDirs(dir.path));
-    const result = await buildProject(join(ROOT, 'examples/hello'), false, h.context);
+    const result = await buildProject(join(ROOT, 'examples/hello'), {}, h.context);
     assert.equal(result.skipped, true);
     assert.match(h.out.join('\n'), /is up to date/);
   });

@@ -1,8 +1,9 @@
 /**
  * `cirrus build`: a TypeScript component project → a WebAssembly component. The sources are bundled
  * with esbuild (WIT imports stay external), the standard WASI 0.2 WIT packages come from the
- * installed toolchain, and componentize-js does the rest. The result is skipped when neither the
- * bundle, the WIT files nor the toolchain changed.
+ * installed toolchain, and the engine's componentizer does the rest: componentize-js
+ * (StarlingMonkey) or componentize-qjs (QuickJS, see build-engines.ts). The result is skipped when
+ * neither the bundle, the WIT files nor the toolchain changed.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -10,11 +11,13 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { BuildFailedError, UsageError } from '@cirrus/protocol';
-import { addFlags, flagValues } from '../args.ts';
+import { addFlags, flagValues, oneOf } from '../args.ts';
 import type { FlagSpecs } from '../args.ts';
 import type { CommandContext } from '../context.ts';
 import { runs } from '../program.ts';
 import type { Invocation } from '../program.ts';
+import { componentizeQuickJs, ENGINES, shiftedWit, TEXT_CODING_PRELUDE } from './build-engines.ts';
+import type { Engine } from './build-engines.ts';
 
 /** The `cirrus` field of a component project's package.json. */
 export interface ProjectConfig {
@@ -25,6 +28,8 @@ export interface ProjectConfig {
   world: string;
   /** Where the component is written. */
   output: string;
+  /** The JavaScript engine (default `starlingmonkey`). */
+  engine?: Engine;
 }
 
 interface Project extends ProjectConfig {
@@ -53,6 +58,7 @@ async function readProject(dir: string): Promise<Project> {
     });
   }
   const project = config as ProjectConfig;
+  oneOf(project.engine, ENGINES, `"engine" in ${join(dir, 'package.json')}`, 'starlingmonkey');
   return { ...project, dir, buildDir: join(dir, dirname(project.output)) };
 }
 
@@ -107,10 +113,11 @@ async function assembleWit(project: Project, jcoRoot: string): Promise<string> {
   return target;
 }
 
-async function bundle(project: Project): Promise<string> {
+async function bundle(project: Project, engine: Engine): Promise<string> {
   const { build } = await import('esbuild');
   const result = await build({
     entryPoints: [join(project.dir, project.source)],
+    ...(engine === 'quickjs' ? { banner: { js: TEXT_CODING_PRELUDE } } : {}),
     bundle: true,
     format: 'esm',
     platform: 'neutral',
@@ -162,22 +169,33 @@ export interface BuildResult {
   skipped: boolean;
 }
 
+export interface BuildOptions {
+  force?: boolean;
+  /** Overrides the project's engine. */
+  engine?: Engine;
+  /** Overrides the project's output (a path, relative to the current directory). */
+  output?: string;
+}
+
 export async function buildProject(
   dir: string,
-  force: boolean,
+  options: BuildOptions,
   context: CommandContext,
 ): Promise<BuildResult> {
   const project = await readProject(resolve(dir));
-  const output = join(project.dir, project.output);
-  const stampPath = join(project.buildDir, '.cirrus-build.json');
+  const engine = options.engine ?? project.engine ?? 'starlingmonkey';
+  const output = options.output === undefined ? join(project.dir, project.output) : resolve(options.output);
+  // One stamp per output, so that builds of a project with both engines do not undo each other.
+  const stampPath = join(dirname(output), `.cirrus-build-${basename(output)}.json`);
   const [componentize, jco] = await Promise.all([
-    packageVersion('@bytecodealliance/componentize-js'),
+    packageVersion(engine === 'quickjs' ? 'componentize-qjs' : '@bytecodealliance/componentize-js'),
     packageVersion('@bytecodealliance/jco'),
   ]);
+  const engineName = engine === 'quickjs' ? 'componentize-qjs' : 'componentize-js';
 
-  const js = await bundle(project);
+  const js = await bundle(project, engine);
   const hash = createHash('sha256');
-  hash.update(`componentize-js@${componentize.version} jco@${jco.version} world=${project.world}\n`);
+  hash.update(`${engineName}@${componentize.version} jco@${jco.version} world=${project.world}\n`);
   hash.update(js);
   for (const file of await listFiles(join(project.dir, project.wit))) {
     hash.update(relative(project.dir, file));
@@ -192,38 +210,32 @@ export async function buildProject(
     () => true,
     () => false,
   );
-  if (!force && outputExists && previous === digest) {
+  if (options.force !== true && outputExists && previous === digest) {
     context.print(`${relative(process.cwd(), output) || output} is up to date`);
     return { output, skipped: true };
   }
 
   await mkdir(project.buildDir, { recursive: true });
+  await mkdir(dirname(output), { recursive: true });
   const witPath = await assembleWit(project, jco.root);
-  const bundlePath = join(project.buildDir, 'component.js');
-  await writeFile(bundlePath, js);
   await writeTypes(project, witPath);
 
   const done = progress(
     context,
-    `componentizing ${basename(project.dir)} (componentize-js ${componentize.version}, usually 15-40 s)`,
+    `componentizing ${basename(project.dir)} (${engineName} ${componentize.version}, usually ${engine === 'quickjs' ? '1-3' : '15-40'} s)`,
   );
-  const { componentize: run } = (await import('@bytecodealliance/componentize-js')) as {
-    componentize: (opts: {
-      sourcePath: string;
-      witPath: string;
-      worldName: string;
-    }) => Promise<{ component: Uint8Array }>;
-  };
   let component: Uint8Array;
   try {
-    ({ component } = await run({ sourcePath: bundlePath, witPath, worldName: project.world }));
-  } catch (err) {
-    throw new BuildFailedError(
-      `componentize-js failed: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        hint: 'check that the source exports what the WIT world declares',
-      },
-    );
+    if (engine === 'quickjs') {
+      const shifted = join(project.buildDir, 'wit-quickjs');
+      await rm(shifted, { recursive: true, force: true });
+      await shiftedWit(witPath, shifted);
+      component = await componentizeQuickJs(js, shifted, project.world);
+    } else {
+      const bundlePath = join(project.buildDir, 'component.js');
+      await writeFile(bundlePath, js);
+      component = await componentizeStarlingMonkey(bundlePath, witPath, project.world);
+    }
   } finally {
     done();
   }
@@ -235,6 +247,28 @@ export async function buildProject(
     `wrote ${relative(process.cwd(), output) || output} (${(component.byteLength / 1024 / 1024).toFixed(1)} MiB)`,
   );
   return { output, skipped: false };
+}
+
+async function componentizeStarlingMonkey(
+  bundlePath: string,
+  witPath: string,
+  world: string,
+): Promise<Uint8Array> {
+  const { componentize } = (await import('@bytecodealliance/componentize-js')) as {
+    componentize: (opts: {
+      sourcePath: string;
+      witPath: string;
+      worldName: string;
+    }) => Promise<{ component: Uint8Array }>;
+  };
+  try {
+    return (await componentize({ sourcePath: bundlePath, witPath, worldName: world })).component;
+  } catch (err) {
+    throw new BuildFailedError(
+      `componentize-js failed: ${err instanceof Error ? err.message : String(err)}`,
+      { hint: 'check that the source exports what the WIT world declares' },
+    );
+  }
 }
 
 /** Guest type declarations for the world, so editors and tsc know the WIT imports. */
@@ -252,19 +286,39 @@ async function writeTypes(project: Project, witPath: string): Promise<void> {
 
 const BUILD_FLAGS = {
   force: { description: 'rebuild even when the bundle, the WIT files and the toolchain are unchanged' },
+  engine: {
+    value: 'ENGINE',
+    description: `the JavaScript engine: ${ENGINES.join(' or ')} (overrides the project's "engine")`,
+    default: 'starlingmonkey',
+  },
+  output: {
+    value: 'FILE',
+    short: 'o',
+    description: 'where to write the component (overrides the project\'s "output")',
+  },
 } as const satisfies FlagSpecs;
 
 export function buildCommand(invocation: Invocation): Command {
   const command = new Command('build')
     .summary('build a TypeScript component project into a component')
     .description(
-      'Builds a TypeScript (or JavaScript) component project into a WebAssembly component: bundles it with esbuild, writes TypeScript declarations for its WIT world, and runs componentize-js. The project\'s package.json needs a "cirrus" field: {"source", "wit", "world", "output"}.',
+      'Builds a TypeScript (or JavaScript) component project into a WebAssembly component: bundles it with esbuild, writes TypeScript declarations for its WIT world, and runs the engine\'s componentizer (componentize-js for StarlingMonkey, componentize-qjs for QuickJS). The project\'s package.json needs a "cirrus" field: {"source", "wit", "world", "output"}, and may name an "engine".',
     )
     .argument('[PROJECT_DIR]', 'the component project (default: the current directory)');
   addFlags(command, BUILD_FLAGS);
   return runs(command, invocation, async () => {
     const values = flagValues(command, BUILD_FLAGS);
-    await buildProject(command.args[0] ?? '.', values.force === true, invocation.context);
+    await buildProject(
+      command.args[0] ?? '.',
+      {
+        force: values.force === true,
+        ...(values.engine === undefined
+          ? {}
+          : { engine: oneOf(values.engine, ENGINES, '--engine', 'starlingmonkey') }),
+        ...(values.output === undefined ? {} : { output: values.output }),
+      },
+      invocation.context,
+    );
     return 0;
   });
 }
