@@ -39,7 +39,7 @@ export function requireHelloWasm(engine: 'starlingmonkey' | 'quickjs' = 'starlin
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
 
 export type Part =
-  'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote' | 'apps' | 'memory' | 'start';
+  'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote' | 'apps' | 'memory' | 'start' | 'scaleout';
 export const PARTS: readonly Part[] = [
   'http',
   'invoke',
@@ -50,6 +50,7 @@ export const PARTS: readonly Part[] = [
   'apps',
   'memory',
   'start',
+  'scaleout',
 ];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct', 'quickjs'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
@@ -74,7 +75,7 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)

@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createControlClient } from '@cirrus/control-client';
-import type { ControlClient } from '@cirrus/control-client';
 import { connectNats } from '@cirrus/lattice';
 import type { NatsLatticeConnection } from '@cirrus/lattice';
 import { startNatsServer, waitFor } from '@cirrus/testing';
@@ -35,8 +34,8 @@ import {
 } from './lib.ts';
 import type { Settings } from './lib.ts';
 import { medianOfRounds, mode, percentile, runModes } from './sequential.ts';
+import { hostIds, routeHello, startHost } from './lattice-hosts.ts';
 
-const CIRRUS_BIN = join(ROOT, 'node_modules', '.bin', 'cirrus');
 const LATTICE = 'bench-remote';
 const TIMEOUT_MS = 5000;
 const RAW_SUBJECT = 'bench.raw.http';
@@ -70,59 +69,6 @@ function get(agent: Agent, port: number): Promise<Exchange> {
   });
 }
 
-function startHost(dir: string, natsUrl: string, name: string): ChildServer {
-  return ChildServer.startNode(`host ${name}`, [
-    CIRRUS_BIN,
-    'up',
-    '--nats',
-    natsUrl,
-    '--lattice',
-    LATTICE,
-    '--name',
-    name,
-    '--cache-dir',
-    join(dir, 'cache'),
-  ]);
-}
-
-/** The ids of the hosts named `names`, once they all answer a ping. */
-async function hostIds(control: ControlClient, names: readonly string[], hosts: ChildServer[]) {
-  return waitFor(
-    async () => {
-      for (const host of hosts) {
-        if (host.exitCode !== undefined) {
-          throw new HarnessError(`${host.name} exited (${host.exitCode})\n${host.outputTail()}`);
-        }
-      }
-      const seen = await control.pingHosts();
-      const ids = names.map((name) => seen.find((h) => h.friendly_name === name)?.id);
-      return ids.every((id) => id !== undefined) ? ids : undefined;
-    },
-    60_000,
-    'both hosts to answer a ping',
-  );
-}
-
-async function routeHello(control: ControlClient, hostId: string, port: number): Promise<void> {
-  const provider = `web-${port}`;
-  await control.startProvider({
-    hostId,
-    providerRef: 'wasmcloud+builtin://http-server',
-    providerId: provider,
-  });
-  await control.putConfig(`listen-${port}`, { address: `127.0.0.1:${port}` });
-  await control.putLink({
-    source_id: provider,
-    target: 'hello',
-    name: 'default',
-    wit_namespace: 'wasi',
-    wit_package: 'http',
-    interfaces: ['incoming-handler'],
-    source_config: [`listen-${port}`],
-    target_config: [],
-  });
-}
-
 export async function runRemote(settings: Settings): Promise<void> {
   const hello = requireHelloWasm();
   const dir = await makeTempDir();
@@ -135,7 +81,7 @@ export async function runRemote(settings: Settings): Promise<void> {
   try {
     log(`\n## F. HTTP across hosts: ${settings.rounds} rounds × ${calls} requests, one at a time\n`);
     nats = await startNatsServer();
-    servers.push(startHost(dir, nats.url, 'bench-a'), startHost(dir, nats.url, 'bench-b'));
+    servers.push(startHost(dir, nats.url, LATTICE, 'bench-a'), startHost(dir, nats.url, LATTICE, 'bench-b'));
     lattice = await connectNats({ servers: nats.url, name: 'bench-control' });
     const control = createControlClient({ connection: lattice, lattice: LATTICE });
     const [a, b] = (await hostIds(control, ['bench-a', 'bench-b'], servers)) as [string, string];

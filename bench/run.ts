@@ -3,7 +3,7 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
@@ -17,6 +17,7 @@ import { runRemote } from './remote.ts';
 import { runApps } from './apps.ts';
 import { runMemory } from './memory.ts';
 import { runStart } from './start.ts';
+import { runScaleOut } from './scaleout.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
 
@@ -30,6 +31,7 @@ const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   apps: runApps,
   memory: runMemory,
   start: runStart,
+  scaleout: runScaleOut,
 };
 
 async function main(): Promise<number> {
