@@ -1,5 +1,5 @@
 /**
- * Part A: HTTP "hello" served five ways under the same load (autocannon, same connections, same
+ * Part A: HTTP "hello" served six ways under the same load (autocannon, same connections, same
  * duration), each server in its own process:
  *
  *   (a) cirrus  `cirrus up` with examples/hello/app.yaml: the built-in HTTP server, a pool of instance
@@ -8,6 +8,7 @@
  *   (c) jco     `jco serve` of the same component
  *   (d) direct  a Node `http` server calling the same export in-process, no worker (servers/direct.ts)
  *   (e) quickjs (a) with the same hello built with the QuickJS engine
+ *   (f) wat     (a) with a hello that has no JavaScript engine (wat-hello.ts): the host's own cost
  *
  * Every server is started first, then warmed up, then measured in interleaved rounds (a b c d, b c d a,
  * …) so load from elsewhere on the machine spreads over all of them. Reported: medians over rounds of
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { buildWatHello } from './wat-hello.ts';
 import {
   ChildServer,
   fmt,
@@ -71,6 +73,7 @@ const LABELS: Record<ServerKey, string> = {
   jco: '(c) jco serve',
   direct: '(d) Node http + direct call',
   quickjs: '(e) Cirrus, QuickJS hello',
+  wat: '(f) Cirrus, WAT hello',
 };
 
 // ── the manifest ────────────────────────────────────────────────────────────────────────────────
@@ -141,7 +144,7 @@ export async function startCirrus(
   dir: string,
   wasm: string,
   settings: Settings,
-  key: 'cirrus' | 'quickjs' = 'cirrus',
+  key: 'cirrus' | 'quickjs' | 'wat' = 'cirrus',
 ): Promise<Target> {
   const port = await freePort();
   const manifest = join(dir, `${key}.yaml`);
@@ -277,6 +280,7 @@ export async function runHttp(settings: Settings): Promise<void> {
     if (wanted.has('quickjs')) {
       starting.push(startCirrus(dir, requireHelloWasm('quickjs'), settings, 'quickjs'));
     }
+    if (wanted.has('wat')) starting.push(startCirrus(dir, await buildWatHello(dir), settings, 'wat'));
     const settled = await Promise.allSettled(starting);
     for (const s of settled) if (s.status === 'fulfilled') targets.push(s.value);
     const failed = settled.find((s) => s.status === 'rejected');
@@ -409,6 +413,10 @@ function report(targets: readonly Target[], rounds: ReadonlyMap<ServerKey, Round
   const plain = summaries.get('plain');
   if (quickjs !== undefined && plain !== undefined) {
     log(`\n  P1  QuickJS hello / plain Node: ${ratio(quickjs.rps, plain.rps)} req/s (target ≥ 0.25×)`);
+  }
+  const wat = summaries.get('wat');
+  if (wat !== undefined && plain !== undefined) {
+    log(`      WAT hello / plain Node:     ${ratio(wat.rps, plain.rps)} req/s: the host without an engine`);
   }
   const failures = [...summaries.values()].reduce((n, s) => n + s.failures, 0);
   if (failures > 0) {

@@ -52,7 +52,7 @@ export const PARTS: readonly Part[] = [
   'start',
   'scaleout',
 ];
-export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct', 'quickjs'] as const;
+export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct', 'quickjs', 'wat'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
 export interface Settings {

@@ -7,6 +7,7 @@
  *   (2) a thread each       workerInstancesMax 1, the design before shared workers
  *   (3) QuickJS             (1) with the same hello built with the QuickJS engine
  *   (4) QuickJS, one thread (3) with every instance on one thread: the instances' own cost
+ *   (5), (6) WAT            (3) and (4) with a hello that has no JavaScript engine (wat-hello.ts)
  * The cost per additional instance is the RSS growth divided by the instances added.
  */
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import {
   table,
 } from './lib.ts';
 import type { Settings } from './lib.ts';
+import { buildWatHello } from './wat-hello.ts';
 import { median } from './lib.ts';
 
 const COUNTS = [1, 16, 64];
@@ -88,6 +90,7 @@ export async function runMemory(settings: Settings): Promise<void> {
   const wasm = requireHelloWasm();
   const quickjs = requireHelloWasm('quickjs');
   const dir = await makeTempDir();
+  const wat = await buildWatHello(dir);
   try {
     log(
       `\n## P5. Memory per idle warm instance: ${settings.rounds} rounds, ${COUNTS.join(' / ')} instances\n`,
@@ -102,9 +105,16 @@ export async function runMemory(settings: Settings): Promise<void> {
         threads: { workers: 1, perWorker: 64 },
         rounds: [] as Reading[][],
       },
+      { label: '(5) WAT hello, shared', wasm: wat, threads: {}, rounds: [] as Reading[][] },
+      {
+        label: '(6) WAT hello, one thread',
+        wasm: wat,
+        threads: { workers: 1, perWorker: 64 },
+        rounds: [] as Reading[][],
+      },
     ];
     // The first run transpiles hello into the cache: its memory would count against whichever ran first.
-    for (const component of [wasm, quickjs]) {
+    for (const component of [wasm, quickjs, wat]) {
       await measure(component, join(dir, 'cache'), {}, [1], settings.startTimeout * 1000);
     }
     for (let round = 1; round <= settings.rounds; round++) {
@@ -147,7 +157,9 @@ export async function runMemory(settings: Settings): Promise<void> {
         ]),
       ),
     );
-    const [shared, own, small, alone] = modes as [
+    const [shared, own, small, alone, bare, bareAlone] = modes as [
+      (typeof modes)[number],
+      (typeof modes)[number],
       (typeof modes)[number],
       (typeof modes)[number],
       (typeof modes)[number],
@@ -161,6 +173,10 @@ export async function runMemory(settings: Settings): Promise<void> {
       `      QuickJS hello, shared: ${fmt(perInstance(small, 1, 16), 1)} MiB per additional instance at 16, ` +
         `${fmt(perInstance(small, 16, 64), 1)} MiB from 16 to 64 (target ≤ 1 MiB); on one thread ` +
         `${fmt(perInstance(alone, 1, 16), 1)} and ${fmt(perInstance(alone, 16, 64), 1)} MiB`,
+    );
+    log(
+      `      WAT hello: ${fmt(perInstance(bare, 1, 16), 1)} and ${fmt(perInstance(bare, 16, 64), 1)} MiB shared, ` +
+        `${fmt(perInstance(bareAlone, 1, 16), 1)} and ${fmt(perInstance(bareAlone, 16, 64), 1)} MiB on one thread (target ≤ 1 MiB)`,
     );
   } finally {
     await removeTempDir(dir);

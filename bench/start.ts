@@ -1,7 +1,7 @@
 /**
  * Part P4: cold start, from `scaleComponent` 0 → 1 to the first response, in-process (requests reach
  * the component as the HTTP server provider hands them over, see host-driver.ts), one at a time, for
- * hello built with each engine:
+ * hello built with each engine, and a hello without one (wat-hello.ts):
  *   (1) new host, empty cache      a host started for the purpose, its cache directory empty: the
  *                                  component is transpiled, compiled and instantiated
  *   (2) new host, warm cache       the same with the cache (1) filled: read back, compiled, instantiated
@@ -16,6 +16,7 @@ import { BUILTIN_PROVIDERS } from '@cirrus/providers';
 import { driver, hostCall } from './host-driver.ts';
 import { fmt, log, makeTempDir, median, progress, removeTempDir, requireHelloWasm, table } from './lib.ts';
 import type { Settings } from './lib.ts';
+import { buildWatHello } from './wat-hello.ts';
 
 const benchDriver = driver();
 
@@ -40,10 +41,11 @@ async function scaleUpAndCall(host: Host, ref: string): Promise<number> {
   return performance.now() - started;
 }
 
-const ENGINES = ['starlingmonkey', 'quickjs'] as const;
+const ENGINES = ['starlingmonkey', 'quickjs', 'wat'] as const;
 
 export async function runStart(settings: Settings): Promise<void> {
   const dir = await makeTempDir();
+  const wat = await buildWatHello(dir);
   const modes = ENGINES.flatMap((engine) => [
     { engine, label: `(1) ${engine}: new host, empty cache`, ms: [] as number[] },
     { engine, label: `(2) ${engine}: new host, warm cache`, ms: [] as number[] },
@@ -54,7 +56,7 @@ export async function runStart(settings: Settings): Promise<void> {
     log(`\n## P4. Cold start, scale 0 → 1 to the first response: ${settings.rounds} rounds\n`);
     for (let round = 1; round <= settings.rounds; round++) {
       for (const [e, engine] of ENGINES.entries()) {
-        const wasm = requireHelloWasm(engine);
+        const wasm = engine === 'wat' ? wat : requireHelloWasm(engine);
         const [empty, warm, again] = modes.slice(3 * e, 3 * e + 3) as [Mode, Mode, Mode];
         const cacheDir = join(dir, `cache-${engine}-${round}`);
         for (const mode of [empty, warm]) {
@@ -88,7 +90,7 @@ export async function runStart(settings: Settings): Promise<void> {
     const at = (i: number): string => fmt(median((modes[i] as Mode).ms), 0);
     log(
       `\n  P4  warm cache, new host / running host: StarlingMonkey ${at(1)} / ${at(2)} ms (target ≤ 150), ` +
-        `QuickJS ${at(4)} / ${at(5)} ms (target ≤ 50)`,
+        `QuickJS ${at(4)} / ${at(5)} ms, WAT ${at(7)} / ${at(8)} ms (target ≤ 50)`,
     );
   } finally {
     await removeTempDir(dir);

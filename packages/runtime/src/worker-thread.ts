@@ -103,6 +103,8 @@ export class WorkerThread {
       stdout: false,
       stderr: false,
     });
+    // Only a thread with instances keeps the process alive (join refs it, the last leave unrefs it).
+    this.#worker.unref();
     this.#worker.on('message', (m: FromWorker) => this.#members.get(m.instance)?.receive(m));
     this.#worker.on('error', (err: Error) => {
       this.#logger.error('instance worker failed', { error: err.message });
