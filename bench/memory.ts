@@ -1,8 +1,8 @@
 /**
  * Part P5: what an idle warm instance costs in memory.
  *
- * A child process runs a Cirrus runtime and starts idle warm instances of the hello component (one
- * component id each, each after one request), printing its RSS at 0, 1, 16 and 64 instances:
+ * A child process runs a Cirrus runtime and grows the hello component to more and more idle warm
+ * instances (each has served requests), printing its RSS at 0, 1, 16 and 64 instances:
  *   (1) shared workers      the default: instances share about one worker thread per core
  *   (2) a thread each       workerInstancesMax 1, the design before shared workers
  *   (3) QuickJS             (1) with the same hello built with the QuickJS engine

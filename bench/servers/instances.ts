@@ -1,6 +1,6 @@
 /**
- * Part P5's subject: one process running a Cirrus runtime that starts idle warm instances of the
- * hello component, one component id each, and prints its RSS after each step as a JSON line.
+ * Part P5's subject: one process running a Cirrus runtime that grows one component, hello, to more
+ * and more idle warm instances, and prints its RSS after each step as a JSON line.
  *
  *   node bench/servers/instances.ts --wasm FILE --cache DIR --counts 1,16,64 [--per-worker N] [--workers N]
  *
@@ -51,14 +51,17 @@ const rss = async (): Promise<number> => {
   return process.memoryUsage().rss;
 };
 process.stdout.write(`${JSON.stringify({ instances: 0, rss: await rss() })}\n`);
-const pools: ComponentPool[] = [];
+const pool: ComponentPool = runtime.createPool(hello, {
+  componentId: 'hello',
+  maxInstances: Math.max(...values.counts.split(',').map(Number)),
+});
+await pool.warm();
 for (const count of values.counts.split(',').map(Number)) {
-  while (pools.length < count) {
-    const pool = runtime.createPool(hello, { componentId: `hello-${pools.length}`, maxInstances: 1 });
-    await pool.warm();
-    // Warm as a serving instance is: after a request.
-    await pool.handleHttp(request, null, discard);
-    pools.push(pool);
+  // Calls at once until the pool runs `count` instances (no more: its maximum), each warm as a
+  // serving instance is.
+  pool.setMaxInstances(count);
+  while (pool.stats.instances < count) {
+    await Promise.all(Array.from({ length: count }, () => pool.handleHttp(request, null, discard)));
   }
   process.stdout.write(
     `${JSON.stringify({ instances: count, rss: await rss(), threads: runtime.workerStats })}\n`,

@@ -96,7 +96,7 @@ export const LIMIT_SPECS = {
     max: 1_024,
     unit: 'count',
     description:
-      'Worker threads that share instances of components without linked imports (0: one per core); more start only when these are full.',
+      'Worker threads a component without linked imports spreads its instances over (0: one per core); more start only when these are full.',
   },
   workerInstancesMax: {
     default: 16,
@@ -104,7 +104,7 @@ export const LIMIT_SPECS = {
     max: 1_024,
     unit: 'count',
     description:
-      'Most instances one shared worker thread holds; a runaway instance stops every instance on its worker.',
+      'Most instances of a component one shared worker thread holds; a runaway instance stops every instance on its worker.',
   },
   guestLogLineMaxBytes: {
     default: 8 * KiB,

@@ -100,7 +100,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
     this.#imports = options.imports ?? noLinkedImports(options.init.componentId);
     this.#logger = options.logger;
     this.#windowBytes = options.init.responseWindowBytes;
-    this.#id = options.thread.join(this, { ...options.init, flow });
+    this.#id = options.thread.join(this, { ...options.init, flow }, options.init.componentId);
   }
 
   static async start(options: InstanceOptions): Promise<WorkerInstance> {

@@ -293,7 +293,9 @@ class Runtime implements ComponentRuntime {
       start: () =>
         WorkerInstance.start({
           // Asked at each start: a cache that stopped working is left alone by later workers.
-          thread: shares ? threads.shared(cache.compileCacheDir) : threads.dedicated(cache.compileCacheDir),
+          thread: shares
+            ? threads.shared(cache.compileCacheDir, config.componentId)
+            : threads.dedicated(cache.compileCacheDir),
           init,
           startTimeoutMs: limits.instanceStartTimeoutMs,
           logger,

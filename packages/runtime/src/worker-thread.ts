@@ -1,13 +1,14 @@
 /**
- * The worker threads instances run in. A component whose imports are all served inside the worker
- * (WASI, outgoing HTTP) shares a small set of threads with others: about one per core, each holding
- * up to `workerInstancesMax` instances, whose compiled code and bindings it loads once. A component
- * with linked imports gets a thread per instance, because such an import blocks its thread until the
- * host answers, which would stall every instance beside it.
+ * The worker threads instances run in. The instances of a component whose imports are all served
+ * inside the worker (WASI, outgoing HTTP) share threads: spread over up to one per core, then up to
+ * `workerInstancesMax` on each, the thread loading the component's compiled code and bindings once.
+ * A thread holds the instances of one component at a time, and an empty thread serves whichever
+ * component needs one next. A component with linked imports gets a thread per instance, because such
+ * an import blocks its thread until the host answers, which would stall every instance beside it.
  *
  * Stopping a runaway call means terminating its thread: every instance on it ends, and the calls of
- * the others fail with WORKER_STOPPED (their pools start replacements). docs/adr/0010-shared-workers.md
- * has the measurements behind this.
+ * the others, all of the same component, fail with WORKER_STOPPED (the pool starts replacements).
+ * Another component never waits behind it. docs/adr/0010-shared-workers.md has the measurements.
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -77,6 +78,8 @@ export class WorkerThread {
   readonly #importSignal: Int32Array;
   readonly #importReplies: MessagePort;
   readonly #endWhenEmpty: () => boolean;
+  /** Whose instances the thread holds (they all belong to one); undefined while it is empty. */
+  #group: string | undefined;
   #alive = true;
   #onEnd: (() => void) | undefined;
 
@@ -124,19 +127,28 @@ export class WorkerThread {
     return this.#members.size;
   }
 
+  get group(): string | undefined {
+    return this.#group;
+  }
+
   /** Called once when the thread has ended. */
   onEnd(callback: () => void): void {
     this.#onEnd = callback;
   }
 
-  /** Starts an instance of `init` on this thread; returns its id. */
-  join(member: ThreadMember, init: Omit<InstanceInit, 'bindings'> & { bindings: string }): number {
+  /** Starts an instance of `init`, of the component `group`, on this thread; returns its id. */
+  join(
+    member: ThreadMember,
+    init: Omit<InstanceInit, 'bindings'> & { bindings: string },
+    group: string,
+  ): number {
     const id = nextInstanceId++;
     if (!this.#alive) {
       queueMicrotask(() => member.threadEnded(new InstanceCrashedError('the worker thread has ended')));
       return id;
     }
     this.#members.set(id, member);
+    this.#group = group;
     if (this.#members.size === 1) this.#worker.ref();
     const { bindings, ...rest } = init;
     this.post({
@@ -180,6 +192,7 @@ export class WorkerThread {
     if (!this.#members.delete(instance)) return;
     this.post({ t: 'stop', instance });
     if (this.#members.size > 0) return;
+    this.#group = undefined;
     if (this.#endWhenEmpty()) await this.stop(() => new InstanceCrashedError('instance was stopped'));
     else this.#worker.unref();
   }
@@ -235,17 +248,23 @@ export class WorkerThreads {
   }
 
   /**
-   * A thread for one more instance that can share: an empty one (its start is already paid), else a
-   * new one while there are fewer than `workers`, else the least loaded with room, else a new one.
+   * A thread for one more instance of the component `group`: while the component runs on fewer than
+   * `workers` threads, an empty one (its start is already paid) or a new one; else the least loaded
+   * of its own with room; else an empty or a new one.
    */
-  shared(compileCacheDir: string | undefined): WorkerThread {
+  shared(compileCacheDir: string | undefined, group: string): WorkerThread {
+    let own = 0;
     let best: WorkerThread | undefined;
+    let empty: WorkerThread | undefined;
     for (const thread of this.#shared) {
+      if (thread.size === 0) empty ??= thread;
+      if (thread.group !== group) continue;
+      own += 1;
       if (thread.size >= this.#options.instancesPerWorker) continue;
       if (best === undefined || thread.size < best.size) best = thread;
     }
-    if (best !== undefined && (best.size === 0 || this.#shared.size >= this.#workers)) return best;
-    return this.#addShared(compileCacheDir);
+    if (best !== undefined && own >= this.#workers) return best;
+    return empty ?? this.#addShared(compileCacheDir);
   }
 
   #addShared(compileCacheDir: string | undefined): WorkerThread {
