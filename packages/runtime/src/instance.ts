@@ -100,7 +100,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
     this.#imports = options.imports ?? noLinkedImports(options.init.componentId);
     this.#logger = options.logger;
     this.#windowBytes = options.init.responseWindowBytes;
-    this.#id = options.thread.join(this, { ...options.init, flow }, options.init.componentId);
+    this.#id = options.thread.join(this, { ...options.init, flow });
   }
 
   static async start(options: InstanceOptions): Promise<WorkerInstance> {
@@ -391,8 +391,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
       reply = { ok: false, error: toErrorJSON(err, 'IMPORT_FAILED') };
     }
     if (!this.#alive) return;
-    if (message.call === undefined) this.#thread.replyBlocking(reply);
-    else this.#post({ t: 'import-reply', instance: this.#id, call: message.call, reply });
+    this.#thread.reply(this.#id, message.call, reply);
   }
 
   #settle(call: ActiveCall): void {

@@ -13,11 +13,11 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorJSON } from '@cirrus/protocol';
 import type { FromInstance, ImportCallMessage, ImportReply, ResourceRef } from './worker-protocol.ts';
-
-type ImportCall = Omit<ImportCallMessage, 'instance'>;
 import { STREAMS_INTERFACE } from './import-calls.ts';
 import { InputStream, IoError, OutputStream } from './wasi/io.ts';
 import type { ByteSink, ByteSource } from './wasi/io.ts';
+
+type ImportCall = Omit<ImportCallMessage, 'instance'>;
 
 export interface HostChannel {
   post(message: FromInstance): void;

@@ -1,7 +1,7 @@
 /**
  * The component runtime: load → verify → transpile (cached on disk) → compile (once per digest, in
- * memory) → pools of warm instances in worker threads, shared between components that can share
- * them (worker-thread.ts). It knows nothing about lattices or hosts.
+ * memory) → pools of warm instances in worker threads, which a component's instances share when
+ * its imports let them (worker-thread.ts). It knows nothing about lattices or hosts.
  */
 import { join } from 'node:path';
 import { homedir } from 'node:os';

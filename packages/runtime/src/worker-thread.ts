@@ -136,19 +136,15 @@ export class WorkerThread {
     this.#onEnd = callback;
   }
 
-  /** Starts an instance of `init`, of the component `group`, on this thread; returns its id. */
-  join(
-    member: ThreadMember,
-    init: Omit<InstanceInit, 'bindings'> & { bindings: string },
-    group: string,
-  ): number {
+  /** Starts an instance of `init` on this thread; returns its id. */
+  join(member: ThreadMember, init: Omit<InstanceInit, 'bindings'> & { bindings: string }): number {
     const id = nextInstanceId++;
     if (!this.#alive) {
       queueMicrotask(() => member.threadEnded(new InstanceCrashedError('the worker thread has ended')));
       return id;
     }
     this.#members.set(id, member);
-    this.#group = group;
+    this.#group = init.componentId;
     if (this.#members.size === 1) this.#worker.ref();
     const { bindings, ...rest } = init;
     this.post({
@@ -168,21 +164,29 @@ export class WorkerThread {
     if (this.#alive) this.#worker.postMessage(message);
   }
 
-  /** Wakes the instance blocked on a linked import call with its reply. */
-  replyBlocking(reply: ImportReply): void {
+  /**
+   * Answers a linked import call of `instance`: one the thread is blocked on (no `call`), through
+   * the reply port and the signal; one it made without blocking, as a message.
+   */
+  reply(instance: number, call: number | undefined, reply: ImportReply): void {
     if (!this.#alive) return;
+    const send = (value: ImportReply): void => {
+      if (call === undefined) this.#importReplies.postMessage(value);
+      else this.#worker.postMessage({ t: 'import-reply', instance, call, reply: value } satisfies ToWorker);
+    };
     try {
-      this.#importReplies.postMessage(reply);
+      send(reply);
     } catch (err) {
       // A value that cannot cross threads (a function, a class instance) is the provider's bug.
-      this.#importReplies.postMessage({
+      send({
         ok: false,
         error: {
           code: 'IMPORT_FAILED',
           message: `import result could not be sent to the instance: ${String(err)}`,
         },
-      } satisfies ImportReply);
+      });
     }
+    if (call !== undefined) return;
     Atomics.store(this.#importSignal, 0, 1);
     Atomics.notify(this.#importSignal, 0);
   }
