@@ -220,6 +220,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     version: VERSION,
   });
   logger.info('host started', { id: identity.id, lattice: latticeName, version: VERSION });
+  runtime.standBy();
   return host;
 }
 

@@ -54,6 +54,7 @@ function observedRuntime(inner: ComponentRuntime): ObservedRuntime {
           },
         });
       },
+      standBy: () => inner.standBy(),
       get workerStats() {
         return inner.workerStats;
       },

@@ -98,6 +98,14 @@ export const LIMIT_SPECS = {
     description:
       'Worker threads a component without linked imports spreads its instances over (0: one per core); more start only when these are full.',
   },
+  runtimeSpareWorkers: {
+    default: 1,
+    min: 0,
+    max: 64,
+    unit: 'count',
+    description:
+      'Empty worker threads a running host keeps started, so a component scaled up from zero skips a thread start.',
+  },
   workerInstancesMax: {
     default: 16,
     min: 1,

@@ -135,6 +135,11 @@ export interface WorkerStats {
 export interface ComponentRuntime {
   load(ref: string, options: LoadComponentOptions): Promise<PreparedComponent>;
   createPool(component: PreparedComponent, config: PoolConfig): ComponentPool;
+  /**
+   * Keeps `runtimeSpareWorkers` empty worker threads started from now on, so that scaling a
+   * component up from zero skips a thread's start. A host calls it once it runs.
+   */
+  standBy(): void;
   readonly workerStats: WorkerStats;
   close(): Promise<void>;
 }
@@ -171,6 +176,7 @@ class Runtime implements ComponentRuntime {
     this.#threads = new WorkerThreads({
       workers: this.#limits.runtimeWorkers,
       instancesPerWorker: this.#limits.workerInstancesMax,
+      spares: this.#limits.runtimeSpareWorkers,
       heapMaxBytes: this.#limits.instanceHeapMaxBytes,
       linearMemoryMaxBytes: this.#limits.instanceMemoryMaxBytes,
       logger: this.#logger,
@@ -179,6 +185,10 @@ class Runtime implements ComponentRuntime {
 
   get workerStats(): WorkerStats {
     return this.#threads.stats;
+  }
+
+  standBy(): void {
+    this.#threads.standBy(() => this.#cache.compileCacheDir);
   }
 
   async load(ref: string, options: LoadComponentOptions): Promise<PreparedComponent> {

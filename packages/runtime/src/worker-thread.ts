@@ -64,6 +64,8 @@ export interface ThreadOptions {
   oldGenerationMb: number;
   /** Asked when the last instance has left: whether the thread ends (always so for a dedicated one). */
   endWhenEmpty: () => boolean;
+  /** Told each time an instance on the thread has started. */
+  onInstanceStarted?: () => void;
   logger: Logger;
 }
 
@@ -78,6 +80,7 @@ export class WorkerThread {
   readonly #importSignal: Int32Array;
   readonly #importReplies: MessagePort;
   readonly #endWhenEmpty: () => boolean;
+  readonly #onInstanceStarted: (() => void) | undefined;
   /** Whose instances the thread holds (they all belong to one); undefined while it is empty. */
   #group: string | undefined;
   #alive = true;
@@ -86,6 +89,7 @@ export class WorkerThread {
   constructor(options: ThreadOptions) {
     this.#logger = options.logger;
     this.#endWhenEmpty = options.endWhenEmpty;
+    this.#onInstanceStarted = options.onInstanceStarted;
     const importSignal = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     const { port1: importReplies, port2: replyPort } = new MessageChannel();
     // The worker reads this port synchronously; it must never keep the host's event loop alive.
@@ -106,8 +110,6 @@ export class WorkerThread {
       stdout: false,
       stderr: false,
     });
-    // Only a thread with instances keeps the process alive (join refs it, the last leave unrefs it).
-    this.#worker.unref();
     this.#worker.on('message', (m: FromWorker) => this.#members.get(m.instance)?.receive(m));
     this.#worker.on('error', (err: Error) => {
       this.#logger.error('instance worker failed', { error: err.message });
@@ -116,6 +118,9 @@ export class WorkerThread {
     this.#worker.on('exit', (code) =>
       this.#ended(new InstanceCrashedError(`instance worker exited (code ${code})`)),
     );
+    // Only a thread with instances keeps the process alive (join refs it, the last leave unrefs it).
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    this.#worker.unref();
   }
 
   get alive(): boolean {
@@ -158,6 +163,7 @@ export class WorkerThread {
   /** The instance started: the thread has its component's bindings from now on. */
   started(bindingsKey: string): void {
     this.#loaded.add(bindingsKey);
+    this.#onInstanceStarted?.();
   }
 
   post(message: ToWorker): void {
@@ -226,6 +232,8 @@ export interface WorkerThreadsOptions {
   /** Shared threads to spread instances over before any holds two (0: one per core). */
   workers: number;
   instancesPerWorker: number;
+  /** Empty shared threads kept started once `standBy` was called. */
+  spares: number;
   heapMaxBytes: number;
   linearMemoryMaxBytes: number;
   logger: Logger;
@@ -237,6 +245,9 @@ export class WorkerThreads {
   readonly #workers: number;
   readonly #shared = new Set<WorkerThread>();
   readonly #all = new Set<WorkerThread>();
+  /** Set by `standBy`: where spare threads keep V8's compile cache. */
+  #spareCacheDir: (() => string | undefined) | undefined;
+  #closed = false;
 
   constructor(options: WorkerThreadsOptions) {
     this.#options = options;
@@ -271,12 +282,32 @@ export class WorkerThreads {
     return empty ?? this.#addShared(compileCacheDir);
   }
 
+  /**
+   * Keeps `spares` empty shared threads started from now on, so that a component scaled up from zero
+   * does not wait for a thread to start (measured in docs/benchmarks.md, P4). A spare taken is
+   * replaced once its first instance has started, not while that start needs the CPU.
+   */
+  standBy(compileCacheDir: () => string | undefined): void {
+    // A host stopped while it was starting closes the runtime before it stands by.
+    if (this.#closed) return;
+    this.#spareCacheDir = compileCacheDir;
+    this.#refill();
+  }
+
+  #refill(): void {
+    if (this.#spareCacheDir === undefined) return;
+    let empty = 0;
+    for (const thread of this.#shared) if (thread.size === 0) empty += 1;
+    for (; empty < this.#options.spares; empty++) this.#addShared(this.#spareCacheDir());
+  }
+
   #addShared(compileCacheDir: string | undefined): WorkerThread {
     // Threads beyond `workers` are there for a crowd of instances: they end once it has gone.
     const thread = this.#start(
       compileCacheDir,
       this.#options.instancesPerWorker,
       () => this.#shared.size > this.#workers,
+      () => this.#refill(),
     );
     this.#shared.add(thread);
     thread.onEnd(() => {
@@ -293,12 +324,18 @@ export class WorkerThreads {
     return thread;
   }
 
-  #start(compileCacheDir: string | undefined, instances: number, endWhenEmpty: () => boolean): WorkerThread {
+  #start(
+    compileCacheDir: string | undefined,
+    instances: number,
+    endWhenEmpty: () => boolean,
+    onInstanceStarted?: () => void,
+  ): WorkerThread {
     const { heapMaxBytes, linearMemoryMaxBytes, logger } = this.#options;
     const thread = new WorkerThread({
       compileCacheDir,
       oldGenerationMb: oldGenerationMb(heapMaxBytes, linearMemoryMaxBytes, instances),
       endWhenEmpty,
+      ...(onInstanceStarted === undefined ? {} : { onInstanceStarted }),
       logger,
     });
     this.#all.add(thread);
@@ -306,6 +343,8 @@ export class WorkerThreads {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#spareCacheDir = undefined;
     await Promise.all(
       [...this.#all].map((t) => t.stop(() => new InstanceCrashedError('the runtime was closed'))),
     );

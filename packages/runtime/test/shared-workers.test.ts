@@ -157,4 +157,43 @@ describe('shared worker threads', () => {
     );
     await Promise.all([loop.close(), hello.close()]);
   });
+
+  it('keeps a spare thread started once standing by, and replaces it when a component takes it', async () => {
+    const spares = createComponentRuntime({
+      cacheDir: join(dir.path, 'cache'),
+      limits: resolveLimits({ runtimeWorkers: 1, runtimeSpareWorkers: 1 }),
+    });
+    try {
+      assert.deepEqual(spares.workerStats.shared, [], 'no thread before standing by');
+      spares.standBy();
+      assert.deepEqual(spares.workerStats.shared, [0]);
+      const hello = spares.createPool(await spares.load(HELLO_WASM, { allowFileLoad: true }), {
+        componentId: 'hello',
+        maxInstances: 1,
+      });
+      await hello.warm();
+      // The spare took the instance; a new spare starts once the instance has started.
+      assert.deepEqual(spares.workerStats.shared, [1, 0]);
+      await hello.close();
+      // Left empty beyond runtimeWorkers, the first thread ends: one empty thread stays.
+      await waitFor(
+        () => JSON.stringify(spares.workerStats.shared) === '[0]',
+        5_000,
+        'one empty thread to stay',
+      );
+    } finally {
+      await spares.close();
+    }
+    const none = createComponentRuntime({
+      cacheDir: join(dir.path, 'cache'),
+      limits: resolveLimits({ runtimeSpareWorkers: 0 }),
+    });
+    none.standBy();
+    assert.deepEqual(none.workerStats.shared, []);
+    await none.close();
+    const closed = createComponentRuntime({ cacheDir: join(dir.path, 'cache') });
+    await closed.close();
+    closed.standBy();
+    assert.deepEqual(closed.workerStats.shared, [], 'a closed runtime starts no spare');
+  });
 });
