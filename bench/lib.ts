@@ -403,6 +403,20 @@ export class ChildServer {
     if (late) await this.#exited;
   }
 
+  /** Waits for the process to exit by itself; stops it and fails the run after `timeoutMs`. */
+  async waitExit(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
+    const late = await Promise.race([this.#exited.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) {
+      await this.stop();
+      throw new HarnessError(
+        `${this.name} did not finish within ${timeoutMs / 1000} s\n${this.outputTail()}`,
+      );
+    }
+  }
+
   /** Synchronous kill for the 'exit' handler. */
   killNow(): void {
     this.#signal('SIGKILL');

@@ -1,56 +1,75 @@
 /**
  * Part P4: cold start, from `scaleComponent` 0 → 1 to the first response, in-process (requests reach
  * the component as the HTTP server provider hands them over, see host-driver.ts), one at a time, for
- * hello built with each engine, and a hello without one (wat-hello.ts):
+ * hello built with each engine, and a hello without one (wat-hello.ts). Each measurement runs in a
+ * process of its own (servers/scale-up.ts says why):
  *   (1) new host, empty cache      a host started for the purpose, its cache directory empty: the
  *                                  component is transpiled, compiled and instantiated
  *   (2) new host, warm cache       the same with the cache (1) filled: read back, compiled, instantiated
- *   (3) running host, warm cache   a host up for a second, which has never run the component: its
- *                                  spare worker thread has started (runtimeSpareWorkers)
+ *   (3) running host, warm cache   a host that has served another component and run idle for a
+ *                                  second, and never ran this one: its spare worker thread has started
  *   (4) running host, 1 → 0 → 1    (3) after it ran the component and scaled it to zero: its compiled
  *                                  modules, and a worker thread with its bindings, are still there
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { createHost } from '@cirrus/host';
-import type { Host } from '@cirrus/host';
-import { createMemoryLattice } from '@cirrus/lattice';
-import { BUILTIN_PROVIDERS } from '@cirrus/providers';
-import { driver, hostCall } from './host-driver.ts';
-import { fmt, log, makeTempDir, median, progress, removeTempDir, requireHelloWasm, table } from './lib.ts';
+import {
+  ChildServer,
+  fmt,
+  HarnessError,
+  log,
+  makeTempDir,
+  median,
+  progress,
+  removeTempDir,
+  requireHelloWasm,
+  ROOT,
+  table,
+} from './lib.ts';
 import type { Settings } from './lib.ts';
 import { buildWatHello } from './wat-hello.ts';
 
-const benchDriver = driver();
-
-async function startHost(cacheDir: string): Promise<Host> {
-  const host = await createHost({
-    lattice: createMemoryLattice().connect(),
-    friendlyName: 'bench-start',
-    cacheDir,
-    allowFileLoad: true,
-    heartbeatIntervalMs: 0,
-    builtinProviders: { ...BUILTIN_PROVIDERS, 'bench-driver': benchDriver.provider },
-  });
-  await host.startProvider({ providerRef: 'wasmcloud+builtin://bench-driver', providerId: 'driver' });
-  return host;
-}
-
-/** ms from the scale request to the first response. */
-async function scaleUpAndCall(host: Host, ref: string): Promise<number> {
-  const started = performance.now();
-  await host.scaleComponent({ componentRef: ref, componentId: 'hello', count: 1 });
-  await hostCall(benchDriver.calls(), 'hello')();
-  return performance.now() - started;
-}
-
 const ENGINES = ['starlingmonkey', 'quickjs', 'wat'] as const;
-/** How long (3)'s host runs before the scale: enough for its spare thread to start. */
+type Engine = (typeof ENGINES)[number];
+/** The component (3) runs first: another engine's hello, so that the measured one is new to the host. */
+const WARM_UP: Record<Engine, Engine> = { starlingmonkey: 'wat', quickjs: 'wat', wat: 'quickjs' };
+/** How long (3)'s host runs idle before the scale: enough for its spare thread to start. */
 const RUNNING_MS = 1000;
+
+interface Scaled {
+  first: number;
+  again?: number;
+}
+
+async function scaleUp(
+  wasm: string,
+  cacheDir: string,
+  running: { warmUp: string } | undefined,
+  timeoutMs: number,
+): Promise<Scaled> {
+  const args = [join(ROOT, 'bench', 'servers', 'scale-up.ts'), '--wasm', wasm, '--cache', cacheDir];
+  if (running !== undefined) {
+    args.push('--warm-up', running.warmUp, '--running-ms', String(RUNNING_MS), '--again');
+  }
+  const child = ChildServer.startNode('scale-up', args);
+  await child.waitExit(timeoutMs);
+  const result: Partial<Scaled> = {};
+  for (const line of child.outputTail().split('\n')) {
+    const json = line.slice(line.indexOf('|') + 1).trim();
+    if (json.startsWith('{')) Object.assign(result, JSON.parse(json) as Partial<Scaled>);
+  }
+  if (child.exitCode !== 0 || result.first === undefined) {
+    throw new HarnessError(`scale-up failed (exit ${String(child.exitCode)})\n${child.outputTail()}`);
+  }
+  return { first: result.first, ...(result.again === undefined ? {} : { again: result.again }) };
+}
 
 export async function runStart(settings: Settings): Promise<void> {
   const dir = await makeTempDir();
-  const wat = await buildWatHello(dir);
+  const wasms: Record<Engine, string> = {
+    starlingmonkey: requireHelloWasm('starlingmonkey'),
+    quickjs: requireHelloWasm('quickjs'),
+    wat: await buildWatHello(dir),
+  };
   const modes = ENGINES.flatMap((engine) => [
     { engine, label: `(1) ${engine}: new host, empty cache`, ms: [] as number[] },
     { engine, label: `(2) ${engine}: new host, warm cache`, ms: [] as number[] },
@@ -58,26 +77,18 @@ export async function runStart(settings: Settings): Promise<void> {
     { engine, label: `(4) ${engine}: running host, 1 → 0 → 1`, ms: [] as number[] },
   ]);
   type Mode = (typeof modes)[number];
+  const timeoutMs = settings.startTimeout * 1000;
   try {
     log(`\n## P4. Cold start, scale 0 → 1 to the first response: ${settings.rounds} rounds\n`);
     for (let round = 1; round <= settings.rounds; round++) {
       for (const [e, engine] of ENGINES.entries()) {
-        const wasm = engine === 'wat' ? wat : requireHelloWasm(engine);
         const [empty, warm, running, again] = modes.slice(4 * e, 4 * e + 4) as [Mode, Mode, Mode, Mode];
         const cacheDir = join(dir, `cache-${engine}-${round}`);
-        for (const mode of [empty, warm, running]) {
-          const host = await startHost(cacheDir);
-          try {
-            if (mode === running) await sleep(RUNNING_MS);
-            mode.ms.push(await scaleUpAndCall(host, wasm));
-            if (mode === running) {
-              await host.scaleComponent({ componentRef: wasm, componentId: 'hello', count: 0 });
-              again.ms.push(await scaleUpAndCall(host, wasm));
-            }
-          } finally {
-            await host.stop();
-          }
-        }
+        empty.ms.push((await scaleUp(wasms[engine], cacheDir, undefined, timeoutMs)).first);
+        warm.ms.push((await scaleUp(wasms[engine], cacheDir, undefined, timeoutMs)).first);
+        const ran = await scaleUp(wasms[engine], cacheDir, { warmUp: wasms[WARM_UP[engine]] }, timeoutMs);
+        running.ms.push(ran.first);
+        if (ran.again !== undefined) again.ms.push(ran.again);
       }
       progress(
         `round ${round}/${settings.rounds}: ${modes.map((m) => `${fmt(m.ms.at(-1), 0)} ms`).join(' / ')}`,
