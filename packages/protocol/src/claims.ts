@@ -31,6 +31,7 @@ import {
   stripClaimsSections,
 } from './wasm-sections.ts';
 import { decodeBase64Url, encodeBase64Url } from './base64url.ts';
+import { webCryptoBytes } from './web-bytes.ts';
 
 /** The claims format revision Cirrus writes, as current wascap does. */
 export const WASCAP_REVISION = 3;
@@ -261,7 +262,7 @@ export function encodeClaimsToken(claims: WascapClaims, issuer: Nkey): string {
 /** SHA-256 of the binary without claims sections, upper-case hex: the claims' module hash. */
 export async function moduleHash(bytes: Uint8Array): Promise<string> {
   const stripped = stripClaimsSections(bytes);
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', stripped));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', webCryptoBytes(stripped)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0'))
     .join('')
     .toUpperCase();

@@ -27,6 +27,7 @@ import {
 } from './errors.ts';
 import { parsePublicKey } from './nkeys.ts';
 import { decodeBase64Url, encodeBase64Url } from './base64url.ts';
+import { webCryptoBytes } from './web-bytes.ts';
 
 export const WRPC_HEADER_HOST_CREDENTIAL = 'cirrus-host-credential';
 export const WRPC_HEADER_INVOCATION_SIGNATURE = 'cirrus-invocation-signature';
@@ -67,10 +68,11 @@ export interface InvocationCrypto<K> {
 type WebCryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 
 export const webInvocationCrypto: InvocationCrypto<Promise<WebCryptoKey>> = {
-  sha256: async (data) => new Uint8Array(await crypto.subtle.digest('SHA-256', data)),
-  importPublicKey: (raw) => crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']),
+  sha256: async (data) => new Uint8Array(await crypto.subtle.digest('SHA-256', webCryptoBytes(data))),
+  importPublicKey: (raw) =>
+    crypto.subtle.importKey('raw', webCryptoBytes(raw), { name: 'Ed25519' }, false, ['verify']),
   verify: async (key, data, signature) =>
-    crypto.subtle.verify({ name: 'Ed25519' }, await key, signature, data),
+    crypto.subtle.verify({ name: 'Ed25519' }, await key, webCryptoBytes(signature), webCryptoBytes(data)),
 };
 
 /** A host able to sign: its current credential and its key's Ed25519 signature. */
