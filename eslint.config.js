@@ -18,6 +18,7 @@ const LAYERS = {
   host: { folders: ['packages/host'], may: ['protocol', 'lattice', 'runtime', 'providers'] },
   apps: { folders: ['packages/apps'], may: ['protocol', 'lattice', 'control-client'] },
   'control-client': { folders: ['packages/control-client'], may: ['protocol', 'lattice'] },
+  dashboard: { folders: ['packages/dashboard'], may: ['protocol', 'lattice', 'control-client', 'apps'] },
   cli: {
     folders: ['packages/cli'],
     may: ['protocol', 'lattice', 'runtime', 'providers', 'host', 'apps', 'control-client'],
@@ -76,6 +77,7 @@ export default tseslint.config(
       '.cache/**',
       'eslint.config.js',
       'packages/cli/bin/**',
+      'packages/dashboard/dist/**',
     ],
   },
   js.configs.recommended,
@@ -122,4 +124,26 @@ export default tseslint.config(
     },
   },
   ...Object.entries(LAYERS).flatMap(layerRules),
+  {
+    // Lattice data reaches the dashboard page from anyone who can publish on the lattice: it is
+    // rendered as text only, never parsed as HTML.
+    files: ['packages/dashboard/ui/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']",
+          message: 'Render lattice data as text: no dangerouslySetInnerHTML.',
+        },
+        {
+          selector: 'MemberExpression[property.name=/^(innerHTML|outerHTML)$/]',
+          message: 'Render lattice data as text: no innerHTML or outerHTML.',
+        },
+        {
+          selector: 'CallExpression[callee.property.name=/^(insertAdjacentHTML|write|writeln)$/]',
+          message: 'Render lattice data as text: no HTML insertion.',
+        },
+      ],
+    },
+  },
 );

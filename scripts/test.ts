@@ -59,7 +59,14 @@ const steps: Step[] = [
       `examples/${name}/build/${name}-quickjs.wasm`,
     ],
   })),
+  // The dashboard's page, which its server serves and the browser tests load.
+  { name: 'build the dashboard page', command: 'node', args: ['packages/dashboard/scripts/build-ui.ts'] },
   { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },
+  {
+    name: 'typecheck the dashboard page',
+    command: 'tsc',
+    args: ['-p', 'packages/dashboard/ui/tsconfig.json'],
+  },
   ...COMPONENTS.map((dir) => ({ name: `typecheck ${dir}`, command: 'tsc', args: ['-p', dir] })),
   { name: 'lint', command: 'eslint', args: ['.'] },
   { name: 'dependencies', command: 'node', args: ['scripts/check-deps.ts'] },

@@ -196,6 +196,12 @@ export class ManifestInvalidError extends kind('MANIFEST_INVALID') {}
 export class AppNotFoundError extends kind('APP_NOT_FOUND') {}
 export class AppRequestFailedError extends kind('APP_REQUEST_FAILED') {}
 export class AppFailedError extends kind('APP_FAILED') {}
+// --- the dashboard -------------------------------------------------------------------------------
+export class DashboardUnauthorizedError extends kind('DASHBOARD_UNAUTHORIZED') {}
+export class DashboardForbiddenError extends kind('DASHBOARD_FORBIDDEN') {}
+export class DashboardNotFoundError extends kind('DASHBOARD_NOT_FOUND') {}
+export class DashboardBusyError extends kind('DASHBOARD_BUSY') {}
+
 export class BuildFailedError extends kind('BUILD_FAILED') {}
 export class InsecurePermissionsError extends kind('INSECURE_PERMISSIONS') {}
 export class FileExistsError extends kind('FILE_EXISTS') {}
@@ -315,6 +321,10 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   AppNotFoundError,
   AppRequestFailedError,
   AppFailedError,
+  DashboardUnauthorizedError,
+  DashboardForbiddenError,
+  DashboardNotFoundError,
+  DashboardBusyError,
   BuildFailedError,
   InsecurePermissionsError,
   FileExistsError,

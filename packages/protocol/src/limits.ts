@@ -717,6 +717,34 @@ export const LIMIT_SPECS = {
     unit: 'bytes',
     description: 'Largest seed, host credential or NATS secret file the CLI reads.',
   },
+  dashboardSessionTtlMs: {
+    default: 12 * 3_600_000,
+    min: 60_000,
+    max: 7 * 24 * 3_600_000,
+    unit: 'ms',
+    description: 'How long a dashboard session (the cookie its token URL sets) stays valid.',
+  },
+  dashboardSessionsMax: {
+    default: 64,
+    min: 1,
+    max: 10_000,
+    unit: 'count',
+    description: 'Dashboard sessions kept at once; opening one more ends the oldest.',
+  },
+  dashboardEventStreamsMax: {
+    default: 32,
+    min: 1,
+    max: 10_000,
+    unit: 'count',
+    description: 'Live event streams the dashboard serves at once; more are refused with DASHBOARD_BUSY.',
+  },
+  dashboardRequestMaxBytes: {
+    default: 1 * MiB,
+    min: 1 * KiB,
+    max: 64 * MiB,
+    unit: 'bytes',
+    description: 'Largest body of a dashboard action (an application manifest included).',
+  },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMIT_SPECS;
