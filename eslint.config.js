@@ -21,7 +21,7 @@ const LAYERS = {
   dashboard: { folders: ['packages/dashboard'], may: ['protocol', 'lattice', 'control-client', 'apps'] },
   cli: {
     folders: ['packages/cli'],
-    may: ['protocol', 'lattice', 'runtime', 'providers', 'host', 'apps', 'control-client'],
+    may: ['protocol', 'lattice', 'runtime', 'providers', 'host', 'apps', 'control-client', 'dashboard'],
   },
   testing: { folders: ['packages/testing'], may: ['protocol', 'lattice'] },
   'provider-sdk': { folders: ['packages/provider-sdk'], may: ['protocol', 'lattice', 'providers'] },

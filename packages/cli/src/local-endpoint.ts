@@ -100,16 +100,27 @@ export async function writeLocalEndpoint(env: Env, info: LocalEndpointInfo): Pro
 }
 
 async function writeRecord(env: Env, info: LocalEndpointInfo): Promise<LocalEndpointRemover> {
-  const file = localEndpointFile(env, info.lattice);
-  await privateDir(localStateDir(env));
-  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const record = {
+  return writePrivateRecord(env, localEndpointFile(env, info.lattice), {
     url: info.url,
     token: info.token,
     lattice: info.lattice,
     hostId: info.hostId,
     pid: info.pid,
-  };
+  });
+}
+
+/**
+ * Writes a user-only JSON file in the state directory, atomically (a user-only temporary file renamed
+ * over the old one, so a reader never sees half a file), and returns its remover, which deletes the
+ * file only while it still names this process: another `cirrus up` may have replaced it since.
+ */
+export async function writePrivateRecord<T extends { readonly pid: number }>(
+  env: Env,
+  file: string,
+  record: T,
+): Promise<LocalEndpointRemover> {
+  await privateDir(localStateDir(env));
+  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     // 'wx': never follow or reuse something already at the temporary name.
     const handle = await open(temp, 'wx', FILE_MODE);
@@ -125,13 +136,13 @@ async function writeRecord(env: Env, info: LocalEndpointInfo): Promise<LocalEndp
     throw err;
   }
   return async () => {
-    // Another `cirrus up` on the same lattice may have replaced the file since; that one stays.
-    const current = await readRecord(file).catch(() => undefined);
-    if (current?.pid === info.pid) await rm(file, { force: true });
+    const current = await readJson(file).catch(() => undefined);
+    if ((current as { pid?: unknown } | undefined)?.pid === record.pid) await rm(file, { force: true });
   };
 }
 
-async function readRecord(file: string): Promise<LocalEndpointInfo | undefined> {
+/** The JSON in `file`, or undefined when there is no file; anything unparsable is undefined too. */
+async function readJson(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -139,13 +150,31 @@ async function readRecord(file: string): Promise<LocalEndpointInfo | undefined> 
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
-    parsed = undefined;
+    return null;
   }
-  const r = parsed as Partial<Record<keyof LocalEndpointInfo, unknown>> | undefined;
+}
+
+/**
+ * A user-only record the state directory holds for a running process: undefined when there is no
+ * file or its process is gone. Throws INSECURE_PERMISSIONS for a file others could read or planted.
+ */
+export async function readPrivateRecord(file: string): Promise<unknown> {
+  if (!(await assertPrivate(file))) return undefined;
+  const record = await readJson(file);
+  const pid = (record as { pid?: unknown } | null | undefined)?.pid;
+  if (
+    record === undefined ||
+    (typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid))
+  )
+    return undefined;
+  return record;
+}
+
+function checkRecord(file: string, parsed: unknown): LocalEndpointInfo {
+  const r = parsed as Partial<Record<keyof LocalEndpointInfo, unknown>> | null;
   if (
     typeof r !== 'object' ||
     r === null ||
@@ -213,8 +242,8 @@ export async function readLocalEndpoint(
   lattice: string = DEFAULT_LATTICE,
 ): Promise<LocalEndpointRecord | undefined> {
   const file = localEndpointFile(env, lattice);
-  if (!(await assertPrivate(file))) return undefined;
-  const record = await readRecord(file);
-  if (record === undefined || !isAlive(record.pid)) return undefined;
+  const parsed = await readPrivateRecord(file);
+  if (parsed === undefined) return undefined;
+  const record = checkRecord(file, parsed);
   return { url: record.url, token: record.token, lattice: record.lattice, hostId: record.hostId };
 }

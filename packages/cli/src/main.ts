@@ -13,6 +13,7 @@ import { linkCommand } from './commands/link.ts';
 import { scaleCommand } from './commands/scale.ts';
 import { startCommand } from './commands/start.ts';
 import { stopCommand } from './commands/stop.ts';
+import { uiCommand } from './commands/ui.ts';
 import { upCommand } from './commands/up.ts';
 import { updateCommand } from './commands/update.ts';
 import type { CommandContext } from './context.ts';
@@ -21,6 +22,7 @@ import type { CapturedOutput, Invocation } from './program.ts';
 
 const COMMANDS = [
   upCommand,
+  uiCommand,
   appCommand,
   buildCommand,
   getCommand,

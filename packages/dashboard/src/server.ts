@@ -14,6 +14,7 @@ import { createWadmClient } from '@cirrus/apps';
 import { createControlClient } from '@cirrus/control-client';
 import type { LatticeConnection } from '@cirrus/lattice';
 import {
+  AddressInUseError,
   DashboardBusyError,
   DashboardForbiddenError,
   DashboardNotFoundError,
@@ -160,6 +161,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
   }).catch(async (err: unknown) => {
     await view.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new AddressInUseError(`${host}:${options.port ?? DEFAULT_DASHBOARD_PORT} is already in use`, {
+        hint: 'another program (or another cirrus up) serves there: pick another port, or port 0 for any free one',
+        cause: err,
+      });
+    }
     throw err;
   });
   const { port } = server.address() as AddressInfo;
