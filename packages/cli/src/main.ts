@@ -22,7 +22,6 @@ import type { CapturedOutput, Invocation } from './program.ts';
 
 const COMMANDS = [
   upCommand,
-  uiCommand,
   appCommand,
   buildCommand,
   getCommand,
@@ -36,6 +35,7 @@ const COMMANDS = [
   keysCommand,
   claimsCommand,
   credentialCommand,
+  uiCommand,
 ];
 
 const EPILOGUE = `

@@ -125,8 +125,8 @@ describe('cirrus --help', () => {
 describe('cirrus typos', () => {
   it('suggest the nearest command, subcommand or option, as a usage error with exit code 2', async () => {
     const cases: [string[], string][] = [
-      [['uo'], 'error[USAGE_ERROR]: unknown command "uo"\n  hint: did you mean up?'],
-      [['help', 'uo'], 'error[USAGE_ERROR]: unknown command "uo"\n  hint: did you mean up?'],
+      [['uo'], 'error[USAGE_ERROR]: unknown command "uo"\n  hint: did you mean one of ui, up?'],
+      [['help', 'uo'], 'error[USAGE_ERROR]: unknown command "uo"\n  hint: did you mean one of ui, up?'],
       [['get', 'hots'], 'error[USAGE_ERROR]: unknown subcommand "get hots"\n  hint: did you mean get hosts?'],
       [
         ['claims', 'sing'],

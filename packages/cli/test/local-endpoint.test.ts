@@ -368,7 +368,7 @@ describe('cirrus up and the local endpoint', () => {
       await waitFor(() => h.err.some((l) => l.includes('host started')), 30_000, 'the host to start');
       assert.ok(!h.err.some((l) => l.includes('local lattice endpoint')));
       assert.equal(await readLocalEndpoint(h.context.env), undefined);
-      assert.equal(await stop(), 0);
+      assert.equal(await stop(), 0, h.err.join('\n'));
     } finally {
       await stop().catch(() => undefined);
     }
