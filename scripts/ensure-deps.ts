@@ -1,8 +1,8 @@
 /**
  * Installs the system programs the tests start for real (a NATS server, a Redis server, openssl
- * for test certificates; Chromium later) when they are missing. Every machine of the project is a
- * fresh Debian, so the project's own files must install what its tests need: `npm test` runs this
- * first, and it can be run alone:
+ * for test certificates, Chromium for the dashboard's browser tests) when they are missing. Every
+ * machine of the project is a fresh Debian, so the project's own files must install what its tests
+ * need: `npm test` runs this first, and it can be run alone:
  *
  *   node scripts/ensure-deps.ts           install what is missing
  *   node scripts/ensure-deps.ts --check   only report; exit 1 when something is missing
@@ -38,6 +38,11 @@ const DEPENDENCIES: readonly SystemDependency[] = [
     debianPackage: 'openssl',
     binary: 'openssl',
     neededBy: 'TLS tests of authenticated NATS (@cirrus/testing generateTlsFiles)',
+  },
+  {
+    debianPackage: 'chromium',
+    binary: 'chromium',
+    neededBy: 'dashboard browser tests (test/integration/dashboard-browser.test.ts, via playwright-core)',
   },
 ];
 
