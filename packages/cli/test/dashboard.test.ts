@@ -5,7 +5,6 @@
  * and a non-loopback one is refused.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -13,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
-import type { CommandContext } from '../src/index.ts';
 import { main } from '../src/index.ts';
+import { harness, ownDirs } from './support.ts';
 
 describe('cirrus up --dashboard and cirrus ui', () => {
   let dir: TempDir;
@@ -27,25 +26,9 @@ describe('cirrus up --dashboard and cirrus ui', () => {
     await dir?.remove();
   });
 
-  function context(out: string[], err: string[], signals = new EventEmitter()): CommandContext {
-    return {
-      print: (line) => out.push(line),
-      log: (line) => err.push(line),
-      env: { CIRRUS_CACHE_DIR: join(dir.path, 'cache'), CIRRUS_STATE_DIR: join(dir.path, 'state') },
-      signals: signals as unknown as CommandContext['signals'],
-      exit: (code) => {
-        throw new Error(`exit(${code}) called`);
-      },
-    };
-  }
-
   function up(argv: string[]): { err: string[]; stop: () => Promise<number>; running: Promise<number> } {
-    const err: string[] = [];
-    const signals = new EventEmitter();
-    const running = main(
-      ['up', '--no-local-endpoint', '--log-format', 'json', ...argv],
-      context([], err, signals),
-    );
+    const { context, err, signals } = harness(ownDirs(dir.path));
+    const running = main(['up', '--no-local-endpoint', '--log-format', 'json', ...argv], context);
     let exit: Promise<number> | undefined;
     const stop = (): Promise<number> => {
       if (exit === undefined) {
@@ -80,18 +63,17 @@ describe('cirrus up --dashboard and cirrus ui', () => {
       const opened = await fetch(url, { redirect: 'manual' });
       assert.equal(opened.status, 303);
       assert.match(opened.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict/);
-      const out: string[] = [];
-      assert.equal(await main(['ui'], context(out, [])), 0);
-      assert.deepEqual(out, [url]);
+      const ui = harness(ownDirs(dir.path));
+      assert.equal(await main(['ui'], ui.context), 0);
+      assert.deepEqual(ui.out, [url]);
       const file = join(dir.path, 'state', 'dashboard-default.json');
       assert.equal((await stat(file)).mode & 0o077, 0, 'the file holds the token: user-only');
     } finally {
       assert.equal(await stop(), 0);
     }
-    const after: string[] = [];
-    const afterErr: string[] = [];
-    assert.equal(await main(['ui'], context(after, afterErr)), 1);
-    assert.match(afterErr.join('\n'), /HOST_NOT_FOUND/);
+    const gone = harness(ownDirs(dir.path));
+    assert.equal(await main(['ui'], gone.context), 1);
+    assert.match(gone.err.join('\n'), /HOST_NOT_FOUND/);
   });
 
   it('fails on a busy --dashboard address, and refuses one off loopback or malformed', async () => {
