@@ -47,5 +47,11 @@ export { LEASE_BUCKET, startApplicationService } from './service.ts';
 export type { ApplicationService, ApplicationServiceOptions } from './service.ts';
 export { withImages } from './manifest-images.ts';
 export { createWadmClient } from './wadm-client.ts';
-export type { WadmClient, WadmModelSummary, WadmPutReply, WadmStatus } from './wadm-client.ts';
+export type {
+  WadmClient,
+  WadmClientOptions,
+  WadmModelSummary,
+  WadmPutReply,
+  WadmStatus,
+} from './wadm-client.ts';
 export { STATE_BUCKET, wadmStateDocuments, wadmStateWriter } from './wadm-state.ts';

@@ -57,11 +57,21 @@ const NO_MANAGER_RETRY_MS = 100;
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
+export interface WadmClientOptions {
+  /**
+   * Ask again while nobody answers, until the deadline (the default): a manager taking over the
+   * lease answers within moments. False: NO_RESPONDERS at once, for a caller that only looks.
+   */
+  waitForManager?: boolean;
+}
+
 export function createWadmClient(
   connection: LatticeConnection,
   lattice: string,
   timeoutMs: number,
+  options: WadmClientOptions = {},
 ): WadmClient {
+  const waitForManager = options.waitForManager ?? true;
   const call = async (op: string, body?: string | object): Promise<Record<string, unknown>> => {
     const data =
       body === undefined ? undefined : encoder.encode(typeof body === 'string' ? body : JSON.stringify(body));
@@ -77,7 +87,7 @@ export function createWadmClient(
         break;
       } catch (err) {
         if (!(err instanceof NoRespondersError)) throw err;
-        if (performance.now() + NO_MANAGER_RETRY_MS < deadline) {
+        if (waitForManager && performance.now() + NO_MANAGER_RETRY_MS < deadline) {
           await new Promise((resolve) => setTimeout(resolve, NO_MANAGER_RETRY_MS));
           continue;
         }

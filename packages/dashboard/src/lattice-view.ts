@@ -15,6 +15,8 @@ export interface LatticeViewOptions {
   control: ControlClient;
   /** For the snapshot's list of applications: a short deadline, as no manager may run at all. */
   wadm: WadmClient;
+  /** The same without waiting for a manager to take over: asked while none has answered. */
+  wadmOnce: WadmClient;
   /** A host unheard of for this long is shown as stale (three default heartbeat intervals). */
   staleAfterMs: number;
   now: () => number;
@@ -41,6 +43,11 @@ export class LatticeView {
   readonly #lastSeen = new Map<string, number>();
   readonly #health = new Map<string, ProviderHealth>();
   readonly #configs = new Set<string>();
+  /**
+   * Whether the last list of applications found no manager: then the next asks once instead of
+   * waiting out the deadline (500 ms) for one to take over, which every snapshot would pay.
+   */
+  #noManager = false;
   readonly #listeners = new Set<(event: CloudEvent) => void>();
   readonly #events: EventStream;
   readonly #pumped: Promise<void>;
@@ -118,8 +125,9 @@ export class LatticeView {
       settle(control.pingHosts({ expect: recent })),
       settle(control.getLinks()),
       settle(control.getClaims()),
-      settle(wadm.list()),
+      settle((this.#noManager ? this.#options.wadmOnce : wadm).list()),
     ]);
+    this.#noManager = 'unavailable' in apps && apps.unavailable.code === 'NO_RESPONDERS';
     const takenAtMs = now();
     const infos: HostInfo[] = 'unavailable' in hosts ? [] : hosts;
     for (const info of infos) this.#lastSeen.set(info.id, takenAtMs);

@@ -145,6 +145,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     lattice: options.lattice,
     control,
     wadm: createWadmClient(options.connection, options.lattice, SNAPSHOT_APPS_TIMEOUT_MS),
+    wadmOnce: createWadmClient(options.connection, options.lattice, SNAPSHOT_APPS_TIMEOUT_MS, {
+      waitForManager: false,
+    }),
     staleAfterMs: STALE_AFTER_MS,
     now,
     logger,
