@@ -174,6 +174,8 @@ export function App() {
     actions: () => snapshot && <ActionsView snapshot={snapshot} outcomes={outcomes} />,
   };
 
+  // Unknown without a session: the header then names no lattice rather than a placeholder.
+  const latticeName = snapshot?.lattice ?? session?.lattice;
   const specs = tabSpecs(snapshot, stream.events.length);
   const activeLabel = specs.find((spec) => spec.key === tab)?.label ?? tab;
 
@@ -181,9 +183,11 @@ export function App() {
     <ActionProvider onOutcome={onOutcome}>
       <header class="top">
         <h1>Cirrus dashboard</h1>
-        <span class="lattice">
-          Lattice <code>{snapshot?.lattice ?? session?.lattice ?? '…'}</code>
-        </span>
+        {latticeName !== undefined && (
+          <span class="lattice">
+            Lattice <code>{latticeName}</code>
+          </span>
+        )}
         {live && <StreamIndicator stream={stream} />}
         {snapshot !== undefined && (
           // Not a live region: it changes on every event, which would flood a screen reader.
