@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createControlClient } from '@cirrus/control-client';
 import type { ControlClient } from '@cirrus/control-client';
@@ -214,6 +215,26 @@ describe('dashboard API', () => {
     assert.equal(codeOf(tooLarge), 'PAYLOAD_TOO_LARGE');
     const notJson = await post('{', {});
     assert.equal(codeOf(notJson), 'INVALID_ARGUMENT');
+  });
+
+  it('answers a request target that is not a URL with 400, and serves on', async () => {
+    const odd = await call(`${dashboard.origin}/`, {
+      headers: { authorization: `Bearer ${dashboard.token}` },
+    });
+    assert.equal(odd.status, 200);
+    const port = new URL(dashboard.origin).port;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.end(`GET http://[ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
+      );
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400/);
+    assert.match(raw, /INVALID_ARGUMENT/, 'answered by the dashboard, not by the HTTP parser');
+    assert.equal((await get('/api/session')).status, 200, 'the server still answers');
   });
 
   it('refuses requests addressed to another host name (DNS rebinding)', async () => {

@@ -348,7 +348,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       );
       return;
     }
-    const url = new URL(req.url ?? '/', origin);
+    let url: URL;
+    try {
+      // The request target is whatever the client sent: an absolute form may not parse.
+      url = new URL(req.url ?? '/', origin);
+    } catch {
+      sendError(
+        res,
+        new InvalidArgumentError('the request target is not a URL', { hint: `open ${origin}/` }),
+      );
+      return;
+    }
     if (!url.pathname.startsWith('/api/')) {
       page(req, res, url);
       return;
