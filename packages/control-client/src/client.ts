@@ -9,14 +9,18 @@ import {
   assertCtlTopicPrefix,
   assertValidId,
   ComponentScaleFailedError,
+  ControlRequestFailedError,
   ctlPrefix,
   CTL_TOPIC_PREFIX,
   DEFAULT_LATTICE,
   DEFAULT_LIMITS,
+  ERROR_CODES,
+  errorFromJSON,
   InvalidArgumentError,
   NoRespondersError,
 } from '@cirrus/protocol';
 import type {
+  CirrusError,
   CloudEvent,
   ComponentAuctionAck,
   ComponentAuctionRequest,
@@ -140,7 +144,11 @@ export interface ControlClient {
   getClaims(): Promise<StringMap[]>;
   scaleComponent(params: ScaleComponentParams, options?: ScaleOptions): Promise<ScaleResult>;
   updateComponent(params: UpdateComponentParams): Promise<ControlAck>;
-  startProvider(params: StartProviderParams): Promise<ControlAck>;
+  /**
+   * With `wait: true`, resolves on the host's `provider_started`, or throws the error its
+   * `provider_start_failed` names (the acknowledgement comes before the provider has started).
+   */
+  startProvider(params: StartProviderParams, options?: ScaleOptions): Promise<ScaleResult>;
   stopProvider(params: StopProviderParams): Promise<ControlAck>;
   /** Asks a host to stop; `timeoutMs` is how long the host may take to stop its workloads. */
   stopHost(hostId: string, timeoutMs?: number): Promise<ControlAck>;
@@ -178,6 +186,16 @@ function withOptional<T extends object>(body: T, extra: Record<string, unknown>)
 }
 
 const SCALE_OUTCOMES: readonly EventName[] = ['component_scaled', 'component_scale_failed'];
+const PROVIDER_START_OUTCOMES: readonly EventName[] = ['provider_started', 'provider_start_failed'];
+
+/** The typed error a host's `CODE: message` text names; other text is CONTROL_REQUEST_FAILED. */
+function errorFromText(text: string, hint: string): CirrusError {
+  const match = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(text);
+  if (match !== null && ERROR_CODES.includes(match[1] as string)) {
+    return errorFromJSON({ code: match[1] as string, message: match[2] as string, hint });
+  }
+  return new ControlRequestFailedError(text, { hint });
+}
 
 class ControlClientImpl implements ControlClient {
   readonly lattice: string;
@@ -322,30 +340,17 @@ class ControlClientImpl implements ControlClient {
       { annotations: params.annotations, config: params.config, allow_update: params.allowUpdate },
     );
     if (options.wait !== true) return this.#ack(to, body);
-
-    const waitMs = positiveMs('waitTimeoutMs', options.waitTimeoutMs, this.#waitTimeoutMs);
-    const cancel = new AbortController();
     // Like wash: the outcome is the next scale event of this component from this host. The image
     // reference is not compared, because a host that keeps a different running image reports that one.
-    const outcome = this.waitForEvent(
+    const { ack, event } = await this.#ackThenOutcome(
+      to,
+      body,
       (event) =>
         (event.source === params.hostId || event.data.host_id === params.hostId) &&
         event.data.component_id === params.componentId,
-      waitMs,
-      { types: SCALE_OUTCOMES, signal: cancel.signal },
+      SCALE_OUTCOMES,
+      options,
     );
-    // Settled below; this keeps a rejection that nobody awaits yet (ack failed first) from escaping.
-    outcome.catch(() => undefined);
-    let ack: ControlAck;
-    try {
-      // The subscription must reach the server before the request, or a fast host's event is lost.
-      await this.#conn.flush();
-      ack = await this.#ack(to, body);
-    } catch (err) {
-      cancel.abort(err);
-      throw err;
-    }
-    const event = await outcome;
     if (event.type.endsWith('.component_scale_failed')) {
       const error = typeof event.data.error === 'string' ? event.data.error : 'no reason given';
       throw new ComponentScaleFailedError(error, {
@@ -372,12 +377,57 @@ class ControlClientImpl implements ControlClient {
     return this.#ack(this.#toHost('update component', 'component.update', params.hostId), body);
   }
 
-  startProvider(params: StartProviderParams): Promise<ControlAck> {
+  async startProvider(params: StartProviderParams, options: ScaleOptions = {}): Promise<ScaleResult> {
+    const to = this.#toHost('start provider', 'provider.start', params.hostId);
     const body = withOptional<StartProviderRequest>(
       { provider_id: params.providerId, provider_ref: params.providerRef, host_id: params.hostId },
       { config: params.config, annotations: params.annotations },
     );
-    return this.#ack(this.#toHost('start provider', 'provider.start', params.hostId), body);
+    if (options.wait !== true) return this.#ack(to, body);
+    const { ack, event } = await this.#ackThenOutcome(
+      to,
+      body,
+      (event) =>
+        (event.source === params.hostId || event.data.host_id === params.hostId) &&
+        event.data.provider_id === params.providerId,
+      PROVIDER_START_OUTCOMES,
+      options,
+    );
+    if (event.type.endsWith('.provider_start_failed')) {
+      throw errorFromText(
+        typeof event.data.error === 'string' ? event.data.error : 'no reason given',
+        'the host accepted the request but could not start the provider; fix what it names and start it again',
+      );
+    }
+    return { message: ack.message, event };
+  }
+
+  /**
+   * Sends a request the host acknowledges before doing it, and waits for the event that reports the
+   * outcome: subscribed first, so that a fast host's event is not missed.
+   */
+  async #ackThenOutcome(
+    to: Addressee,
+    body: unknown,
+    matches: (event: CloudEvent) => boolean,
+    types: readonly EventName[],
+    options: ScaleOptions,
+  ): Promise<{ ack: ControlAck; event: CloudEvent }> {
+    const waitMs = positiveMs('waitTimeoutMs', options.waitTimeoutMs, this.#waitTimeoutMs);
+    const cancel = new AbortController();
+    const outcome = this.waitForEvent(matches, waitMs, { types, signal: cancel.signal });
+    // Settled below; this keeps a rejection that nobody awaits yet (ack failed first) from escaping.
+    outcome.catch(() => undefined);
+    let ack: ControlAck;
+    try {
+      // The subscription must reach the server before the request, or a fast host's event is lost.
+      await this.#conn.flush();
+      ack = await this.#ack(to, body);
+    } catch (err) {
+      cancel.abort(err);
+      throw err;
+    }
+    return { ack, event: await outcome };
   }
 
   stopProvider(params: StopProviderParams): Promise<ControlAck> {

@@ -140,22 +140,26 @@ export async function runAction(action: Action, context: ActionContext): Promise
   const done = (message: string): ActionResult => ({ ok: true, message });
   switch (action.kind) {
     case 'scale-component': {
-      const result = await control.scaleComponent({
-        hostId: action.hostId,
-        componentRef: action.componentRef,
-        componentId: action.componentId,
-        count: action.count,
-      });
+      // Waited for: the host acknowledges before it has started anything, and a failure shows only
+      // as an event.
+      const result = await control.scaleComponent(
+        {
+          hostId: action.hostId,
+          componentRef: action.componentRef,
+          componentId: action.componentId,
+          count: action.count,
+        },
+        { wait: true },
+      );
       return done(result.message);
     }
     case 'start-provider':
       return done(
         (
-          await control.startProvider({
-            hostId: action.hostId,
-            providerRef: action.providerRef,
-            providerId: action.providerId,
-          })
+          await control.startProvider(
+            { hostId: action.hostId, providerRef: action.providerRef, providerId: action.providerId },
+            { wait: true },
+          )
         ).message,
       );
     case 'stop-provider':
