@@ -35,6 +35,8 @@ const nth =
 const START_PHASES: readonly [string, Phase][] = [
   ['the host started', nth('host started')],
   ['the local endpoint opened', nth('local lattice endpoint')],
+  ['the application manager took the lease (the dashboard starting)', nth('application manager active')],
+  ['the dashboard started', nth('dashboard')],
   ['the first provider started', nth('provider started')],
   ['the first component started', nth('component started')],
   ['the first route was added (the second app starting)', nth('http route added')],
@@ -110,7 +112,8 @@ describe('signals at every phase of start and stop', () => {
       dir: join(dir.path, `run-${run}`),
       // Shared, so that each run starts from a warm transpile cache and reaches every phase quickly.
       cacheDir,
-      args: ['--log-format', 'json', ...apps.flatMap((app) => ['--app', app])],
+      // A dashboard of its own on any free port: the default one may be another run's.
+      args: ['--log-format', 'json', '--dashboard', '127.0.0.1:0', ...apps.flatMap((app) => ['--app', app])],
       label: `host ${run}`,
     });
   }

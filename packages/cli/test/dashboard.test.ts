@@ -94,6 +94,27 @@ describe('cirrus up --dashboard and cirrus ui', () => {
     assert.equal(await withDeadline(malformed.running, 30_000, 'cirrus up to fail'), 2);
   });
 
+  it('ends cleanly on a signal while the dashboard starts', async () => {
+    // The dashboard starts right after the application manager: a signal then closes the lattice
+    // connection under it, which must read as the shutdown asked for, not as a failed start.
+    for (const delayMs of [0, 2, 5, 10, 15, 20, 30, 45]) {
+      const h = harness(ownDirs(dir.path));
+      const log = h.context.log;
+      h.context.log = (line) => {
+        log(line);
+        if (line.includes('application manager active')) {
+          setTimeout(() => h.signals.emit('SIGINT', 'SIGINT'), delayMs);
+        }
+      };
+      const code = await withDeadline(
+        main(['up', '--no-local-endpoint', '--dashboard', '127.0.0.1:0'], h.context),
+        30_000,
+        'cirrus up to end',
+      );
+      assert.equal(code, 0, `signal ${delayMs} ms after the manager started\n${h.err.join('\n')}`);
+    }
+  });
+
   it('starts without the dashboard with --no-dashboard', async () => {
     const { err, stop } = up(['--no-dashboard']);
     try {

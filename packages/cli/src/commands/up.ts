@@ -475,6 +475,8 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
           logger,
         });
       } catch (err) {
+        // A signal meanwhile closed the lattice connection under it: that is the shutdown asked for.
+        if (await interrupted()) return 0;
         // On the default address another host may already serve it; one asked for by flag must start.
         if (typeof dashboardFlag === 'string' || !(err instanceof AddressInUseError)) {
           await shutdown();
