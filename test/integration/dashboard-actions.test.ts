@@ -19,10 +19,7 @@
  * Chromium comes from `node scripts/ensure-deps.ts` (Debian package `chromium`).
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { createAppManager, createWadmClient, serveWadmApi } from '@cirrus/apps';
 import type { AppManager, WadmApi, WadmClient } from '@cirrus/apps';
@@ -37,8 +34,9 @@ import type { LatticeConnection } from '@cirrus/lattice';
 import type { HostInventory } from '@cirrus/protocol';
 import { resolveLimits, silentLogger } from '@cirrus/protocol';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
-import { tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { tempDir, waitFor } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
+import { launchChromium } from './chromium.ts';
 
 const HELLO = new URL('../../examples/hello/build/hello.wasm', import.meta.url);
 const KEYVALUE = 'wasmcloud+builtin://keyvalue';
@@ -64,23 +62,6 @@ spec:
           properties:
             instances: 1
 `;
-
-/** Where ensure-deps looks: `chromium` on PATH, else the Debian package's /usr/bin/chromium. */
-function findChromium(): string {
-  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter((dir) => dir !== '');
-  for (const candidate of [...dirs.map((dir) => join(dir, 'chromium')), '/usr/bin/chromium']) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error(
-    'the dashboard browser tests need Chromium, and there is no `chromium` on PATH or at /usr/bin/chromium: ' +
-      'run `node scripts/ensure-deps.ts` (it installs the Debian package chromium)',
-  );
-}
 
 describe('dashboard actions through the page', { timeout: 60_000 }, () => {
   let dir: TempDir;
@@ -149,7 +130,6 @@ describe('dashboard actions through the page', { timeout: 60_000 }, () => {
     waitFor(async () => ((inv) => check(inv) && inv)(await inventory()), WAIT_MS, what, 50);
 
   before(async () => {
-    const executablePath = findChromium();
     dir = await tempDir();
     const lattice = createMemoryLattice();
     const connect = (): LatticeConnection => {
@@ -184,11 +164,7 @@ describe('dashboard actions through the page', { timeout: 60_000 }, () => {
     control = createControlClient({ connection: clientConnection, lattice: 'default' });
     wadm = createWadmClient(clientConnection, 'default', WAIT_MS);
 
-    browser = await withDeadline(
-      chromium.launch({ executablePath, headless: true }),
-      20_000,
-      `Chromium (${executablePath}) to start`,
-    );
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     context.setDefaultTimeout(WAIT_MS);
     page = await context.newPage();

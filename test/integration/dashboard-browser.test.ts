@@ -19,15 +19,13 @@
  * Chromium comes from `node scripts/ensure-deps.ts` (Debian package `chromium`).
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createControlClient } from '@cirrus/control-client';
 import type { ControlClient } from '@cirrus/control-client';
@@ -37,8 +35,9 @@ import { createHost } from '@cirrus/host';
 import type { Host } from '@cirrus/host';
 import { createMemoryLattice } from '@cirrus/lattice';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
-import { tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { tempDir, waitFor } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
+import { launchChromium } from './chromium.ts';
 
 const HELLO = new URL('../../examples/hello/build/hello.wasm', import.meta.url);
 const DOCS_IMAGES = fileURLToPath(new URL('../../docs/images/', import.meta.url));
@@ -54,23 +53,6 @@ interface PageGlobals {
   performance: { now(): number; getEntriesByType(type: string): { toJSON(): Record<string, number> }[] };
   /** Set by the test; still there after an update means the page was not reloaded. */
   notReloaded?: boolean;
-}
-
-/** Where ensure-deps looks: `chromium` on PATH, else the Debian package's /usr/bin/chromium. */
-function findChromium(): string {
-  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter((dir) => dir !== '');
-  for (const candidate of [...dirs.map((dir) => join(dir, 'chromium')), '/usr/bin/chromium']) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error(
-    'the dashboard browser tests need Chromium, and there is no `chromium` on PATH or at /usr/bin/chromium: ' +
-      'run `node scripts/ensure-deps.ts` (it installs the Debian package chromium)',
-  );
 }
 
 /** The attacker's page: a form POST and a no-cors fetch to the dashboard's actions, both carrying cookies. */
@@ -163,7 +145,6 @@ describe('dashboard in a browser', () => {
   };
 
   before(async () => {
-    const executablePath = findChromium();
     dir = await tempDir();
     shots = await tempDir('cirrus-dashboard-screenshots-');
     const lattice = createMemoryLattice();
@@ -211,11 +192,7 @@ describe('dashboard in a browser', () => {
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerPort = (attacker.address() as AddressInfo).port;
 
-    browser = await withDeadline(
-      chromium.launch({ executablePath, headless: true }),
-      20_000,
-      `Chromium (${executablePath}) to start`,
-    );
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.setDefaultTimeout(WAIT_MS);
     page = await context.newPage();

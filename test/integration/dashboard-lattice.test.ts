@@ -18,11 +18,8 @@
  * Chromium comes from `node scripts/ensure-deps.ts` (Debian package `chromium`), nats-server likewise.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createControlClient } from '@cirrus/control-client';
 import type { ControlClient } from '@cirrus/control-client';
@@ -34,9 +31,10 @@ import { connectNats, createMemoryLattice } from '@cirrus/lattice';
 import type { LatticeConnection, NatsLatticeConnection } from '@cirrus/lattice';
 import type { Link } from '@cirrus/protocol';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
-import { startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { startNatsServer, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 import { buildWatHello } from '../../bench/wat-hello.ts';
+import { launchChromium } from './chromium.ts';
 
 /** Every Playwright wait has this deadline unless it names its own. */
 const WAIT_MS = 5_000;
@@ -59,23 +57,6 @@ interface PageGlobals {
   };
   /** Set by the test; still there after an update means the page was not reloaded. */
   notReloaded?: boolean;
-}
-
-/** Where ensure-deps looks: `chromium` on PATH, else the Debian package's /usr/bin/chromium. */
-function findChromium(): string {
-  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter((dir) => dir !== '');
-  for (const candidate of [...dirs.map((dir) => join(dir, 'chromium')), '/usr/bin/chromium']) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error(
-    'the dashboard browser tests need Chromium, and there is no `chromium` on PATH or at /usr/bin/chromium: ' +
-      'run `node scripts/ensure-deps.ts` (it installs the Debian package chromium)',
-  );
 }
 
 /** Options every host of this file shares. */
@@ -108,14 +89,9 @@ let work: TempDir;
 let watHello: string;
 
 before(async () => {
-  const executablePath = findChromium();
   work = await tempDir();
   watHello = pathToFileURL(await buildWatHello(work.path)).href;
-  browser = await withDeadline(
-    chromium.launch({ executablePath, headless: true }),
-    20_000,
-    `Chromium (${executablePath}) to start`,
-  );
+  browser = await launchChromium();
 });
 
 after(async () => {
