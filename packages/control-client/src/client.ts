@@ -345,9 +345,7 @@ class ControlClientImpl implements ControlClient {
     const { ack, event } = await this.#ackThenOutcome(
       to,
       body,
-      (event) =>
-        (event.source === params.hostId || event.data.host_id === params.hostId) &&
-        event.data.component_id === params.componentId,
+      { hostId: params.hostId, field: 'component_id', id: params.componentId },
       SCALE_OUTCOMES,
       options,
     );
@@ -387,9 +385,7 @@ class ControlClientImpl implements ControlClient {
     const { ack, event } = await this.#ackThenOutcome(
       to,
       body,
-      (event) =>
-        (event.source === params.hostId || event.data.host_id === params.hostId) &&
-        event.data.provider_id === params.providerId,
+      { hostId: params.hostId, field: 'provider_id', id: params.providerId },
       PROVIDER_START_OUTCOMES,
       options,
     );
@@ -403,19 +399,26 @@ class ControlClientImpl implements ControlClient {
   }
 
   /**
-   * Sends a request the host acknowledges before doing it, and waits for the event that reports the
-   * outcome: subscribed first, so that a fast host's event is not missed.
+   * Sends a request the host acknowledges before doing it, and waits for the next event of `types`
+   * that this host reports about this workload: subscribed first, so that a fast host's event is not
+   * missed.
    */
   async #ackThenOutcome(
     to: Addressee,
     body: unknown,
-    matches: (event: CloudEvent) => boolean,
+    about: { hostId: string; field: 'component_id' | 'provider_id'; id: string },
     types: readonly EventName[],
     options: ScaleOptions,
   ): Promise<{ ack: ControlAck; event: CloudEvent }> {
     const waitMs = positiveMs('waitTimeoutMs', options.waitTimeoutMs, this.#waitTimeoutMs);
     const cancel = new AbortController();
-    const outcome = this.waitForEvent(matches, waitMs, { types, signal: cancel.signal });
+    const outcome = this.waitForEvent(
+      (event) =>
+        (event.source === about.hostId || event.data.host_id === about.hostId) &&
+        event.data[about.field] === about.id,
+      waitMs,
+      { types, signal: cancel.signal },
+    );
     // Settled below; this keeps a rejection that nobody awaits yet (ack failed first) from escaping.
     outcome.catch(() => undefined);
     let ack: ControlAck;

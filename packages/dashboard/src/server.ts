@@ -137,6 +137,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const control = createControlClient({
     connection: options.connection,
     lattice: options.lattice,
+    timeoutMs: limits.controlRequestTimeoutMs,
+    scatterMs: limits.controlScatterWindowMs,
+    waitTimeoutMs: limits.controlWaitTimeoutMs,
     ...(options.topicPrefix === undefined ? {} : { topicPrefix: options.topicPrefix }),
   });
   const wadm = createWadmClient(options.connection, options.lattice, limits.controlRequestTimeoutMs);

@@ -15,7 +15,6 @@ import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
 import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
 import {
   DEFAULT_LATTICE,
-  AddressInUseError,
   describeError,
   LIMIT_SPECS,
   LocalEndpointUnavailableError,
@@ -43,9 +42,8 @@ import { SIGNED_INVOCATIONS_FLAGS, signedInvocationOptions } from '../signed-inv
 import { runs } from '../program.ts';
 import type { Invocation } from '../program.ts';
 import { localEndpointFile, newToken, writeLocalEndpoint } from '../local-endpoint.ts';
-import { writeDashboardFile } from '../dashboard-file.ts';
-import { DEFAULT_DASHBOARD_PORT, startDashboard } from '@cirrus/dashboard';
-import type { Dashboard } from '@cirrus/dashboard';
+import { DASHBOARD_FLAGS, dashboardSetting, serveDashboard } from '../serve-dashboard.ts';
+import type { ServedDashboard } from '../serve-dashboard.ts';
 import type { LocalEndpointRemover } from '../local-endpoint.ts';
 
 const HOST_FLAGS = {
@@ -111,15 +109,6 @@ const POLICY_FLAGS = {
     description: `deadline of one policy request, ${LIMIT_SPECS.policyTimeoutMs.min}-${LIMIT_SPECS.policyTimeoutMs.max} (needs --policy-topic)`,
     default: String(LIMIT_SPECS.policyTimeoutMs.default),
   },
-} as const satisfies FlagSpecs;
-
-const DASHBOARD_FLAGS = {
-  dashboard: {
-    value: 'ADDR',
-    description: 'where the web dashboard listens: a loopback HOST:PORT (port 0 picks a free one)',
-    default: `127.0.0.1:${DEFAULT_DASHBOARD_PORT}`,
-  },
-  'no-dashboard': { description: 'do not serve the web dashboard' },
 } as const satisfies FlagSpecs;
 
 const UP_FLAGS = {
@@ -190,19 +179,6 @@ function localPort(value: string | undefined): number {
     });
   }
   return port;
-}
-
-/** `--dashboard HOST:PORT`, checked before anything starts; the dashboard itself refuses non-loopback hosts. */
-function dashboardAddress(value: string | undefined): { host: string; port: number } {
-  const text = value ?? `127.0.0.1:${DEFAULT_DASHBOARD_PORT}`;
-  const match = /^(\[[^\]]+\]|[^:]+):([0-9]{1,5})$/.exec(text);
-  const port = match === null ? Number.NaN : Number(match[2]);
-  if (match === null || !(port >= 0 && port <= 65_535)) {
-    throw new UsageError(`--dashboard must be HOST:PORT, got ${JSON.stringify(text)}`, {
-      hint: `e.g. --dashboard 127.0.0.1:${DEFAULT_DASHBOARD_PORT}, or --no-dashboard`,
-    });
-  }
-  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 /** The host's own default when the flag is not given. */
@@ -325,12 +301,7 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
     });
   }
   const port = localPort(values['local-port']);
-  // Commander pairs --dashboard ADDR with --no-dashboard: the last one given wins, false for --no-dashboard.
-  const dashboardFlag = values.dashboard as string | boolean | undefined;
-  const dashboardAt =
-    dashboardFlag === false || values['no-dashboard'] === true
-      ? undefined
-      : dashboardAddress(typeof dashboardFlag === 'string' ? dashboardFlag : undefined);
+  const dashboardAt = dashboardSetting(values);
   const heartbeat = heartbeatSeconds(values['heartbeat-interval']);
   const policy = policyOptions(
     values['policy-topic'],
@@ -359,10 +330,8 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
   let host: Host | undefined;
   let endpoint: LocalEndpointHandle | undefined;
   let applications: ApplicationService | undefined;
-  let dashboard: Dashboard | undefined;
-  let removeDashboardFile: LocalEndpointRemover | undefined;
+  let dashboard: ServedDashboard | undefined;
   const closeAll = async (): Promise<void> => {
-    await removeDashboardFile?.();
     await dashboard?.close();
     // First: while it is active, the manager would put back what stopping the host takes away.
     await applications?.stop();
@@ -467,37 +436,20 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
 
     if (dashboardAt !== undefined) {
       try {
-        dashboard = await startDashboard({
+        dashboard = await serveDashboard(dashboardAt, {
           connection: opened.control ?? opened.connection,
           lattice: running.latticeName,
-          ...dashboardAt,
           limits,
           logger,
+          env: context.env,
         });
       } catch (err) {
         // A signal meanwhile closed the lattice connection under it: that is the shutdown asked for.
         if (await interrupted()) return 0;
-        // On the default address another host may already serve it; one asked for by flag must start.
-        if (typeof dashboardFlag === 'string' || !(err instanceof AddressInUseError)) {
-          await shutdown();
-          throw err;
-        }
-        logger.warn('dashboard not started: its address is in use', {
-          address: `${dashboardAt.host}:${dashboardAt.port}`,
-          hint: 'another cirrus up may serve it; pick another with --dashboard 127.0.0.1:PORT, or --no-dashboard',
-        });
+        await shutdown();
+        throw err;
       }
       if (await interrupted()) return 0;
-      if (dashboard !== undefined) {
-        // The file first: whoever reads the log line can run cirrus ui at once.
-        removeDashboardFile = await writeDashboardFile(context.env, running.latticeName, dashboard.url).catch(
-          (err: unknown) => {
-            logger.warn('cirrus ui will not find the dashboard', { error: describeError(err) });
-            return undefined;
-          },
-        );
-        logger.info('dashboard', { url: dashboard.url });
-      }
     }
 
     try {
