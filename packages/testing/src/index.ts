@@ -37,3 +37,14 @@ export { fc, fuzz, fuzzAsync, fuzzRuns } from './fuzz.ts';
 export { runHttpLoad } from './http-load.ts';
 export { Samples } from './samples.ts';
 export type { HttpLoadReport, HttpLoadSettings } from './http-load.ts';
+export { startOtlpReceiver } from './otlp-receiver.ts';
+export type { OtlpReceiver, OtlpWaitOptions, ReceivedRequest } from './otlp-receiver.ts';
+export type {
+  AttributeValue,
+  Attributes,
+  InstrumentationScope,
+  ReceivedHistogramPoint,
+  ReceivedMetric,
+  ReceivedNumberPoint,
+  ReceivedSpan,
+} from './otlp-decode.ts';
