@@ -19,9 +19,10 @@ const LAYERS = {
   apps: { folders: ['packages/apps'], may: ['protocol', 'lattice', 'control-client'] },
   'control-client': { folders: ['packages/control-client'], may: ['protocol', 'lattice'] },
   dashboard: { folders: ['packages/dashboard'], may: ['protocol', 'lattice', 'control-client', 'apps'] },
+  telemetry: { folders: ['packages/telemetry'], may: ['protocol'] },
   cli: {
     folders: ['packages/cli'],
-    may: ['protocol', 'lattice', 'runtime', 'providers', 'host', 'apps', 'control-client', 'dashboard'],
+    may: ['protocol', 'lattice', 'runtime', 'providers', 'host', 'apps', 'control-client', 'dashboard', 'telemetry'],
   },
   testing: { folders: ['packages/testing'], may: ['protocol', 'lattice'] },
   'provider-sdk': { folders: ['packages/provider-sdk'], may: ['protocol', 'lattice', 'providers'] },

@@ -76,6 +76,7 @@ function dropping(inner: LatticeConnection, random: () => number): LatticeConnec
   };
   const wrapper: LatticeConnection = {
     publish: (subject, data, options) => inner.publish(subject, data, options),
+    traffic: () => inner.traffic(),
     subscribe(subject, options) {
       if (!subject.startsWith(prefix)) return inner.subscribe(subject, options);
       const callback = options?.callback;

@@ -95,6 +95,18 @@ export function keyValues(values: readonly string[] | undefined, flag: string): 
   return out;
 }
 
+/** `HOST:PORT` (an IPv6 host in brackets) of a listening flag; port 0 picks a free one. */
+export function hostPort(text: string, flag: string, example: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):([0-9]{1,5})$/.exec(text);
+  const port = match === null ? Number.NaN : Number(match[2]);
+  if (match === null || !(port >= 0 && port <= 65_535)) {
+    throw new UsageError(`${flag} must be HOST:PORT, got ${JSON.stringify(text)}`, {
+      hint: `e.g. ${flag} ${example}`,
+    });
+  }
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
 export function oneOf<T extends string>(
   value: string | undefined,
   allowed: readonly T[],

@@ -4,8 +4,9 @@
  */
 import { DEFAULT_DASHBOARD_PORT, startDashboard } from '@cirrus/dashboard';
 import type { LatticeConnection } from '@cirrus/lattice';
-import { AddressInUseError, describeError, UsageError } from '@cirrus/protocol';
+import { AddressInUseError, describeError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
+import { hostPort } from './args.ts';
 import type { FlagSpecs, FlagValues } from './args.ts';
 import { writeDashboardFile } from './dashboard-file.ts';
 
@@ -31,15 +32,13 @@ export function dashboardSetting(values: FlagValues<typeof DASHBOARD_FLAGS>): Da
   const flag = values.dashboard as string | boolean | undefined;
   if (flag === false || values['no-dashboard'] === true) return undefined;
   const text = typeof flag === 'string' ? flag : `127.0.0.1:${DEFAULT_DASHBOARD_PORT}`;
-  const match = /^(\[[^\]]+\]|[^:]+):([0-9]{1,5})$/.exec(text);
-  const port = match === null ? Number.NaN : Number(match[2]);
-  if (match === null || !(port >= 0 && port <= 65_535)) {
-    throw new UsageError(`--dashboard must be HOST:PORT, got ${JSON.stringify(text)}`, {
-      hint: `e.g. --dashboard 127.0.0.1:${DEFAULT_DASHBOARD_PORT}, or --no-dashboard`,
-    });
-  }
+  const { host, port } = hostPort(
+    text,
+    '--dashboard',
+    `127.0.0.1:${DEFAULT_DASHBOARD_PORT}, or --no-dashboard`,
+  );
   // The dashboard itself refuses a host off loopback.
-  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port, explicit: typeof flag === 'string' };
+  return { host, port, explicit: typeof flag === 'string' };
 }
 
 export interface ServedDashboard {

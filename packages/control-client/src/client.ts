@@ -18,6 +18,7 @@ import {
   errorFromJSON,
   InvalidArgumentError,
   NoRespondersError,
+  parseHostMetrics,
 } from '@cirrus/protocol';
 import type {
   CirrusError,
@@ -28,6 +29,7 @@ import type {
   EventName,
   HostInfo,
   HostInventory,
+  HostMetrics,
   LabelRequest,
   Link,
   ProviderAuctionAck,
@@ -133,6 +135,11 @@ export interface ControlClient {
    */
   pingHosts(options?: { expect?: Iterable<string> }): Promise<HostInfo[]>;
   getInventory(hostId: string): Promise<HostInventory>;
+  /**
+   * What a Cirrus host has counted (`host.metrics`, a Cirrus addition): invocations, durations, pools,
+   * lattice traffic and process figures. A wasmCloud host does not answer it.
+   */
+  getHostMetrics(hostId: string): Promise<HostMetrics>;
   getLinks(): Promise<Link[]>;
   putLink(link: Link): Promise<ControlAck>;
   deleteLink(link: DeleteLinkRequest): Promise<ControlAck>;
@@ -281,6 +288,13 @@ class ControlClientImpl implements ControlClient {
       undefined,
       awaited.size === 0 ? undefined : (host) => awaited.delete(host.id) && awaited.size === 0,
     );
+  }
+
+  async getHostMetrics(hostId: string): Promise<HostMetrics> {
+    const to = this.#toHost('get host metrics', 'host.metrics', hostId);
+    const { response } = await this.#request<unknown>(to);
+    if (response === undefined) throw missingResponse(to);
+    return parseHostMetrics(response);
   }
 
   async getInventory(hostId: string): Promise<HostInventory> {

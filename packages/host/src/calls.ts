@@ -34,6 +34,7 @@ import type {
 import type { LatticeState } from './lattice-state.ts';
 import { BUS_LATTICE, LinkResolver } from './links.ts';
 import type { LocalComponent, LocalProvider, LocalTargets } from './local-targets.ts';
+import type { HostMetricsRecorder } from './metrics.ts';
 import type { PolicyClient } from './policy.ts';
 import { invokeRemoteImport, serveComponentExports, serveProviderExports } from './wrpc/components.ts';
 import type { ComponentWrpcOptions } from './wrpc/components.ts';
@@ -50,6 +51,8 @@ export interface CallPathOptions {
   policy: PolicyClient | undefined;
   /** Interfaces that take another form between hosts than themselves (wasi:keyvalue). */
   bindings: readonly WireBinding[];
+  /** Counts the calls to the built-in providers running here. */
+  metrics: HostMetricsRecorder;
 }
 
 export class CallPath {
@@ -59,6 +62,7 @@ export class CallPath {
   readonly #wire: ComponentWrpcOptions;
   readonly #policy: PolicyClient | undefined;
   readonly #bindings: ReadonlyMap<string, WireBinding>;
+  readonly #metrics: HostMetricsRecorder;
 
   constructor(options: CallPathOptions) {
     this.#state = options.state;
@@ -67,6 +71,7 @@ export class CallPath {
     this.#wire = options.wire;
     this.#policy = options.policy;
     this.#bindings = new Map(options.bindings.flatMap((b) => b.interfaces.map((iface) => [iface, b])));
+    this.#metrics = options.metrics;
   }
 
   /** The import handler of a component's instances. */
@@ -138,7 +143,12 @@ export class CallPath {
 
   /** Serves what a provider running here offers components on other hosts; returns how to stop. */
   serveProvider(providerId: string, provider: CapabilityProvider): () => void {
-    const subscriptions = serveProviderExports(this.#wire, providerId, provider);
+    const subscriptions = serveProviderExports(
+      this.#wire,
+      providerId,
+      provider,
+      this.#metrics.provider(providerId),
+    );
     return () => {
       for (const sub of subscriptions) sub.unsubscribe();
     };
@@ -155,7 +165,9 @@ export class CallPath {
     };
     // A provider process serves its exports over the lattice, as one on another host would.
     const provider = this.#targets.providers.get(link.target);
-    if (provider?.provider.exports !== undefined) return callProvider(provider, call, source);
+    if (provider?.provider.exports !== undefined) {
+      return this.#metrics.provider(provider.id).time(() => callProvider(provider, call, source));
+    }
     const component = await this.#targets.component(link.target);
     if (component !== undefined) {
       // A resource lives in one instance of the component that exported it; the runtime routes

@@ -15,6 +15,8 @@ import type { ComponentDescription, Limits, Logger, StringMap } from '@cirrus/pr
 import type { ComponentPool, ComponentRuntime } from '@cirrus/runtime';
 import type { CallPath } from './calls.ts';
 import type { LatticeState } from './lattice-state.ts';
+import { countedPool } from './metrics.ts';
+import type { HostMetricsRecorder } from './metrics.ts';
 import type { LocalComponent, LocalTargets } from './local-targets.ts';
 import { StartGuard } from './start-guard.ts';
 import type { PolicyClient } from './policy.ts';
@@ -51,6 +53,8 @@ export interface ComponentManagerOptions {
   calls: CallPath;
   /** Asked before every start; without it every start is permitted. */
   policy?: PolicyClient | undefined;
+  /** Counts every invocation of the components running here. */
+  metrics: HostMetricsRecorder;
   /** What the host demands of component claims beyond checking those present (default: nothing). */
   claims?: ClaimsRequirements;
 }
@@ -220,7 +224,7 @@ export class ComponentManager {
         } finally {
           signal.removeEventListener('abort', abort);
         }
-        return started;
+        return countedPool(started, this.#options.metrics.component(id));
       },
       (started) => started.close(),
     );
@@ -281,6 +285,7 @@ export class ComponentManager {
     this.#running.delete(running.id);
     running.unserve();
     await running.pool.close(this.#options.limits.httpDrainTimeoutMs);
+    this.#options.metrics.forgetComponent(running.id);
     this.#options.logger.info('component stopped', { component: running.id });
   }
 

@@ -2,7 +2,7 @@
  * What a running host offers: the operations the control interface and `cirrus up` drive. Its own
  * module, so that what drives a host does not import what builds one.
  */
-import type { HostInventory, Link, RegistryCredential, StringMap } from '@cirrus/protocol';
+import type { HostInventory, HostMetrics, Link, RegistryCredential, StringMap } from '@cirrus/protocol';
 import type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 import type { LinkDeletion } from './lattice-state.ts';
 import type { StartProviderCommand } from './providers/manager.ts';
@@ -21,6 +21,8 @@ export interface Host {
   readonly latticeName: string;
   labels(): StringMap;
   inventory(): HostInventory;
+  /** This host's counters and gauges now (see docs/observability.md). */
+  metrics(): HostMetrics;
   scaleComponent(command: ScaleComponentCommand): Promise<void>;
   updateComponent(command: UpdateComponentCommand): Promise<void>;
   startProvider(command: StartProviderCommand): Promise<void>;

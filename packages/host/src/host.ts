@@ -31,6 +31,7 @@ import type { SignedInvocationOptions } from './invocation-signing.ts';
 import { LatticeState } from './lattice-state.ts';
 import { logLatticeStatus } from './lattice-status.ts';
 import { LocalTargets } from './local-targets.ts';
+import { HostMetricsRecorder } from './metrics.ts';
 import { PolicyClient } from './policy.ts';
 import type { PolicyOptions } from './policy.ts';
 import { systemClock } from './ports.ts';
@@ -143,8 +144,15 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const allowFileLoad = options.allowFileLoad ?? false;
   const requireSigned = options.requireSigned ?? false;
   const targets = new LocalTargets();
+  const connections = ctl === rpc ? [rpc] : [rpc, ctl];
+  const metrics = new HostMetricsRecorder({
+    hostId: identity.id,
+    components: targets.components,
+    connections,
+    now: () => now().getTime(),
+  });
   const wire = { connection: rpc, lattice: latticeName, limits, logger, ...signing };
-  const calls = new CallPath({ state, targets, wire, policy, bindings: options.wireBindings ?? [] });
+  const calls = new CallPath({ state, targets, wire, policy, bindings: options.wireBindings ?? [], metrics });
   const common = {
     hostId: identity.id,
     state,
@@ -155,6 +163,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
     targets,
     calls,
     policy,
+    metrics,
   };
   const components = new ComponentManager({
     ...common,
@@ -183,7 +192,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
     providers,
     ownedRuntime: options.runtime === undefined ? runtime : undefined,
     policy,
-    connections: ctl === rpc ? [rpc] : [rpc, ctl],
+    metrics,
+    connections,
     clock,
     logger,
     heartbeatMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS,

@@ -12,13 +12,21 @@ import {
   parseConfigValues,
   parseLink,
 } from '@cirrus/protocol';
-import type { HostInventory, Link, Logger, RegistryCredential, StringMap } from '@cirrus/protocol';
+import type {
+  HostInventory,
+  HostMetrics,
+  Link,
+  Logger,
+  RegistryCredential,
+  StringMap,
+} from '@cirrus/protocol';
 import type { LatticeConnection } from '@cirrus/lattice';
 import type { ComponentRuntime } from '@cirrus/runtime';
 import type { ComponentManager, ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 import type { Host, HostStopOptions, LinkDeletionTarget } from './host-api.ts';
 import type { HostIdentity } from './identity.ts';
 import type { LatticeState, LinkDeletion } from './lattice-state.ts';
+import type { HostMetricsRecorder } from './metrics.ts';
 import type { PolicyClient } from './policy.ts';
 import type { Clock, EventSink } from './ports.ts';
 import type { ProviderManager, StartProviderCommand } from './providers/manager.ts';
@@ -35,6 +43,7 @@ export interface RunningHostParts {
   /** Closed when the host stops, when the host created it. */
   ownedRuntime: ComponentRuntime | undefined;
   policy: PolicyClient | undefined;
+  metrics: HostMetricsRecorder;
   /** Flushed when the host stops, so `host_stopped` leaves before the connections close. */
   connections: readonly LatticeConnection[];
   clock: Clock;
@@ -112,6 +121,10 @@ export class RunningHost implements Host {
       components: this.#parts.components.describe(),
       providers: this.#parts.providers.describe(),
     };
+  }
+
+  metrics(): HostMetrics {
+    return this.#parts.metrics.snapshot();
   }
 
   async scaleComponent(command: ScaleComponentCommand): Promise<void> {

@@ -13,6 +13,7 @@ import { HostResource } from '@cirrus/runtime';
 import type { ImportCall, ImportHandler } from '@cirrus/runtime';
 import type { ImportSource } from '@cirrus/provider-core';
 import { CallPath } from '../src/calls.ts';
+import { HostMetricsRecorder } from '../src/metrics.ts';
 import { LatticeState } from '../src/lattice-state.ts';
 import { LocalTargets } from '../src/local-targets.ts';
 
@@ -79,6 +80,12 @@ describe('import routing', () => {
       policy: undefined,
       bindings: [],
       wire: { connection, lattice: 'default', limits: DEFAULT_LIMITS, logger: silentLogger },
+      metrics: new HostMetricsRecorder({
+        hostId: 'NHOST',
+        components: targets.components,
+        connections: [connection],
+        now: Date.now,
+      }),
     });
     handler = router.importsOf('app');
   });

@@ -5,6 +5,7 @@ import {
   PayloadTooLargeError,
   RequestTimeoutError,
 } from '@cirrus/protocol';
+import type { LatticeTraffic } from '@cirrus/protocol';
 import { MemoryKvStore } from './memory-kv.ts';
 import type {
   KvBucket,
@@ -122,6 +123,7 @@ class MemorySubscription implements Subscription {
 
   deliver(msg: Msg): void {
     if (!this.#active) return;
+    this.#conn.received(msg.data.byteLength);
     if (this.#callback !== undefined) {
       const callback = this.#callback;
       queueMicrotask(() => callback(msg));
@@ -221,6 +223,7 @@ class MemoryConnection implements LatticeConnection {
   readonly #noResponders: boolean;
   readonly #server: MemoryLatticeImpl;
   readonly #subs = new Set<MemorySubscription>();
+  readonly #traffic: LatticeTraffic = { messages_in: 0, messages_out: 0, bytes_in: 0, bytes_out: 0 };
   #closed = false;
 
   constructor(server: MemoryLatticeImpl, echo: boolean, noResponders: boolean) {
@@ -254,7 +257,18 @@ class MemoryConnection implements LatticeConnection {
         { hint: 'split the payload or raise latticeMaxPayloadBytes' },
       );
     }
+    this.#traffic.messages_out++;
+    this.#traffic.bytes_out += data.byteLength;
     return this.#server.route(new MemoryMsg(this, subject, data, options.reply, options.headers), this);
+  }
+
+  received(bytes: number): void {
+    this.#traffic.messages_in++;
+    this.#traffic.bytes_in += bytes;
+  }
+
+  traffic(): LatticeTraffic {
+    return { ...this.#traffic };
   }
 
   publish(subject: string, data: Uint8Array = EMPTY, options: PublishOptions = {}): void {

@@ -5,7 +5,7 @@
  * server, and reports connection trouble as typed errors and status events.
  */
 import { connect as tcpConnect } from 'node:net';
-import type { CirrusError, Limits } from '@cirrus/protocol';
+import type { CirrusError, LatticeTraffic, Limits } from '@cirrus/protocol';
 import {
   InvalidArgumentError,
   LatticeClosedError,
@@ -526,6 +526,16 @@ class NatsLattice implements NatsLatticeConnection {
 
   get server(): string {
     return this.#nc.getServer();
+  }
+
+  traffic(): LatticeTraffic {
+    const stats = this.#nc.stats();
+    return {
+      messages_in: stats.inMsgs,
+      messages_out: stats.outMsgs,
+      bytes_in: stats.inBytes,
+      bytes_out: stats.outBytes,
+    };
   }
 
   status(): AsyncIterable<NatsStatus> {

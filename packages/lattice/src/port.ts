@@ -2,6 +2,7 @@
  * The lattice port: everything a host, provider or client needs from the message bus. NATS is one
  * adapter; the in-memory lattice is another with the same subjects and semantics.
  */
+import type { LatticeTraffic } from '@cirrus/protocol';
 
 export type MsgHeaders = Readonly<Record<string, string>>;
 
@@ -134,6 +135,8 @@ export interface LatticeConnection {
   /** Opens a key-value bucket, creating it when it does not exist. */
   kv(bucket: string): Promise<KvBucket>;
   newInbox(): string;
+  /** Messages and bytes this connection has sent and received since it opened. */
+  traffic(): LatticeTraffic;
   readonly maxPayload: number;
   close(): Promise<void>;
   readonly isClosed: boolean;

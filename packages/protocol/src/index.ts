@@ -17,3 +17,4 @@ export * from './wasm-sections.ts';
 export * from './claims.ts';
 export * from './policy.ts';
 export * from './wrpc-http.ts';
+export * from './metrics.ts';

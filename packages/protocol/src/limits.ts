@@ -745,6 +745,21 @@ export const LIMIT_SPECS = {
     unit: 'bytes',
     description: 'Largest body of a dashboard action (an application manifest included).',
   },
+  metricsExportIntervalMs: {
+    default: 60_000,
+    min: 100,
+    max: 3_600_000,
+    unit: 'ms',
+    description: 'Time between two OTLP metric exports; OTEL_METRIC_EXPORT_INTERVAL sets it too.',
+  },
+  otlpExportTimeoutMs: {
+    default: 10_000,
+    min: 100,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'Time one OTLP export may take before it is given up (the next export carries the data); OTEL_EXPORTER_OTLP_TIMEOUT sets it too.',
+  },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMIT_SPECS;

@@ -44,6 +44,8 @@ import type { Invocation } from '../program.ts';
 import { localEndpointFile, newToken, writeLocalEndpoint } from '../local-endpoint.ts';
 import { DASHBOARD_FLAGS, dashboardSetting, serveDashboard } from '../serve-dashboard.ts';
 import type { ServedDashboard } from '../serve-dashboard.ts';
+import { serveTelemetry, TELEMETRY_FLAGS, telemetrySetting } from '../serve-telemetry.ts';
+import type { ServedTelemetry } from '../serve-telemetry.ts';
 import type { LocalEndpointRemover } from '../local-endpoint.ts';
 
 const HOST_FLAGS = {
@@ -115,6 +117,7 @@ const UP_FLAGS = {
   ...HOST_FLAGS,
   ...ENDPOINT_FLAGS,
   ...DASHBOARD_FLAGS,
+  ...TELEMETRY_FLAGS,
   ...POLICY_FLAGS,
   ...HOST_IDENTITY_FLAGS,
   ...SIGNED_INVOCATIONS_FLAGS,
@@ -131,6 +134,7 @@ export function upCommand(invocation: Invocation): Command {
   addFlags(command, HOST_FLAGS);
   addFlags(command, ENDPOINT_FLAGS, 'Local lattice endpoint (embedded lattice only):');
   addFlags(command, DASHBOARD_FLAGS, 'Web dashboard:');
+  addFlags(command, TELEMETRY_FLAGS, 'Metrics (OTEL_* variables apply too):');
   addFlags(command, NATS_FLAGS, 'NATS lattice (credentials from files or the environment only):');
   addFlags(command, JS_DOMAIN_FLAGS, 'NATS lattice (credentials from files or the environment only):');
   addFlags(command, CTL_FLAGS, 'NATS control connection (control interface, events, lattice state, policy):');
@@ -309,6 +313,7 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
     values['policy-timeout-ms'],
   );
   const limits = resolveLimits({}, context.env);
+  const telemetryAt = telemetrySetting(values, context.env, limits);
   const logger = loggerFromFlags(values, context, limits);
   const nats = await hostNatsSettings(values, {
     env: context.env,
@@ -331,6 +336,7 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
   let endpoint: LocalEndpointHandle | undefined;
   let applications: ApplicationService | undefined;
   let dashboard: ServedDashboard | undefined;
+  let telemetry: ServedTelemetry | undefined;
   const closeAll = async (): Promise<void> => {
     await dashboard?.close();
     // First: while it is active, the manager would put back what stopping the host takes away.
@@ -338,6 +344,8 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
     // The endpoint outlives the host: provider processes reach the lattice through it and must get
     // the shutdown request, and answer calls in flight, while the host stops. The file goes with it.
     await host?.stop();
+    // After the host: the last export holds the calls that finished while it stopped.
+    await telemetry?.close();
     await endpoint?.close();
     await backend?.close();
   };
@@ -398,6 +406,13 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
     }
     if (await interrupted()) return 0;
     const running = host;
+    try {
+      telemetry = await serveTelemetry(telemetryAt, running, { env: context.env, logger });
+    } catch (err) {
+      await shutdown();
+      throw err;
+    }
+    if (await interrupted()) return 0;
 
     if (opened.embedded !== undefined && values['no-local-endpoint'] !== true) {
       try {

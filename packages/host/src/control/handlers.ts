@@ -42,6 +42,7 @@ export type ControlledHost = Pick<
   | 'latticeName'
   | 'labels'
   | 'inventory'
+  | 'metrics'
   | 'scaleComponent'
   | 'updateComponent'
   | 'startProvider'
@@ -238,6 +239,16 @@ const ROUTES: Readonly<Record<string, readonly Route[]>> = {
       handle: ({ host }, body) => {
         parseEmptyRequest(body, 'host inventory request');
         return reply(ok('', host.inventory()));
+      },
+    },
+  ],
+  // A Cirrus addition: what the host has counted, for the dashboard.
+  'host.metrics': [
+    {
+      arg: 'host',
+      handle: ({ host }, body) => {
+        parseEmptyRequest(body, 'host metrics request');
+        return reply(ok('', host.metrics()));
       },
     },
   ],

@@ -10,8 +10,8 @@ import {
   controlSubscriptions,
   ctlPrefix,
   describeError,
+  errorCode,
   failure,
-  isCirrusError,
   PayloadTooLargeError,
 } from '@cirrus/protocol';
 import type { ControlSubscription, CtlResponse, Logger } from '@cirrus/protocol';
@@ -85,7 +85,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
         // Only the code is logged: messages can quote the request body (e.g. registry credentials).
         logger.debug('control request refused', {
           subject: msg.subject,
-          code: isCirrusError(err) ? err.code : 'INTERNAL',
+          code: errorCode(err),
         });
         outcome = { reply: failure(describeError(err)) };
       }

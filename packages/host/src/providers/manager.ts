@@ -19,6 +19,7 @@ import { BUILTIN_SCHEME, builtinName } from '@cirrus/provider-core';
 import type { BuiltinProvider, ProviderContext, ResolvedLink } from '@cirrus/provider-core';
 import type { LatticeConnection } from '@cirrus/lattice';
 import type { CallPath } from '../calls.ts';
+import type { HostMetricsRecorder } from '../metrics.ts';
 import type { LocalProvider, LocalTargets } from '../local-targets.ts';
 import { externalProvider, providerProgram } from './external.ts';
 import type { ProviderRpc } from './external.ts';
@@ -43,6 +44,8 @@ export interface ProviderManagerOptions {
   targets: LocalTargets;
   /** How providers call components. */
   calls: CallPath;
+  /** Counts the calls to built-in providers; a stopped provider's series are dropped. */
+  metrics: HostMetricsRecorder;
   builtins: Readonly<Record<string, BuiltinProvider>>;
   /** Whether providers may be started from files (the host's `allowFileLoad`); default false. */
   allowFileLoad?: boolean;
@@ -206,6 +209,7 @@ export class ProviderManager {
     } catch (err) {
       logger.warn('provider shutdown failed', { provider: running.id, error: describeError(err) });
     }
+    this.#options.metrics.forgetProvider(running.id);
     logger.info('provider stopped', { provider: running.id });
     events.publish('provider_stopped', {
       host_id: hostId,

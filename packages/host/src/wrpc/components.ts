@@ -22,6 +22,7 @@ import { crossesHosts, invokeAcrossHosts } from '@cirrus/provider-core';
 import type { CapabilityProvider, CrossHostOptions } from '@cirrus/provider-core';
 import { callName } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
+import type { InvocationTally } from '../metrics.ts';
 
 const MESSAGING_HANDLER = 'wasmcloud:messaging/handler@0.2.0';
 
@@ -151,6 +152,7 @@ export function serveProviderExports(
   options: ComponentWrpcOptions,
   providerId: string,
   provider: CapabilityProvider,
+  tally: InvocationTally,
 ): Subscription[] {
   if (provider.wit === undefined || provider.exports === undefined) return [];
   const subscriptions: Subscription[] = [];
@@ -165,7 +167,7 @@ export function serveProviderExports(
         fn,
         handle: async (args, caller) => {
           const source = { ...caller, invocation: 0, componentConfig: async () => ({}) };
-          return providerResults(fn, await run(source, ...(args as never[])));
+          return providerResults(fn, await tally.time(async () => run(source, ...(args as never[]))));
         },
       });
     }

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { AddressInUseError, CirrusError, PayloadTooLargeError } from '@cirrus/protocol';
+import { AddressInUseError, errorCode, PayloadTooLargeError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
 import type { HttpBody, HttpResponseSink } from '@cirrus/runtime';
 import type { ComponentCalls } from '@cirrus/provider-core';
@@ -40,10 +40,6 @@ const REASON: Record<number, string> = {
   503: 'the component is not available',
   504: 'the component did not answer in time',
 };
-
-function codeOf(err: unknown): string {
-  return err instanceof CirrusError ? err.code : 'INTERNAL';
-}
 
 function hasHeader(headers: readonly string[], name: string): boolean {
   for (let i = 0; i < headers.length; i += 2) if ((headers[i] as string).toLowerCase() === name) return true;
@@ -273,7 +269,7 @@ export class Listener {
       await components.handleHttp(route.componentId, head, body, writer, abandoned.signal);
       this.#refusals.delete(req.socket);
     } catch (err) {
-      const code = codeOf(err);
+      const code = errorCode(err);
       if (tooLarge) {
         if (!res.headersSent) this.#reply(res, 413, true);
       } else if (writer.started || res.headersSent) {
