@@ -73,9 +73,43 @@ export interface ConfigValues {
   values?: StringMap;
 }
 
-/** What `/api/events` streams: each lattice event as it came. */
-export interface DashboardEvent {
-  event: CloudEvent;
+/**
+ * What `/api/events` streams: each lattice event as it came, and every few seconds while a page
+ * listens, the request figures of the running components.
+ */
+export type DashboardEvent = { event: CloudEvent } | { metrics: MetricsReport };
+
+/** One interval between two readings of the hosts' counters. */
+export interface MetricsPoint {
+  /** The end of the interval, ms since the epoch. */
+  atMs: number;
+  ratePerSecond: number;
+  /** Invocations that failed in the interval. */
+  errors: number;
+  /** Latency percentiles of the interval's invocations, in ms; absent when there were none. */
+  p50Ms?: number;
+  p95Ms?: number;
+  p99Ms?: number;
+}
+
+export interface ComponentMetrics {
+  componentId: string;
+  /** The hosts that run it and report figures. */
+  hostIds: string[];
+  /** Oldest first; the last is the latest interval. */
+  points: MetricsPoint[];
+  /** Failures over the whole window, by error code. */
+  errorsByCode: Record<string, number>;
+}
+
+export interface MetricsReport {
+  atMs: number;
+  /** The time between readings. */
+  intervalMs: number;
+  /** Summed over every host that runs the component. */
+  components: ComponentMetrics[];
+  /** Hosts whose figures could not be read (a wasmCloud host does not report them). */
+  unavailable: { hostId: string; code: string; message: string }[];
 }
 
 export type Action =

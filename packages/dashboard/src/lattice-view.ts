@@ -116,11 +116,17 @@ export class LatticeView {
     }
   }
 
+  /** The hosts heard from within the stale window. */
+  recentHosts(): string[] {
+    const { now, staleAfterMs } = this.#options;
+    return [...this.#lastSeen].filter(([, at]) => now() - at <= staleAfterMs).map(([id]) => id);
+  }
+
   async snapshot(): Promise<LatticeSnapshot> {
     const { control, wadm, lattice, now, staleAfterMs } = this.#options;
     // A ping collects answers for the whole scatter window (2 s) unless every host it expects has
     // answered: those heard from lately are expected; a new host announces itself with events.
-    const recent = [...this.#lastSeen].filter(([, at]) => now() - at <= staleAfterMs).map(([id]) => id);
+    const recent = this.recentHosts();
     const [hosts, links, claims, apps] = await Promise.all([
       settle(control.pingHosts({ expect: recent })),
       settle(control.getLinks()),

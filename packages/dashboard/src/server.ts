@@ -31,6 +31,7 @@ import type { ActionContext } from './actions.ts';
 import type { ApiError, ConfigValues, DashboardEvent, SessionInfo } from './api-types.ts';
 import { checkSameOrigin, Sessions } from './auth.ts';
 import { LatticeView } from './lattice-view.ts';
+import { MetricsWatch } from './metrics-watch.ts';
 
 export interface DashboardOptions {
   connection: LatticeConnection;
@@ -62,6 +63,9 @@ const STALE_AFTER_MS = 90_000;
 /** How long a snapshot waits for the application manager's list before showing it unavailable. */
 const SNAPSHOT_APPS_TIMEOUT_MS = 500;
 const KEEPALIVE_MS = 15_000;
+/** Charts move within the 2 s the page promises, and cover the last minute. */
+const METRICS_INTERVAL_MS = 2_000;
+const METRICS_WINDOW = 30;
 
 /** The page's own script and style, nothing inline, nothing from elsewhere. */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -155,6 +159,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     now,
     logger,
   });
+  const metrics = new MetricsWatch({
+    control,
+    hosts: () => view.recentHosts(),
+    intervalMs: METRICS_INTERVAL_MS,
+    window: METRICS_WINDOW,
+    now,
+  });
   const context: ActionContext = { control, wadm, limits };
   const streams = new Set<ServerResponse>();
 
@@ -244,14 +255,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
     res.write('retry: 2000\n\n');
     streams.add(res);
-    const stop = view.listen((event) => {
-      const message: DashboardEvent = { event };
-      res.write(`data: ${JSON.stringify(message)}\n\n`);
-    });
+    const send = (message: DashboardEvent): void => void res.write(`data: ${JSON.stringify(message)}\n\n`);
+    const stopEvents = view.listen((event) => send({ event }));
+    const stopMetrics = metrics.listen((report) => send({ metrics: report }));
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
     const end = (): void => {
       clearInterval(keepAlive);
-      stop();
+      stopEvents();
+      stopMetrics();
       streams.delete(res);
     };
     req.once('close', end);

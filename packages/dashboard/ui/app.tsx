@@ -165,7 +165,7 @@ export function App() {
 
   const views: Record<TabKey, () => ComponentChildren> = {
     hosts: () => snapshot && <HostsView snapshot={snapshot} />,
-    components: () => snapshot && <ComponentsView snapshot={snapshot} />,
+    components: () => snapshot && <ComponentsView snapshot={snapshot} metrics={stream.metrics} />,
     providers: () => snapshot && <ProvidersView snapshot={snapshot} />,
     links: () => snapshot && <LinksView snapshot={snapshot} />,
     config: () => snapshot && <ConfigView snapshot={snapshot} />,

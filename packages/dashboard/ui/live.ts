@@ -4,7 +4,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { CloudEvent } from '@cirrus/protocol';
-import type { DashboardEvent, LatticeSnapshot } from '../src/api-types.ts';
+import type { DashboardEvent, LatticeSnapshot, MetricsReport } from '../src/api-types.ts';
 import { type ApiFailure, describeFailure, getLattice, getSession } from './api.ts';
 
 /** Events often come in bursts (a scale emits several): one fetch answers the whole burst. */
@@ -79,13 +79,15 @@ export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface EventStream {
   events: ReceivedEvent[];
+  /** The components' request figures, as the server last pushed them. */
+  metrics: MetricsReport | undefined;
   state: StreamState;
   /** Only for a stream the browser gave up on (the server refused it); otherwise it retries itself. */
   reconnect: () => void;
   clear: () => void;
 }
 
-function parseEvent(data: unknown): CloudEvent | undefined {
+function parseMessage(data: unknown): DashboardEvent | undefined {
   if (typeof data !== 'string') return undefined;
   let parsed: unknown;
   try {
@@ -94,13 +96,20 @@ function parseEvent(data: unknown): CloudEvent | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const event = (parsed as Partial<DashboardEvent>).event;
+  if ('metrics' in parsed) {
+    const metrics = parsed.metrics as Partial<MetricsReport> | null;
+    return typeof metrics === 'object' && metrics !== null && Array.isArray(metrics.components)
+      ? { metrics: metrics as MetricsReport }
+      : undefined;
+  }
+  const event = (parsed as { event?: Partial<CloudEvent> | null }).event;
   if (typeof event !== 'object' || event === null || typeof event.type !== 'string') return undefined;
-  return event;
+  return { event: event as CloudEvent };
 }
 
 export function useEventStream(enabled: boolean, onChange: () => void): EventStream {
   const [events, setEvents] = useState<ReceivedEvent[]>([]);
+  const [metrics, setMetrics] = useState<MetricsReport>();
   const [state, setState] = useState<StreamState>('connecting');
   const [generation, setGeneration] = useState(0);
   const onChangeRef = useRef(onChange);
@@ -130,8 +139,13 @@ export function useEventStream(enabled: boolean, onChange: () => void): EventStr
       getSession().catch(() => undefined);
     };
     source.onmessage = (message: MessageEvent<unknown>) => {
-      const event = parseEvent(message.data);
-      if (event === undefined) return;
+      const parsed = parseMessage(message.data);
+      if (parsed === undefined) return;
+      if ('metrics' in parsed) {
+        setMetrics(parsed.metrics);
+        return;
+      }
+      const { event } = parsed;
       seq.current += 1;
       const received: ReceivedEvent = { seq: seq.current, receivedAtMs: Date.now(), event };
       setEvents((previous) => [received, ...previous].slice(0, EVENT_CAP));
@@ -142,5 +156,5 @@ export function useEventStream(enabled: boolean, onChange: () => void): EventStr
 
   const reconnect = useCallback(() => setGeneration((g) => g + 1), []);
   const clear = useCallback(() => setEvents([]), []);
-  return { events, state, reconnect, clear };
+  return { events, metrics, state, reconnect, clear };
 }

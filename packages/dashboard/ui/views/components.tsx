@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks';
 import type { ComponentDescription, StringMap } from '@cirrus/protocol';
-import type { LatticeSnapshot } from '../../src/api-types.ts';
+import type { LatticeSnapshot, MetricsReport } from '../../src/api-types.ts';
 import { useRequestAction } from '../action-dialog.tsx';
 import { isUnavailable } from '../format.ts';
 import { Empty, Id, UnavailableNotice } from '../widgets.tsx';
+import { RequestChart } from './request-chart.tsx';
 
 interface Placement {
   hostId: string;
@@ -117,8 +118,8 @@ function ScaleControl(props: { placement: Placement; componentId: string; inputI
   );
 }
 
-export function ComponentsView(props: { snapshot: LatticeSnapshot }) {
-  const { snapshot } = props;
+export function ComponentsView(props: { snapshot: LatticeSnapshot; metrics: MetricsReport | undefined }) {
+  const { snapshot, metrics } = props;
   const components = byComponent(snapshot);
   const missing = snapshot.hosts.filter((host) => isUnavailable(host.inventory));
   return (
@@ -130,6 +131,12 @@ export function ComponentsView(props: { snapshot: LatticeSnapshot }) {
         </p>
       )}
       {isUnavailable(snapshot.claims) && <UnavailableNotice what="Claims" value={snapshot.claims} />}
+      {metrics !== undefined && metrics.unavailable.length > 0 && (
+        <p class="muted" role="status">
+          No request figures from {metrics.unavailable.length} host(s):{' '}
+          {metrics.unavailable.map((h) => `${h.hostId.slice(0, 8)}… (${h.code})`).join(', ')}.
+        </p>
+      )}
       {components.size === 0 && <Empty>No components are running.</Empty>}
       {[...components].map(([id, placements], index) => {
         const images = [...new Set(placements.map((p) => p.description.image_ref))];
@@ -159,6 +166,7 @@ export function ComponentsView(props: { snapshot: LatticeSnapshot }) {
               <dt>Instances</dt>
               <dd>{total} in all</dd>
             </dl>
+            <RequestChart componentId={id} report={metrics} />
             <table>
               <caption class="visually-hidden">Instances of {id} per host</caption>
               <thead>
