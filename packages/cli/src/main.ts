@@ -10,6 +10,7 @@ import { getCommand } from './commands/get.ts';
 import { keysCommand } from './commands/keys.ts';
 import { labelCommand } from './commands/label.ts';
 import { linkCommand } from './commands/link.ts';
+import { newCommand } from './commands/new.ts';
 import { scaleCommand } from './commands/scale.ts';
 import { startCommand } from './commands/start.ts';
 import { stopCommand } from './commands/stop.ts';
@@ -24,6 +25,7 @@ const COMMANDS = [
   upCommand,
   appCommand,
   buildCommand,
+  newCommand,
   getCommand,
   scaleCommand,
   startCommand,

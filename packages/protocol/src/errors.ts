@@ -205,6 +205,7 @@ export class DashboardBusyError extends kind('DASHBOARD_BUSY') {}
 export class BuildFailedError extends kind('BUILD_FAILED') {}
 export class InsecurePermissionsError extends kind('INSECURE_PERMISSIONS') {}
 export class FileExistsError extends kind('FILE_EXISTS') {}
+export class DirectoryNotEmptyError extends kind('DIRECTORY_NOT_EMPTY') {}
 
 // --- files a user names --------------------------------------------------------------------------
 export class FileNotFoundError extends kind('FILE_NOT_FOUND') {}
@@ -328,6 +329,7 @@ export const ERROR_CLASSES: readonly ErrorClass[] = [
   BuildFailedError,
   InsecurePermissionsError,
   FileExistsError,
+  DirectoryNotEmptyError,
   FileNotFoundError,
   NotARegularFileError,
   FileTooLargeError,
