@@ -1,7 +1,7 @@
 /**
  * `cirrus up`'s telemetry: its flags, checked before anything starts, and the exporters started once
- * the host runs — Prometheus text at `--metrics ADDR` and OTLP where the standard OpenTelemetry
- * variables or `--otlp-endpoint` point.
+ * the host runs — Prometheus text at `--metrics ADDR`, and metrics and traces over OTLP where the
+ * standard OpenTelemetry variables or `--otlp-endpoint` point.
  */
 import type { Host } from '@cirrus/host';
 import { VERSION } from '@cirrus/host';
@@ -9,10 +9,12 @@ import type { Limits, Logger } from '@cirrus/protocol';
 import {
   hostResource,
   otlpMetricsTarget,
+  otlpTracesTarget,
   startMetricsServer,
   startOtlpMetricsExport,
+  startTracing,
 } from '@cirrus/telemetry';
-import type { OtlpMetricsTarget } from '@cirrus/telemetry';
+import type { OtlpMetricsTarget, OtlpTracesTarget } from '@cirrus/telemetry';
 import { hostPort } from './args.ts';
 import type { FlagSpecs, FlagValues } from './args.ts';
 
@@ -24,7 +26,7 @@ export const TELEMETRY_FLAGS = {
   },
   'otlp-endpoint': {
     value: 'URL',
-    description: 'send metrics over OTLP/HTTP to this collector (as OTEL_EXPORTER_OTLP_ENDPOINT)',
+    description: 'send metrics and traces over OTLP/HTTP to this collector (as OTEL_EXPORTER_OTLP_ENDPOINT)',
     default: 'from OTEL_* variables, else off',
   },
 } as const satisfies FlagSpecs;
@@ -32,6 +34,7 @@ export const TELEMETRY_FLAGS = {
 export interface TelemetrySetting {
   metrics: { host: string; port: number } | undefined;
   otlpMetrics: OtlpMetricsTarget | undefined;
+  otlpTraces: OtlpTracesTarget | undefined;
 }
 
 export function telemetrySetting(
@@ -43,6 +46,7 @@ export function telemetrySetting(
   return {
     metrics: metrics === undefined ? undefined : hostPort(metrics, '--metrics', '127.0.0.1:9464'),
     otlpMetrics: otlpMetricsTarget(env, limits, values['otlp-endpoint']),
+    otlpTraces: otlpTracesTarget(env, limits, values['otlp-endpoint']),
   };
 }
 
@@ -57,6 +61,11 @@ export async function serveTelemetry(
   options: { env: Readonly<Record<string, string | undefined>>; logger: Logger },
 ): Promise<ServedTelemetry> {
   const snapshot = () => host.metrics();
+  const resource = hostResource(options.env, { id: host.id, version: VERSION });
+  const tracing =
+    setting.otlpTraces === undefined
+      ? undefined
+      : startTracing({ target: setting.otlpTraces, resource, logger: options.logger });
   const server =
     setting.metrics === undefined
       ? undefined
@@ -66,13 +75,13 @@ export async function serveTelemetry(
       ? undefined
       : startOtlpMetricsExport({
           target: setting.otlpMetrics,
-          resource: hostResource(options.env, { id: host.id, version: VERSION }),
+          resource,
           snapshot,
           logger: options.logger,
         });
   return {
     async close() {
-      await Promise.all([server?.close(), otlp?.close()]);
+      await Promise.all([server?.close(), otlp?.close(), tracing?.close()]);
     },
   };
 }

@@ -15,6 +15,8 @@ import {
   WRPC_HTTP_INCOMING_HANDLER,
 } from '@cirrus/protocol';
 import type { StringMap } from '@cirrus/protocol';
+import { inSpan, SpanKind } from '@cirrus/lattice';
+import type { Span } from '@cirrus/lattice';
 import { exportFunctionName, invokeAcrossHosts } from '@cirrus/provider-core';
 import type {
   CapabilityProvider,
@@ -34,6 +36,7 @@ import type {
 import type { LatticeState } from './lattice-state.ts';
 import { BUS_LATTICE, LinkResolver } from './links.ts';
 import type { LocalComponent, LocalProvider, LocalTargets } from './local-targets.ts';
+import { observe } from './metrics.ts';
 import type { HostMetricsRecorder } from './metrics.ts';
 import type { PolicyClient } from './policy.ts';
 import { invokeRemoteImport, serveComponentExports, serveProviderExports } from './wrpc/components.ts';
@@ -156,7 +159,23 @@ export class CallPath {
 
   async #import(componentId: string, call: ImportCall): Promise<unknown> {
     if (call.interface === BUS_LATTICE) return this.#links.bus(call);
+    return inSpan(
+      `${call.interface}/${exportFunctionName(call)}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'cirrus.component_id': componentId,
+          'rpc.service': call.interface,
+          'rpc.method': exportFunctionName(call),
+        },
+      },
+      (span) => this.#linkedImport(componentId, call, span),
+    );
+  }
+
+  async #linkedImport(componentId: string, call: ImportCall, span: Span): Promise<unknown> {
     const link = this.#links.linkFor(componentId, call);
+    span.setAttributes({ 'cirrus.link_name': link.name, 'cirrus.target_id': link.target });
     const source: ImportSource = {
       sourceId: componentId,
       linkName: link.name,
@@ -166,7 +185,14 @@ export class CallPath {
     // A provider process serves its exports over the lattice, as one on another host would.
     const provider = this.#targets.providers.get(link.target);
     if (provider?.provider.exports !== undefined) {
-      return this.#metrics.provider(provider.id).time(() => callProvider(provider, call, source));
+      const name = exportFunctionName(call);
+      return observe(
+        this.#metrics.provider(provider.id),
+        { idAttribute: 'cirrus.provider_id', id: provider.id },
+        call.interface,
+        name,
+        () => callProvider(provider, name, call, source),
+      );
     }
     const component = await this.#targets.component(link.target);
     if (component !== undefined) {
@@ -307,8 +333,12 @@ export class CallPath {
 }
 
 /** Runs an import call with the handler the provider exports for it. */
-function callProvider(provider: LocalProvider, call: ImportCall, source: ImportSource): Promise<unknown> {
-  const name = exportFunctionName(call);
+function callProvider(
+  provider: LocalProvider,
+  name: string,
+  call: ImportCall,
+  source: ImportSource,
+): Promise<unknown> {
   const handler = provider.provider.exports?.[call.interface]?.[name];
   if (handler === undefined) {
     return Promise.reject(

@@ -15,7 +15,7 @@ import type { ComponentDescription, Limits, Logger, StringMap } from '@cirrus/pr
 import type { ComponentPool, ComponentRuntime } from '@cirrus/runtime';
 import type { CallPath } from './calls.ts';
 import type { LatticeState } from './lattice-state.ts';
-import { countedPool } from './metrics.ts';
+import { observedPool } from './metrics.ts';
 import type { HostMetricsRecorder } from './metrics.ts';
 import type { LocalComponent, LocalTargets } from './local-targets.ts';
 import { StartGuard } from './start-guard.ts';
@@ -224,7 +224,7 @@ export class ComponentManager {
         } finally {
           signal.removeEventListener('abort', abort);
         }
-        return countedPool(started, this.#options.metrics.component(id));
+        return observedPool(started, this.#options.metrics.component(id));
       },
       (started) => started.close(),
     );

@@ -4,11 +4,16 @@
  * on the host whose instance ran it, once, whichever host the call came from; a call that leaves for
  * another host is counted there. Recording is a map lookup and a few additions, cheap enough to be
  * always on: exporters (Prometheus, OTLP, the dashboard) read snapshots and cost nothing until asked.
+ * Each invocation is also a span, recorded only when tracing is on.
  */
 import { errorCode, INVOCATION_DURATION_BOUNDS_SECONDS, OUTCOME_OK } from '@cirrus/protocol';
 import type { HostMetrics, InvocationMetrics, LatticeTraffic } from '@cirrus/protocol';
+import { inSpan, SpanKind } from '@cirrus/lattice';
 import type { LatticeConnection } from '@cirrus/lattice';
+import { callName } from '@cirrus/runtime';
 import type { ComponentPool } from '@cirrus/runtime';
+
+const HTTP_HANDLER = 'wasi:http/incoming-handler';
 
 const BOUNDS = INVOCATION_DURATION_BOUNDS_SECONDS;
 
@@ -136,17 +141,43 @@ export class HostMetricsRecorder {
   }
 }
 
-/** `pool`, with every invocation timed into `tally`. */
-export function countedPool(pool: ComponentPool, tally: InvocationTally): ComponentPool {
+/**
+ * Runs `call` of `fn` on `target` (a component or provider, by `idAttribute`) in a span, and counts
+ * it into `tally`.
+ */
+export function observe<T>(
+  tally: InvocationTally,
+  target: { idAttribute: 'cirrus.component_id' | 'cirrus.provider_id'; id: string },
+  exportInterface: string,
+  fn: string,
+  call: () => Promise<T>,
+): Promise<T> {
+  return inSpan(
+    `${exportInterface}/${fn}`,
+    {
+      kind: SpanKind.INTERNAL,
+      attributes: { [target.idAttribute]: target.id, 'rpc.service': exportInterface, 'rpc.method': fn },
+    },
+    () => tally.time(call),
+  );
+}
+
+/** `pool`, with every invocation in a span and counted into `tally`. */
+export function observedPool(pool: ComponentPool, tally: InvocationTally): ComponentPool {
+  const target = { idAttribute: 'cirrus.component_id', id: pool.componentId } as const;
   return {
     componentId: pool.componentId,
     component: pool.component,
     warm: () => pool.warm(),
-    handleHttp: (head, body, sink, options) => tally.time(() => pool.handleHttp(head, body, sink, options)),
+    handleHttp: (head, body, sink, options) =>
+      observe(tally, target, HTTP_HANDLER, 'handle', () => pool.handleHttp(head, body, sink, options)),
     invoke: (exportInterface, fn, args, options) =>
-      tally.time(() => pool.invoke(exportInterface, fn, args, options)),
+      observe(tally, target, exportInterface, fn, () => pool.invoke(exportInterface, fn, args, options)),
     invokeResource: (exportInterface, call, options) =>
-      tally.time(() => pool.invokeResource(exportInterface, call, options)),
+      // `bucket.get`, `[constructor]bucket`: the function as the component model names it.
+      observe(tally, target, exportInterface, callName('', call.fn, call.resource).slice(1), () =>
+        pool.invokeResource(exportInterface, call, options),
+      ),
     setMaxInstances: (max) => pool.setMaxInstances(max),
     get stats() {
       return pool.stats;

@@ -38,6 +38,8 @@ import { afterDelay, everyDelay } from './delay-queue.ts';
 import type { LatticeConnection, Msg, MsgHeaders, Subscription } from './port.ts';
 import { WrpcSession, wrpcStreamLimits } from './wrpc-streams.ts';
 import type { WrpcStreamLimits } from './wrpc-streams.ts';
+import { inSpan, SpanKind, traceContextOf, withTraceHeaders } from './tracing.ts';
+import type { Attributes } from './tracing.ts';
 
 export interface WrpcInvocation {
   lattice: string;
@@ -222,8 +224,28 @@ function carriesAsync(fn: WitFunction): boolean {
  * iterables of chunks (`Uint8Array` for `stream<u8>`) and futures promises; they keep arriving after
  * this returns. Streams and futures among the arguments may be given as async iterables and promises.
  */
-export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation): Promise<unknown[]> {
+export function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation): Promise<unknown[]> {
   const subject = wrpcInvocationSubject(call.lattice, call.targetId, call.instance, call.fn.name);
+  return inSpan(
+    `${call.instance}/${call.fn.name}`,
+    { kind: SpanKind.CLIENT, attributes: rpcAttributes(call.instance, call.fn.name, call.targetId, subject) },
+    () => invoke(conn, call, subject),
+  );
+}
+
+/** The span attributes of a wRPC call (OpenTelemetry's RPC and messaging conventions). */
+function rpcAttributes(instance: string, fn: string, targetId: string, subject: string): Attributes {
+  return {
+    'rpc.system': 'wrpc',
+    'rpc.service': instance,
+    'rpc.method': fn,
+    'messaging.system': 'nats',
+    'messaging.destination.name': subject,
+    'cirrus.target_id': targetId,
+  };
+}
+
+async function invoke(conn: LatticeConnection, call: WrpcInvocation, subject: string): Promise<unknown[]> {
   const encoded = encodeWrpcParams(call.fn, call.args);
   const params = encoded.bytes;
   const limits = carriesAsync(call.fn) ? wrpcStreamLimits(call.streamLimits) : undefined;
@@ -306,14 +328,14 @@ export async function wrpcInvoke(conn: LatticeConnection, call: WrpcInvocation):
             },
             params,
           );
-    const headers: Record<string, string> = {
+    const headers: Record<string, string> = withTraceHeaders({
       ...wrpcInvocationHeaders({
         sourceId: call.sourceId,
         linkName: call.linkName,
         ...(call.sendTargetId === true ? { targetId: call.targetId } : {}),
       }),
       ...signature,
-    };
+    });
     if (limits !== undefined) headers[WRPC_HEADER_WINDOW] = String(limits.wrpcStreamWindowBytes);
     const [first, more] = splitParams(params, conn.maxPayload, inbox, headers);
     rest = more;
@@ -429,6 +451,26 @@ export interface WrpcServeOptions {
   ) => Promise<unknown>;
   /** The limits of served calls' streams and futures (a host passes its limits); defaults otherwise. */
   streamLimits?: Partial<WrpcStreamLimits> | undefined;
+  /**
+   * Wraps the handling of each invocation (of `fn` of the served instance): a host counts and traces
+   * the calls its built-in providers serve with it.
+   */
+  observe?: ServeObserver | undefined;
+}
+
+export type ServeObserver = (
+  instance: string,
+  fn: string,
+  handle: () => Promise<unknown[]>,
+) => Promise<unknown[]>;
+
+/** Runs a handler, through the observer when there is one. */
+function handled(
+  options: WrpcServeOptions,
+  fn: string,
+  handle: () => Promise<unknown[]>,
+): Promise<unknown[]> {
+  return options.observe === undefined ? handle() : options.observe(options.instance, fn, handle);
 }
 
 /**
@@ -444,7 +486,16 @@ export function wrpcServe(conn: LatticeConnection, options: WrpcServeOptions): S
     queue: wrpcQueueGroup(options.lattice, options.id),
     drainOnUnsubscribe: true,
     callback: (msg) => {
-      void serveOne(conn, options, msg).catch((err: unknown) =>
+      const fn = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+      void inSpan(
+        `${options.instance}/${fn}`,
+        {
+          kind: SpanKind.SERVER,
+          attributes: rpcAttributes(options.instance, fn, options.id, msg.subject),
+          parent: traceContextOf(msg.headers),
+        },
+        () => serveOne(conn, options, msg),
+      ).catch((err: unknown) =>
         options.logger.warn('wRPC invocation failed', { subject: msg.subject, error: describeError(err) }),
       );
     },
@@ -523,7 +574,7 @@ async function serveOne(conn: LatticeConnection, options: WrpcServeOptions, msg:
         return;
       }
       const args = early ?? decodeWrpcParams(handler.fn, bytes).values;
-      const results = await handler.handle(args, caller);
+      const results = await handled(options, fnName, () => handler.handle(args, caller));
       encoded = encodeWrpcResults(handler.fn, results).bytes;
     } catch (err) {
       // wRPC has no error channel: an empty result stream tells the caller at once, not at its deadline.
@@ -603,11 +654,9 @@ async function serveStreaming(
       session.abort(new WrpcCallFailedError(`${msg.subject}: the invocation was refused`), true);
       return;
     }
-    const results = await handler.handle(values, {
-      ...caller,
-      signal: session.signal,
-      cirrusPeer: peerWindow !== undefined,
-    });
+    const results = await handled(options, fnName, () =>
+      handler.handle(values, { ...caller, signal: session.signal, cirrusPeer: peerWindow !== undefined }),
+    );
     const encoded = encodeWrpcResults(handler.fn, results);
     if (encoded.deferred.length > 0) handshake();
     cancelHold?.();

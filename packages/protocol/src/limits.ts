@@ -752,6 +752,22 @@ export const LIMIT_SPECS = {
     unit: 'ms',
     description: 'Time between two OTLP metric exports; OTEL_METRIC_EXPORT_INTERVAL sets it too.',
   },
+  traceExportDelayMs: {
+    default: 5_000,
+    min: 10,
+    max: 600_000,
+    unit: 'ms',
+    description:
+      'How long finished spans wait to be exported in one batch; OTEL_BSP_SCHEDULE_DELAY sets it too.',
+  },
+  traceQueueMaxSpans: {
+    default: 2_048,
+    min: 1,
+    max: 1_000_000,
+    unit: 'count',
+    description:
+      'Finished spans kept for export at most; more are dropped while the collector lags. OTEL_BSP_MAX_QUEUE_SIZE sets it too.',
+  },
   otlpExportTimeoutMs: {
     default: 10_000,
     min: 100,

@@ -3,6 +3,7 @@
  * deadline, and ends it when the guest traps. A call that overruns its deadline terminates the
  * thread, and with it every instance the thread holds (see worker-thread.ts).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   DeadlineExceededError,
   errorFromJSON,
@@ -59,9 +60,16 @@ interface ActiveCall {
   bodyInFlight: number;
   writes: Promise<void>;
   settled: boolean;
+  /**
+   * Runs a function in the async context the call was made in. Import calls arrive as messages from
+   * the worker, outside that context; run in it, they carry what it holds (the caller's trace span).
+   */
+  inCallContext: <R>(fn: () => R) => R;
 }
 
 let nextCallId = 1;
+
+const outsideAnyCall = <R>(fn: () => R): R => fn();
 
 /** The sink of an export call, which produces a value rather than an HTTP response. */
 const NO_OUTPUT: HttpResponseSink = {
@@ -244,6 +252,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
       bodyInFlight: 0,
       writes: Promise.resolve(),
       settled: false,
+      inCallContext: AsyncLocalStorage.snapshot(),
       timer: setTimeout(() => {
         const error = new DeadlineExceededError(`call did not finish within its ${deadlineMs} ms deadline`, {
           hint: 'the component is stuck or slow; the instance was discarded. Raise invocationTimeoutMs if the work is legitimately long',
@@ -378,14 +387,16 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
       const value =
         message.interface === STREAMS_INTERFACE && message.handle !== undefined
           ? await callHostStream(this.#resources.get(message.handle), message.fn, args)
-          : await this.#imports({
-              interface: message.interface,
-              fn: message.fn,
-              invocation: this.#call?.id ?? 0,
-              ...(message.resource === undefined ? {} : { resource: message.resource }),
-              ...(message.handle === undefined ? {} : { self: this.#resources.get(message.handle) }),
-              args,
-            });
+          : await (this.#call?.inCallContext ?? outsideAnyCall)(() =>
+              this.#imports({
+                interface: message.interface,
+                fn: message.fn,
+                invocation: this.#call?.id ?? 0,
+                ...(message.resource === undefined ? {} : { resource: message.resource }),
+                ...(message.handle === undefined ? {} : { self: this.#resources.get(message.handle) }),
+                args,
+              }),
+            );
       reply = { ok: true, value: this.#resources.toWorker(value) };
     } catch (err) {
       reply = { ok: false, error: toErrorJSON(err, 'IMPORT_FAILED') };

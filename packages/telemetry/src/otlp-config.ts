@@ -21,6 +21,16 @@ export interface OtlpMetricsTarget extends OtlpTarget {
   intervalMs: number;
 }
 
+export type TraceSampler =
+  | { kind: 'always_on' | 'always_off' | 'parentbased_always_on' | 'parentbased_always_off' }
+  | { kind: 'traceidratio' | 'parentbased_traceidratio'; ratio: number };
+
+export interface OtlpTracesTarget extends OtlpTarget {
+  exportDelayMs: number;
+  maxQueueSpans: number;
+  sampler: TraceSampler;
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 const DEFAULT_ENDPOINT = 'http://localhost:4318';
@@ -81,6 +91,46 @@ export function otlpMetricsTarget(
   };
 }
 
+export function otlpTracesTarget(env: Env, limits: Limits, endpoint?: string): OtlpTracesTarget | undefined {
+  const target = otlpTarget('traces', env, limits, endpoint);
+  if (target === undefined) return undefined;
+  return {
+    ...target,
+    exportDelayMs: fromEnv(env, ['OTEL_BSP_SCHEDULE_DELAY'], 'traceExportDelayMs', limits),
+    maxQueueSpans: fromEnv(env, ['OTEL_BSP_MAX_QUEUE_SIZE'], 'traceQueueMaxSpans', limits),
+    sampler: traceSampler(env),
+  };
+}
+
+const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+/** OTEL_TRACES_SAMPLER and its argument; the default samples what the caller sampled, and roots. */
+function traceSampler(env: Env): TraceSampler {
+  const name = (setting(env, 'OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on').toLowerCase();
+  const kind = SAMPLERS.find((s) => s === name);
+  if (kind === undefined) {
+    throw new UsageError(`OTEL_TRACES_SAMPLER=${name} is not supported`, {
+      hint: `use one of ${SAMPLERS.join(', ')}`,
+    });
+  }
+  if (kind !== 'traceidratio' && kind !== 'parentbased_traceidratio') return { kind };
+  const arg = setting(env, 'OTEL_TRACES_SAMPLER_ARG') ?? '1';
+  const ratio = Number(arg);
+  if (!/^[0-9.]+$/.test(arg) || !(ratio >= 0 && ratio <= 1)) {
+    throw new UsageError(`OTEL_TRACES_SAMPLER_ARG=${arg} is not a ratio`, {
+      hint: 'give the share of traces to sample, from 0 to 1 (e.g. 0.1)',
+    });
+  }
+  return { kind, ratio };
+}
+
 function setting(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;
@@ -100,7 +150,7 @@ function checkUrl(url: string, what: string): void {
   }
 }
 
-/** A millisecond setting from the first variable given, checked like the limit it stands for. */
+/** A setting from the first variable given, checked like the limit it stands for. */
 function fromEnv(env: Env, names: readonly string[], limit: LimitName, limits: Limits): number {
   const name = names.find((n) => setting(env, n) !== undefined);
   if (name === undefined) return limits[limit];
@@ -109,7 +159,7 @@ function fromEnv(env: Env, names: readonly string[], limit: LimitName, limits: L
   const { min, max } = LIMIT_SPECS[limit];
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new InvalidLimitError(`environment variable ${name} = ${JSON.stringify(text)} is out of range`, {
-      hint: `use a whole number of milliseconds between ${min} and ${max}`,
+      hint: `use a whole number (${LIMIT_SPECS[limit].unit}) between ${min} and ${max}`,
     });
   }
   return value;

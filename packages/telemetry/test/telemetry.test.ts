@@ -9,6 +9,7 @@ import {
   METRICS,
   metricFamilies,
   otlpMetricsTarget,
+  otlpTracesTarget,
   renderPrometheus,
   resourceMetrics,
 } from '../src/index.ts';
@@ -194,6 +195,52 @@ describe('OTLP settings', () => {
         JSON.stringify(env),
       );
     }
+  });
+});
+
+describe('OTLP trace settings', () => {
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c' };
+
+  it('sample what the caller sampled, and every root, unless told otherwise', () => {
+    const target = otlpTracesTarget(env, DEFAULT_LIMITS);
+    assert.equal(target?.url, 'http://c/v1/traces');
+    assert.deepEqual(target?.sampler, { kind: 'parentbased_always_on' });
+    assert.equal(target?.exportDelayMs, 5_000);
+    assert.equal(target?.maxQueueSpans, 2_048);
+  });
+
+  it('takes the sampler, its ratio and the batch settings from the variables', () => {
+    const target = otlpTracesTarget(
+      {
+        ...env,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_BSP_MAX_QUEUE_SIZE: '64',
+      },
+      DEFAULT_LIMITS,
+    );
+    assert.deepEqual(target?.sampler, { kind: 'parentbased_traceidratio', ratio: 0.25 });
+    assert.equal(target?.exportDelayMs, 100);
+    assert.equal(target?.maxQueueSpans, 64);
+    assert.equal(otlpTracesTarget({ ...env, OTEL_TRACES_EXPORTER: 'none' }, DEFAULT_LIMITS), undefined);
+  });
+
+  it('refuses a sampler or ratio it does not know', () => {
+    assert.throws(() => otlpTracesTarget({ ...env, OTEL_TRACES_SAMPLER: 'jaeger_remote' }, DEFAULT_LIMITS), {
+      code: 'USAGE_ERROR',
+    });
+    assert.throws(
+      () =>
+        otlpTracesTarget(
+          { ...env, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' },
+          DEFAULT_LIMITS,
+        ),
+      { code: 'USAGE_ERROR' },
+    );
+    assert.throws(() => otlpTracesTarget({ ...env, OTEL_BSP_MAX_QUEUE_SIZE: '0' }, DEFAULT_LIMITS), {
+      code: 'INVALID_LIMIT',
+    });
   });
 });
 

@@ -19,6 +19,7 @@ import { BUILTIN_SCHEME, builtinName } from '@cirrus/provider-core';
 import type { BuiltinProvider, ProviderContext, ResolvedLink } from '@cirrus/provider-core';
 import type { LatticeConnection } from '@cirrus/lattice';
 import type { CallPath } from '../calls.ts';
+import { observe } from '../metrics.ts';
 import type { HostMetricsRecorder } from '../metrics.ts';
 import type { LocalProvider, LocalTargets } from '../local-targets.ts';
 import { externalProvider, providerProgram } from './external.ts';
@@ -137,6 +138,14 @@ export class ProviderManager {
             limits: this.#options.limits,
             components: this.#options.calls.callsFor(id),
             verifyInvocation: this.#options.verifyInvocation,
+            observe: (instance, fn, handle) =>
+              observe(
+                this.#options.metrics.provider(id),
+                { idAttribute: 'cirrus.provider_id', id },
+                instance,
+                fn,
+                handle,
+              ),
             clusterIssuers: this.#options.clusterIssuers,
             signal,
           });

@@ -22,6 +22,7 @@ import { crossesHosts, invokeAcrossHosts } from '@cirrus/provider-core';
 import type { CapabilityProvider, CrossHostOptions } from '@cirrus/provider-core';
 import { callName } from '@cirrus/runtime';
 import type { ImportCall } from '@cirrus/runtime';
+import { observe } from '../metrics.ts';
 import type { InvocationTally } from '../metrics.ts';
 
 const MESSAGING_HANDLER = 'wasmcloud:messaging/handler@0.2.0';
@@ -167,7 +168,14 @@ export function serveProviderExports(
         fn,
         handle: async (args, caller) => {
           const source = { ...caller, invocation: 0, componentConfig: async () => ({}) };
-          return providerResults(fn, await tally.time(async () => run(source, ...(args as never[]))));
+          const results = await observe(
+            tally,
+            { idAttribute: 'cirrus.provider_id', id: providerId },
+            `${iface.package?.namespace}:${iface.package?.name}/${iface.name}`,
+            fn.name,
+            async () => run(source, ...(args as never[])),
+          );
+          return providerResults(fn, results);
         },
       });
     }

@@ -64,6 +64,11 @@ export interface ProviderContext {
    */
   verifyInvocation?: WrpcServeOptions['verify'];
   /**
+   * Hand to `wrpcServe` as its `observe`: the host counts and traces what the provider serves over
+   * wRPC as it does the calls made to it on this host.
+   */
+  observe?: WrpcServeOptions['observe'];
+  /**
    * The cluster keys whose hosts' invocations are accepted, when the host requires signed
    * invocations: provider processes get them as HostData `cluster_issuers` and check for themselves.
    */

@@ -19,5 +19,6 @@ export function providerServeOptions(context: ProviderContext): ProviderServeOpt
     timeoutMs: context.limits.invocationTimeoutMs,
     streamLimits: context.limits,
     verify: context.verifyInvocation,
+    observe: context.observe,
   };
 }

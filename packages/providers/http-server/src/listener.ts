@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { AddressInUseError, errorCode, PayloadTooLargeError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
+import { inSpan, SpanKind, traceContextOf } from '@cirrus/lattice';
 import type { HttpBody, HttpResponseSink } from '@cirrus/runtime';
 import type { ComponentCalls } from '@cirrus/provider-core';
 import { requestTarget, RouteTable } from './routes.ts';
@@ -266,7 +267,25 @@ export class Listener {
     };
     res.once('close', onClose);
     try {
-      await components.handleHttp(route.componentId, head, body, writer, abandoned.signal);
+      await inSpan(
+        head.method,
+        {
+          kind: SpanKind.SERVER,
+          parent: traceContextOf(req.headers),
+          attributes: {
+            'http.request.method': head.method,
+            'url.path': path,
+            'url.scheme': 'http',
+            'server.address': target.authority,
+            'network.protocol.version': req.httpVersion,
+            'cirrus.component_id': route.componentId,
+          },
+        },
+        async (span) => {
+          await components.handleHttp(route.componentId, head, body, writer, abandoned.signal);
+          span.setAttribute('http.response.status_code', res.statusCode);
+        },
+      );
       this.#refusals.delete(req.socket);
     } catch (err) {
       const code = errorCode(err);

@@ -21,6 +21,7 @@ import {
   WRPC_STORE,
 } from './wire.ts';
 import { wrpcServe } from '@cirrus/lattice';
+import { providerServeOptions } from '@cirrus/provider-core';
 import type { WrpcHandler } from '@cirrus/lattice';
 import { backendSpec, createKeyValueBackend } from './backends/index.ts';
 import type { BackendSpec, KeyValueBackend } from './backends/index.ts';
@@ -209,17 +210,11 @@ class KeyValueProvider implements CapabilityProvider {
         },
       });
     }
-    const context = this.#context;
     return wrpcServe(this.#lattice, {
-      lattice: context.lattice,
-      id: context.providerId,
+      ...providerServeOptions(this.#context),
+      maxPayload: this.#lattice.maxPayload,
       instance,
       handlers,
-      logger: context.logger,
-      maxBytes: context.limits.wrpcMaxValueBytes,
-      maxPayload: this.#lattice.maxPayload,
-      timeoutMs: context.limits.invocationTimeoutMs,
-      verify: context.verifyInvocation,
     });
   }
 
