@@ -267,9 +267,9 @@ describe('dashboard API', () => {
         if (done) throw new Error('the event stream ended');
         buffered += value;
         for (const line of buffered.split('\n').filter((l) => l.startsWith('data: '))) {
-          events.push(
-            (JSON.parse(line.slice(6)) as { event: { type: string } }).event.type.split('.').pop()!,
-          );
+          // The stream also carries the request figures (`{ metrics }`), every 2 s.
+          const message = JSON.parse(line.slice(6)) as { event?: { type: string } };
+          if (message.event !== undefined) events.push(message.event.type.split('.').pop()!);
         }
         buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
       }
