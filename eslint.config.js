@@ -35,7 +35,10 @@ const LAYERS = {
     ],
   },
   testing: { folders: ['packages/testing'], may: ['protocol', 'lattice'] },
-  'provider-sdk': { folders: ['packages/provider-sdk'], may: ['protocol', 'lattice', 'providers'] },
+  'provider-sdk': {
+    folders: ['packages/provider-sdk'],
+    may: ['protocol', 'lattice', 'providers', 'telemetry'],
+  },
   examples: { folders: ['examples/*'], may: '*' },
 };
 

@@ -5,10 +5,15 @@
  * component's invocation, its import call, the wRPC client span on A, the wRPC server span on B (the
  * context crossed in the NATS headers as `traceparent`), and the provider's span on B, each the
  * child of the one before. A `traceparent` sent by the HTTP client is continued, not replaced.
+ *
+ * Also: a provider process written with the SDK (examples/greeter-provider, started by host B with
+ * the OTEL_* variables passed on) serves its call in the same trace, as a service of its own; and a
+ * guest's stdout line in host A's log names its component, the call, and the trace and span.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   freePort,
@@ -23,17 +28,28 @@ import { controlOverNats, killAll, ROOT, startCirrusUp } from '../failure/suppor
 import type { CirrusProcess, ControlSession } from '../failure/support.ts';
 
 const COUNTER_WASM = join(ROOT, 'examples/counter/build/counter.wasm');
+const GREET_CLIENT_WASM = join(ROOT, 'packages/testing/fixtures/greet-client/build/greet-client.wasm');
+const PROBE_WASM = join(ROOT, 'packages/testing/fixtures/probe/build/probe.wasm');
+const GREETER_MAIN = join(ROOT, 'examples/greeter-provider/src/main.ts');
 const LATTICE = 'tracing';
 const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
+function get(
+  port: number,
+  path: string,
+  host: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
   return withDeadline(
     new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      });
+      const req = request(
+        { host: '127.0.0.1', port, path, headers: { ...headers, host }, agent: false },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end();
     }),
@@ -95,12 +111,32 @@ describe('tracing', () => {
       { hostId: a.hostId(), providerRef: 'wasmcloud+builtin://http-server', providerId: 'web' },
       { wait: true },
     );
-    await control.client.scaleComponent(
-      { hostId: a.hostId(), componentRef: COUNTER_WASM, componentId: 'counter', count: 1 },
-      { wait: true, waitTimeoutMs: 60_000 },
+    await control.client.startProvider(
+      { hostId: b.hostId(), providerRef: pathToFileURL(GREETER_MAIN).href, providerId: 'greeter' },
+      { wait: true },
     );
     await control.client.putConfig('kv-memory', { backend: 'memory' });
-    await control.client.putConfig('web-counter', { address: `127.0.0.1:${port}` });
+    for (const [id, ref] of [
+      ['counter', COUNTER_WASM],
+      ['client', GREET_CLIENT_WASM],
+      ['probe', PROBE_WASM],
+    ] as const) {
+      await control.client.scaleComponent(
+        { hostId: a.hostId(), componentRef: ref, componentId: id, count: 1 },
+        { wait: true, waitTimeoutMs: 60_000 },
+      );
+      await control.client.putConfig(`web-${id}`, { address: `127.0.0.1:${port}`, host: `${id}.test` });
+      await control.client.putLink({
+        source_id: 'web',
+        target: id,
+        name: id,
+        wit_namespace: 'wasi',
+        wit_package: 'http',
+        interfaces: ['incoming-handler'],
+        source_config: [`web-${id}`],
+        target_config: [],
+      });
+    }
     await control.client.putLink({
       source_id: 'counter',
       target: 'kv',
@@ -112,20 +148,22 @@ describe('tracing', () => {
       target_config: ['kv-memory'],
     });
     await control.client.putLink({
-      source_id: 'web',
-      target: 'counter',
+      source_id: 'client',
+      target: 'greeter',
       name: 'default',
-      wit_namespace: 'wasi',
-      wit_package: 'http',
-      interfaces: ['incoming-handler'],
-      source_config: ['web-counter'],
+      wit_namespace: 'example',
+      wit_package: 'greeter',
+      interfaces: ['greet'],
+      source_config: [],
       target_config: [],
     });
-    await waitFor(
-      async () => (await get(port, '/warm').catch(() => 0)) === 200,
-      20_000,
-      'the counter to serve',
-    );
+    for (const host of ['counter.test', 'client.test']) {
+      await waitFor(
+        async () => (await get(port, '/warm', host).catch(() => 0)) === 200,
+        20_000,
+        `${host} to serve`,
+      );
+    }
   });
 
   after(async () => {
@@ -139,7 +177,7 @@ describe('tracing', () => {
 
   it('follows one counter request from the HTTP server on A to the key-value provider on B', async () => {
     const sent = otlp.spans.length;
-    assert.equal(await get(port, '/traced'), 200);
+    assert.equal(await get(port, '/traced', 'counter.test'), 200);
     const server = await otlp.waitFor(
       () =>
         otlp.spans
@@ -209,7 +247,10 @@ describe('tracing', () => {
   it('continues the trace of a client that sent a traceparent', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const parent = '00f067aa0ba902b7';
-    assert.equal(await get(port, '/continued', { traceparent: `00-${traceId}-${parent}-01` }), 200);
+    assert.equal(
+      await get(port, '/continued', 'counter.test', { traceparent: `00-${traceId}-${parent}-01` }),
+      200,
+    );
     const server = await otlp.waitFor(
       () => otlp.spans.find((s) => s.kind === SPAN_KIND.SERVER && s.attributes['url.path'] === '/continued'),
       { timeoutMs: 10_000, what: 'the HTTP server span of GET /continued' },
@@ -217,5 +258,55 @@ describe('tracing', () => {
     assert.equal(server.traceId, traceId);
     assert.equal(server.parentSpanId, parent);
     assert.ok((await trace(traceId, 7)).some((s) => s.resource['service.instance.id'] === b.hostId()));
+  });
+
+  it('carries the trace into a provider process, which reports as a service of its own', async () => {
+    const sent = otlp.spans.length;
+    assert.equal(await get(port, '/Ada', 'client.test'), 200);
+    const server = await otlp.waitFor(
+      () =>
+        otlp.spans
+          .slice(sent)
+          .find((s) => s.kind === SPAN_KIND.SERVER && s.attributes['url.path'] === '/Ada'),
+      { timeoutMs: 10_000, what: 'the HTTP server span of GET /Ada' },
+    );
+    const served = await otlp.waitFor(
+      () =>
+        otlp.spans.find(
+          (s) =>
+            s.traceId === server.traceId &&
+            s.kind === SPAN_KIND.SERVER &&
+            s.resource['service.name'] === 'greeter-provider',
+        ),
+      { timeoutMs: 10_000, what: 'the wRPC server span in the provider process' },
+    );
+    assert.equal(served.name, 'example:greeter/greet@0.1.0/greet');
+    const client = otlp.spans.find((s) => s.spanId === served.parentSpanId);
+    assert.equal(client?.kind, SPAN_KIND.CLIENT, 'its parent is the wRPC client span on host A');
+    assert.equal(client?.resource['service.instance.id'], a.hostId());
+  });
+
+  it("puts a guest's output in the host log with its component, call, trace and span", async () => {
+    const from = a.log.length;
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    assert.equal(
+      await get(port, '/log', 'probe.test', { traceparent: `00-${traceId}-b7ad6b7169203331-01` }),
+      200,
+    );
+    const line = await a.waitForRecord(
+      (r) => r.msg === 'probe says hello on stdout',
+      10_000,
+      "the probe's stdout line",
+      from,
+    );
+    assert.equal(line['component'], 'probe');
+    assert.equal(line['stream'], 'stdout');
+    assert.equal(typeof line['invocation'], 'number');
+    assert.equal(line['trace_id'], traceId);
+    const spans = await trace(traceId, 2);
+    const invocation = spans.find(
+      (s) => s.attributes['cirrus.component_id'] === 'probe' && s.kind === SPAN_KIND.INTERNAL,
+    );
+    assert.equal(line['span_id'], invocation?.spanId, 'the span of the invocation that wrote it');
   });
 });

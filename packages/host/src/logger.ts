@@ -1,5 +1,6 @@
 import { DEFAULT_LIMITS } from '@cirrus/protocol';
 import type { LogFields, Logger } from '@cirrus/protocol';
+import { activeTraceIds } from '@cirrus/lattice';
 
 export type LogFormat = 'human' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -144,7 +145,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const make = (bound: LogFields): Logger => {
     const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
       if (LEVELS[level] < threshold) return;
-      const all = fields === undefined ? bound : { ...bound, ...fields };
+      // A line written inside a traced request says which: a collector joins the log to the trace.
+      const traced = activeTraceIds();
+      const all = fields === undefined && traced === undefined ? bound : { ...bound, ...fields, ...traced };
       if (limiter !== undefined && !limiter.admit(level, message, all)) return;
       print(level, message, all);
     };

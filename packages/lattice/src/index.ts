@@ -31,7 +31,7 @@ export type { MemoryConnectOptions } from './memory.ts';
 export { serveLattice } from './local-endpoint.ts';
 export type { LocalEndpoint, ServeLatticeOptions } from './local-endpoint.ts';
 export { wrpcInvoke, wrpcServe } from './wrpc.ts';
-export { failed, inSpan, SpanKind, traceContextOf, withTraceHeaders } from './tracing.ts';
+export { activeTraceIds, failed, inSpan, SpanKind, traceContextOf, withTraceHeaders } from './tracing.ts';
 export type { Attributes, Context, Span } from './tracing.ts';
 export type { ServeObserver, WrpcCaller, WrpcHandler, WrpcInvocation, WrpcServeOptions } from './wrpc.ts';
 export { wrpcStreamLimits } from './wrpc-streams.ts';

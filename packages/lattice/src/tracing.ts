@@ -51,6 +51,17 @@ export function inSpan<T>(
   );
 }
 
+/**
+ * The ids of the span current where this is called, for a log line to carry (`trace_id`,
+ * `span_id`); none without a sampled span, so untraced logs stay as they were.
+ */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  const span = trace.getSpan(context.active());
+  if (span === undefined || !span.isRecording()) return undefined;
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
+}
+
 /** Marks `span` as failed by `err`. */
 export function failed(span: Span, err: unknown): void {
   span.setAttribute('error.type', errorCode(err));

@@ -4,6 +4,7 @@
  */
 import { describeError } from '@cirrus/protocol';
 import type { LogFields, Logger, ProviderLogLevel } from '@cirrus/protocol';
+import { activeTraceIds } from '@cirrus/lattice';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -46,7 +47,15 @@ export function createJsonLogger(options: JsonLoggerOptions): Logger {
       (level: Level) =>
       (msg: string, extra: LogFields = {}): void => {
         if (RANK[level] < min) return;
-        const entry = { ...fields, ...extra, time: new Date().toISOString(), level, msg };
+        // Inside a traced call, the line names the trace and span it belongs to.
+        const entry = {
+          ...fields,
+          ...extra,
+          ...activeTraceIds(),
+          time: new Date().toISOString(),
+          level,
+          msg,
+        };
         let line: string;
         try {
           line = JSON.stringify(entry, replacer);

@@ -32,6 +32,9 @@ import type {
   WitFunction,
   WitInterface,
 } from '@cirrus/protocol';
+import { hostResource, otlpTracesTarget, startTracing } from '@cirrus/telemetry';
+import type { Tracing } from '@cirrus/telemetry';
+import sdk from '../package.json' with { type: 'json' };
 import { natsOptionsFromHostData } from './connect.ts';
 import { LinkTable } from './links.ts';
 import type { LinkRole } from './links.ts';
@@ -201,6 +204,7 @@ export async function runProvider(options: ProviderOptions): Promise<Provider> {
     });
     const provider = await start(options, hostData, logger);
     if (standalone) {
+      const tracing = startProviderTracing(options.name, hostData.provider_key, logger);
       const onSignal = (signal: string): void => {
         logger.info('stopping', { signal });
         void provider.stop();
@@ -215,13 +219,35 @@ export async function runProvider(options: ProviderOptions): Promise<Provider> {
           void provider.stop();
         });
       }
-      void provider.stopped.then(() => process.exit(0));
+      // The spans of the last calls leave before the process does.
+      void provider.stopped.then(() => tracing?.close()).finally(() => process.exit(0));
     }
     return provider;
   } catch (error) {
     if (!standalone) throw error;
     logger.error('provider failed to start', { error: describeError(error) });
     process.exit(1);
+  }
+}
+
+/**
+ * Tracing for a provider process, when the host handed it an OTLP endpoint among the OTEL_*
+ * variables it passes on: the calls it serves then join the traces of the components that made them.
+ * It reports as its own service, whatever name the host was given.
+ */
+function startProviderTracing(name: string, providerId: string, logger: Logger): Tracing | undefined {
+  const env = { ...process.env, OTEL_SERVICE_NAME: undefined };
+  try {
+    const target = otlpTracesTarget(env, DEFAULT_LIMITS);
+    if (target === undefined) return undefined;
+    return startTracing({
+      target,
+      resource: hostResource(env, { id: providerId, version: sdk.version, service: name }),
+      logger,
+    });
+  } catch (error) {
+    logger.error('tracing not started', { error: describeError(error) });
+    return undefined;
   }
 }
 

@@ -305,8 +305,13 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
       return;
     }
     if (message.t === 'log') {
-      if (message.stream === 'stderr') this.#logger.warn(message.line, { stream: message.stream });
-      else this.#logger.info(message.line, { stream: message.stream });
+      // Attributed to the call that wrote it: its number, and in its context its trace's ids.
+      const call = this.#call;
+      const fields = { stream: message.stream, ...(call === undefined ? {} : { invocation: call.id }) };
+      (call?.inCallContext ?? outsideAnyCall)(() => {
+        if (message.stream === 'stderr') this.#logger.warn(message.line, fields);
+        else this.#logger.info(message.line, fields);
+      });
       return;
     }
     const call = this.#call;

@@ -143,12 +143,13 @@ function hrTime(unixMs: number): HrTime {
 }
 
 /**
- * The resource a host reports as: `service.name` (OTEL_SERVICE_NAME, default `cirrus-host`),
- * `service.instance.id` (the host id), `service.version`, and OTEL_RESOURCE_ATTRIBUTES.
+ * The resource a host (or a provider process) reports as: `service.name` (OTEL_SERVICE_NAME, else
+ * `service`, default `cirrus-host`), `service.instance.id` (the host or provider id),
+ * `service.version`, and OTEL_RESOURCE_ATTRIBUTES.
  */
 export function hostResource(
   env: Readonly<Record<string, string | undefined>>,
-  host: { id: string; version: string },
+  host: { id: string; version: string; service?: string },
 ): Resource {
   const attributes: Attributes = {};
   for (const pair of (env['OTEL_RESOURCE_ATTRIBUTES'] ?? '').split(',')) {
@@ -163,7 +164,7 @@ export function hostResource(
   }
   const serviceName = env['OTEL_SERVICE_NAME']?.trim();
   return resourceFromAttributes({
-    'service.name': 'cirrus-host',
+    'service.name': host.service ?? 'cirrus-host',
     ...attributes,
     ...(serviceName === undefined || serviceName === '' ? {} : { 'service.name': serviceName }),
     'service.instance.id': host.id,
