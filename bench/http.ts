@@ -55,7 +55,7 @@ export interface Target {
   server: ChildServer;
 }
 
-interface Round {
+export interface Round {
   rps: number;
   p50: number;
   p99: number;
@@ -100,7 +100,7 @@ function list(node: unknown, key: string, where: string): Node[] {
  * examples/hello/app.yaml with the image made absolute, the listen address set to `port` and the
  * spreadscaler set to `instances`. Fails loudly if the example's shape changed.
  */
-async function helloManifest(wasm: string, port: number, instances: number): Promise<string> {
+export async function helloManifest(wasm: string, port: number, instances: number): Promise<string> {
   const app = parseYaml(await readFile(HELLO_APP, 'utf8')) as unknown;
   const components = list(child(app, 'spec', ''), 'components', 'spec');
   let image = 0;
@@ -228,7 +228,12 @@ async function ready(key: ServerKey, server: ChildServer, port: number, settings
 
 // ── load ────────────────────────────────────────────────────────────────────────────────────────
 
-async function load(target: Target, seconds: number, connections: number): Promise<Round> {
+/** One round of load on `target`, with the CPU its process group used. */
+export async function load(
+  target: { key: string; url: string; server: ChildServer },
+  seconds: number,
+  connections: number,
+): Promise<Round> {
   const cpuBefore = target.server.cpuSeconds();
   const clientBefore = process.cpuUsage();
   const started = performance.now();
@@ -332,7 +337,7 @@ export async function runHttp(settings: Settings): Promise<void> {
   }
 }
 
-interface Summary {
+export interface Summary {
   rps: number;
   p50: number;
   p99: number;
@@ -343,7 +348,7 @@ interface Summary {
   all: number[];
 }
 
-function summarise(rounds: readonly Round[]): Summary {
+export function summarise(rounds: readonly Round[]): Summary {
   const defined = (values: (number | undefined)[]): number | undefined => {
     const known = values.filter((v): v is number => v !== undefined);
     return known.length === 0 ? undefined : median(known);

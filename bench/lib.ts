@@ -39,7 +39,17 @@ export function requireHelloWasm(engine: 'starlingmonkey' | 'quickjs' = 'starlin
 // ── settings ────────────────────────────────────────────────────────────────────────────────────
 
 export type Part =
-  'http' | 'invoke' | 'control' | 'links' | 'overload' | 'remote' | 'apps' | 'memory' | 'start' | 'scaleout';
+  | 'http'
+  | 'invoke'
+  | 'control'
+  | 'links'
+  | 'overload'
+  | 'remote'
+  | 'apps'
+  | 'memory'
+  | 'start'
+  | 'scaleout'
+  | 'telemetry';
 export const PARTS: readonly Part[] = [
   'http',
   'invoke',
@@ -51,6 +61,7 @@ export const PARTS: readonly Part[] = [
   'memory',
   'start',
   'scaleout',
+  'telemetry',
 ];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct', 'quickjs', 'wat'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
@@ -75,7 +86,7 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout|telemetry]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)

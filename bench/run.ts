@@ -3,7 +3,7 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout|telemetry]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
@@ -18,6 +18,7 @@ import { runApps } from './apps.ts';
 import { runMemory } from './memory.ts';
 import { runStart } from './start.ts';
 import { runScaleOut } from './scaleout.ts';
+import { runTelemetry } from './telemetry.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
 
@@ -32,6 +33,7 @@ const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   memory: runMemory,
   start: runStart,
   scaleout: runScaleOut,
+  telemetry: runTelemetry,
 };
 
 async function main(): Promise<number> {
