@@ -190,14 +190,37 @@ export function stripClaimsSections(bytes: Uint8Array): Uint8Array {
  * followed by one `wasmcloud_jwt` section, as wascap writes it.
  */
 export function embedClaimsSection(bytes: Uint8Array, token: string): Uint8Array {
-  const stripped = stripClaimsSections(bytes);
-  const name = encoder.encode(CLAIMS_SECTION);
-  const data = encoder.encode(token);
-  const content = [...leb(name.byteLength), ...name];
+  return appendCustomSection(stripClaimsSections(bytes), CLAIMS_SECTION, encoder.encode(token));
+}
+
+/**
+ * The source map `cirrus build` embeds in a component it builds: JSON (source map v3) of the bundle
+ * the engine runs, its sources relative to the project, so a guest's stack points at the TypeScript.
+ */
+export const SOURCE_MAP_SECTION = 'cirrus-source-map';
+
+/** The binary with a custom section `name` holding `data` appended at its top level. */
+export function appendCustomSection(bytes: Uint8Array, name: string, data: Uint8Array): Uint8Array {
+  const encodedName = encoder.encode(name);
+  const content = [...leb(encodedName.byteLength), ...encodedName];
   const head = Uint8Array.of(CUSTOM, ...leb(content.length + data.byteLength), ...content);
-  const out = new Uint8Array(stripped.byteLength + head.byteLength + data.byteLength);
-  out.set(stripped, 0);
-  out.set(head, stripped.byteLength);
-  out.set(data, stripped.byteLength + head.byteLength);
+  const out = new Uint8Array(bytes.byteLength + head.byteLength + data.byteLength);
+  out.set(bytes, 0);
+  out.set(head, bytes.byteLength);
+  out.set(data, bytes.byteLength + head.byteLength);
   return out;
+}
+
+/** The data of the last top-level custom section called `name`, if the binary has one. */
+export function findCustomSection(bytes: Uint8Array, name: string): Uint8Array | undefined {
+  const wanted = encoder.encode(name);
+  let found: Uint8Array | undefined;
+  for (const section of sections(bytes, 0, bytes.byteLength).list) {
+    if (section.id !== CUSTOM) continue;
+    const [sectionName, dataStart] = customName(bytes, section);
+    if (sectionName.byteLength === wanted.byteLength && sectionName.every((b, i) => b === wanted[i])) {
+      found = bytes.subarray(dataStart, section.end);
+    }
+  }
+  return found;
 }

@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   DeadlineExceededError,
   errorFromJSON,
+  GuestTrapError,
   LinkNotFoundError,
   toErrorJSON,
   InstanceCrashedError,
@@ -30,6 +31,7 @@ import type {
   ToWorker,
 } from './worker-protocol.ts';
 import type { ThreadMember, WorkerThread } from './worker-thread.ts';
+import type { SourceLocator } from './source-map.ts';
 
 const ACKED = 0;
 const CLIENT_GONE = 1;
@@ -47,6 +49,8 @@ export interface InstanceOptions {
    * (-1: dropped, or taken over by a call); not for those that end with the instance.
    */
   onLending?: ((instance: WorkerInstance, change: 1 | -1) => void) | undefined;
+  /** Points a guest failure at its source, from what the call wrote to stderr. */
+  locateSource?: SourceLocator | undefined;
 }
 
 interface ActiveCall {
@@ -65,7 +69,12 @@ interface ActiveCall {
    * the worker, outside that context; run in it, they carry what it holds (the caller's trace span).
    */
   inCallContext: <R>(fn: () => R) => R;
+  /** Its last stderr lines, where an engine writes an uncaught exception and its stack. */
+  stderr: string[];
 }
+
+/** Stderr lines kept per call: an exception's message and the frames nearest to it. */
+const STDERR_LINES_KEPT = 64;
 
 let nextCallId = 1;
 
@@ -86,6 +95,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
   readonly #windowBytes: number;
   readonly #flow: Int32Array;
   readonly #imports: ImportHandler;
+  readonly #locateSource: SourceLocator | undefined;
   readonly #resources = new ResourceTable();
   /** Exported resources lent to callers outside, by their id in the worker's table. */
   readonly #lent = new Map<number, ExportedResource>();
@@ -106,6 +116,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
     const flow = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
     this.#flow = new Int32Array(flow);
     this.#imports = options.imports ?? noLinkedImports(options.init.componentId);
+    this.#locateSource = options.locateSource;
     this.#logger = options.logger;
     this.#windowBytes = options.init.responseWindowBytes;
     this.#id = options.thread.join(this, { ...options.init, flow });
@@ -253,6 +264,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
       writes: Promise.resolve(),
       settled: false,
       inCallContext: AsyncLocalStorage.snapshot(),
+      stderr: [],
       timer: setTimeout(() => {
         const error = new DeadlineExceededError(`call did not finish within its ${deadlineMs} ms deadline`, {
           hint: 'the component is stuck or slow; the instance was discarded. Raise invocationTimeoutMs if the work is legitimately long',
@@ -307,6 +319,9 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
     if (message.t === 'log') {
       // Attributed to the call that wrote it: its number, and in its context its trace's ids.
       const call = this.#call;
+      if (call !== undefined && message.stream === 'stderr' && this.#locateSource !== undefined) {
+        if (call.stderr.push(message.line) > STDERR_LINES_KEPT) call.stderr.shift();
+      }
       const fields = { stream: message.stream, ...(call === undefined ? {} : { invocation: call.id }) };
       (call?.inCallContext ?? outsideAnyCall)(() => {
         if (message.stream === 'stderr') this.#logger.warn(message.line, fields);
@@ -335,7 +350,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
         call.resolve(this.#lend(message.value));
         return;
       case 'failed': {
-        const error = errorFromJSON(message.error);
+        const error = this.#located(errorFromJSON(message.error), call);
         this.#fail(call, error);
         if (message.fatal) {
           this.#ending ??= error;
@@ -415,6 +430,19 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
     clearTimeout(call.timer);
     call.bodyCredit?.();
     if (this.#call === call) this.#call = undefined;
+  }
+
+  /** A guest trap, with the source location of the exception when the component has a source map. */
+  #located(error: CirrusError, call: ActiveCall): CirrusError {
+    if (error.code !== 'GUEST_TRAP' || this.#locateSource === undefined) return error;
+    const at = this.#locateSource(call.stderr);
+    if (at === undefined) return error;
+    const source = `${at.file}:${at.line}:${at.column}`;
+    const where = at.function === undefined ? source : `${source} in ${at.function}`;
+    return new GuestTrapError(`${at.message ?? error.message} (at ${where})`, {
+      hint: error.hint,
+      details: { ...error.details, source, ...(at.function === undefined ? {} : { function: at.function }) },
+    });
   }
 
   #fail(call: ActiveCall, err: CirrusError): void {

@@ -14,7 +14,7 @@ import {
   verifyComponentClaims,
 } from '@cirrus/protocol';
 import type { Limits, Logger, WascapClaims } from '@cirrus/protocol';
-import { silentLogger } from '@cirrus/protocol';
+import { findCustomSection, silentLogger, SOURCE_MAP_SECTION } from '@cirrus/protocol';
 import { loadArtifact } from './artifact.ts';
 import { ComponentCache } from './component-cache.ts';
 import { decodeComponentInterfaces } from './component-types.ts';
@@ -30,6 +30,8 @@ import { transpileCached } from './transpile.ts';
 import { WorkerThreads } from './worker-thread.ts';
 import { assertComponent, capModuleMemory } from './wasm-binary.ts';
 import { SUPPORTED_IMPORTS, unversioned } from './wasi/supported.ts';
+import { sourceLocator } from './source-map.ts';
+import type { SourceLocator } from './source-map.ts';
 
 export interface RuntimeOptions {
   /** Where transpiled components and compile caches live (default `~/.cache/cirrus`). */
@@ -148,6 +150,7 @@ interface Compiled {
   prepared: Omit<PreparedComponent, 'claims'>;
   bindings: string;
   coreModules: Record<string, WebAssembly.Module>;
+  locateSource: SourceLocator | undefined;
 }
 
 export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -273,6 +276,7 @@ class Runtime implements ComponentRuntime {
       },
       bindings: transpiled.bindings,
       coreModules,
+      locateSource: sourceLocator(findCustomSection(bytes, SOURCE_MAP_SECTION)),
     };
   }
 
@@ -311,6 +315,7 @@ class Runtime implements ComponentRuntime {
           logger,
           imports: config.imports,
           onLending: (instance, change) => instances.lendingChanged(instance, change),
+          locateSource: compiled.locateSource,
         }),
       maxInstances: config.maxInstances,
       minWarm: 1,

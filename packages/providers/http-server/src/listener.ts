@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { AddressInUseError, errorCode, PayloadTooLargeError } from '@cirrus/protocol';
+import { AddressInUseError, CirrusError, errorCode, PayloadTooLargeError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
 import { inSpan, SpanKind, traceContextOf } from '@cirrus/lattice';
 import type { HttpBody, HttpResponseSink } from '@cirrus/runtime';
@@ -41,6 +41,18 @@ const REASON: Record<number, string> = {
   503: 'the component is not available',
   504: 'the component did not answer in time',
 };
+
+/**
+ * Where in its source a component failed (`src/component.ts:12:11 in handle`), when its build kept a
+ * source map: the location only, never the exception's message, which may hold data.
+ */
+function guestSource(err: unknown): string | undefined {
+  if (!(err instanceof CirrusError) || err.code !== 'GUEST_TRAP') return undefined;
+  const source = err.details?.['source'];
+  const fn = err.details?.['function'];
+  if (typeof source !== 'string') return undefined;
+  return typeof fn === 'string' ? `${source} in ${fn}` : source;
+}
 
 function hasHeader(headers: readonly string[], name: string): boolean {
   for (let i = 0; i < headers.length; i += 2) if ((headers[i] as string).toLowerCase() === name) return true;
@@ -311,7 +323,7 @@ export class Listener {
           path,
           error: message,
         });
-        this.#reply(res, status, false, code);
+        this.#reply(res, status, false, code, guestSource(err));
         // Shedding: a client refused for capacity reads its 503 at once, but its next request on
         // this connection is read only after a pause, twice as long for each refusal in a row (up
         // to httpOverloadPauseMaxMs). Impatient clients that retry at once would otherwise
@@ -339,10 +351,10 @@ export class Listener {
     }, ms).unref();
   }
 
-  #reply(res: ServerResponse, status: number, close = false, code?: string): void {
+  #reply(res: ServerResponse, status: number, close = false, code?: string, source?: string): void {
     if (res.headersSent || res.destroyed) return;
     if (close) lingerOnClose(res, this.#options.limits.httpLingerMs);
-    const text = `${REASON[status] ?? 'error'}${code === undefined ? '' : ` (${code})`}\n`;
+    const text = `${REASON[status] ?? 'error'}${code === undefined ? '' : ` (${code})`}${source === undefined ? '' : ` at ${source}`}\n`;
     const headers: Record<string, string | number> = {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(text),
