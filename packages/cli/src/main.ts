@@ -6,6 +6,7 @@ import { buildCommand } from './commands/build.ts';
 import { claimsCommand } from './commands/claims.ts';
 import { configCommand } from './commands/config.ts';
 import { credentialCommand } from './commands/credential.ts';
+import { devCommand } from './commands/dev.ts';
 import { getCommand } from './commands/get.ts';
 import { keysCommand } from './commands/keys.ts';
 import { labelCommand } from './commands/label.ts';
@@ -25,6 +26,7 @@ const COMMANDS = [
   upCommand,
   appCommand,
   buildCommand,
+  devCommand,
   newCommand,
   getCommand,
   scaleCommand,

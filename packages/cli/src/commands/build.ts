@@ -32,14 +32,15 @@ export interface ProjectConfig {
   engine?: Engine;
 }
 
-interface Project extends ProjectConfig {
+export interface Project extends ProjectConfig {
   dir: string;
   buildDir: string;
 }
 
 const WASI_VERSION_DIR = '0.2.12';
 
-async function readProject(dir: string): Promise<Project> {
+/** The project in `dir` (an absolute path), from the `cirrus` field of its package.json. */
+export async function readProject(dir: string): Promise<Project> {
   let pkg: { cirrus?: Partial<ProjectConfig> };
   try {
     pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as typeof pkg;
@@ -113,6 +114,18 @@ async function assembleWit(project: Project, jcoRoot: string): Promise<string> {
   return target;
 }
 
+interface EsbuildMessage {
+  text: string;
+  /** `line` counts from 1, `column` from 0. */
+  location?: { file: string; line: number; column: number } | null;
+}
+
+/** `src/component.ts:12:5: message`, the form editors and terminals turn into a link (columns from 1). */
+function located(message: EsbuildMessage): string {
+  const at = message.location;
+  return at == null ? message.text : `${at.file}:${at.line}:${at.column + 1}: ${message.text}`;
+}
+
 async function bundle(project: Project, engine: Engine): Promise<string> {
   const { build } = await import('esbuild');
   const result = await build({
@@ -124,6 +137,8 @@ async function bundle(project: Project, engine: Engine): Promise<string> {
     target: 'es2022',
     write: false,
     logLevel: 'silent',
+    // Locations in messages are then relative to the project, whatever directory the build runs in.
+    absWorkingDir: project.dir,
     plugins: [
       {
         name: 'wit-imports',
@@ -136,13 +151,9 @@ async function bundle(project: Project, engine: Engine): Promise<string> {
       },
     ],
   }).catch((err: unknown) => {
-    const errors =
-      (err as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors ?? [];
-    const first = errors[0];
+    const errors = (err as { errors?: EsbuildMessage[] }).errors ?? [];
     throw new BuildFailedError(
-      first === undefined
-        ? `bundling failed: ${String(err)}`
-        : `${first.location ? `${first.location.file}:${first.location.line}: ` : ''}${first.text}`,
+      errors.length === 0 ? `bundling failed: ${String(err)}` : errors.map(located).join('\n'),
       { hint: 'fix the source error and build again' },
     );
   });

@@ -7,12 +7,11 @@ import {
   startApplicationService,
   withImages,
 } from '@cirrus/apps';
-import type { ApplicationService, AppManifest } from '@cirrus/apps';
+import type { ApplicationService, AppManifest, WadmClient } from '@cirrus/apps';
 import { createHost, defaultCacheDir } from '@cirrus/host';
 import { BUILTIN_PROVIDERS, DEFAULT_HTTP_ADDRESS, WIRE_BINDINGS } from '@cirrus/providers';
 import type { Host, PolicyOptions } from '@cirrus/host';
-import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
-import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
+import type { LatticeConnection } from '@cirrus/lattice';
 import {
   DEFAULT_LATTICE,
   describeError,
@@ -21,7 +20,7 @@ import {
   resolveLimits,
   UsageError,
 } from '@cirrus/protocol';
-import type { Limits } from '@cirrus/protocol';
+import type { Limits, Logger } from '@cirrus/protocol';
 import { addFlags, flagValues, keyValues } from '../args.ts';
 import type { FlagSpecs, FlagValues } from '../args.ts';
 import { readAppManifest } from '../app-files.ts';
@@ -29,26 +28,20 @@ import { servedUrls } from '../served-urls.ts';
 import { heartbeatSeconds, managerTiming } from '../app-manager-timing.ts';
 import { LOG_FLAGS, loggerFromFlags } from '../log-flags.ts';
 import type { CommandContext } from '../context.ts';
-import {
-  connectHostNats,
-  hostNatsSettings,
-  JS_DOMAIN_FLAGS,
-  natsFlags,
-  providerRpcOf,
-} from '../nats-flags.ts';
-import type { HostNatsSettings } from '../nats-flags.ts';
+import { hostNatsSettings, JS_DOMAIN_FLAGS, natsFlags, providerRpcOf } from '../nats-flags.ts';
 import { HOST_IDENTITY_FLAGS, hostIdentityOptions } from '../host-identity-flags.ts';
 import { SIGNED_INVOCATIONS_FLAGS, signedInvocationOptions } from '../signed-invocation-flags.ts';
 import { runs } from '../program.ts';
 import type { Invocation } from '../program.ts';
-import { localEndpointFile, newToken, writeLocalEndpoint } from '../local-endpoint.ts';
+import { localEndpointFile } from '../local-endpoint.ts';
+import { openBackend, openLocalEndpoint } from '../host-backend.ts';
+import type { Backend, LocalEndpointHandle } from '../host-backend.ts';
 import { DASHBOARD_FLAGS, dashboardSetting, serveDashboard } from '../serve-dashboard.ts';
 import type { ServedDashboard } from '../serve-dashboard.ts';
 import { serveTelemetry, TELEMETRY_FLAGS, telemetrySetting } from '../serve-telemetry.ts';
 import type { ServedTelemetry } from '../serve-telemetry.ts';
-import type { LocalEndpointRemover } from '../local-endpoint.ts';
 
-const HOST_FLAGS = {
+export const HOST_FLAGS = {
   app: {
     value: 'FILE',
     multiple: true,
@@ -79,7 +72,7 @@ const HOST_FLAGS = {
   'no-file-load': { description: 'refuse components and providers from local files (FILE_LOAD_DENIED)' },
 } as const satisfies FlagSpecs;
 
-const ENDPOINT_FLAGS = {
+export const ENDPOINT_FLAGS = {
   'local-port': {
     value: 'N',
     description: 'loopback port that serves the embedded lattice to other programs here',
@@ -123,7 +116,7 @@ const UP_FLAGS = {
   ...SIGNED_INVOCATIONS_FLAGS,
 } as const satisfies FlagSpecs;
 
-type UpValues = FlagValues<typeof UP_FLAGS> & FlagValues<FlagSpecs>;
+export type UpValues = FlagValues<typeof UP_FLAGS> & FlagValues<FlagSpecs>;
 
 export function upCommand(invocation: Invocation): Command {
   const command = new Command('up')
@@ -156,8 +149,8 @@ export function upCommand(invocation: Invocation): Command {
   );
 }
 
-/** An --app manifest, checked with its local files, and ready for the application manager. */
-interface AppToDeploy {
+/** An application, checked with its local files, and ready for the application manager. */
+export interface AppToDeploy {
   manifest: AppManifest;
   /** The manifest's text with its images resolved: the manager may run on another host. */
   text: string;
@@ -165,13 +158,42 @@ interface AppToDeploy {
   urls: string[];
 }
 
-async function readApp(file: string, limits: Limits): Promise<AppToDeploy> {
-  const { text, manifest } = await readAppManifest(file, limits, '--app');
+/** `text` (whose parsed form is `manifest`) with its images resolved, and the URLs it serves. */
+export function appToDeploy(text: string, manifest: AppManifest): AppToDeploy {
   return {
     manifest,
     text: withImages(text, manifest),
     urls: servedUrls(planDeployment(manifest), DEFAULT_HTTP_ADDRESS),
   };
+}
+
+async function readApp(file: string, limits: Limits): Promise<AppToDeploy> {
+  const { text, manifest } = await readAppManifest(file, limits, '--app');
+  return appToDeploy(text, manifest);
+}
+
+/** A host that runs, with what deployed its applications, for `HostRun.serve`. */
+export interface ServedHost {
+  host: Host;
+  /** The connection for control traffic. */
+  connection: LatticeConnection;
+  wadm: WadmClient;
+  limits: Limits;
+  logger: Logger;
+}
+
+/** What a run of a host deploys, and what it does while the host serves. */
+export interface HostRun {
+  /**
+   * The applications to deploy, called before anything starts and once SIGINT and SIGTERM are
+   * handled; a signal meanwhile aborts `signal`, and what it resolves with then is not deployed.
+   */
+  prepare(limits: Limits, signal: AbortSignal): Promise<AppToDeploy[]>;
+  /**
+   * Called once the applications are deployed and the banner printed; should resolve once `signal`
+   * is aborted, which is the first step of stopping: the host stops after it.
+   */
+  serve?(served: ServedHost, signal: AbortSignal): Promise<void>;
 }
 
 function localPort(value: string | undefined): number {
@@ -212,93 +234,20 @@ function policyOptions(
   return { topic, changesTopic, timeoutMs };
 }
 
-/** Where the host lives:  a NATS lattice, or the embedded one (which other processes reach locally). */
-interface Backend {
-  connection: LatticeConnection;
-  /** A connection for control traffic of its own (`--ctl-…` settings differing from `--rpc-…`). */
-  control?: LatticeConnection | undefined;
-  embedded: MemoryLattice | undefined;
-  close(): Promise<void>;
-}
-
-async function openBackend(
-  nats: HostNatsSettings | undefined,
-  limits: Limits,
-  name: string | undefined,
-): Promise<Backend> {
-  if (nats !== undefined) {
-    const { rpc, control, close } = await connectHostNats(nats, limits, name);
-    let closed: Promise<void> | undefined;
-    return { connection: rpc, control, embedded: undefined, close: () => (closed ??= close()) };
-  }
-  const lattice = createMemoryLattice({
-    maxPayload: limits.latticeMaxPayloadBytes,
-    maxValueBytes: limits.kvMaxValueBytes,
-    requestTimeoutMs: limits.latticeRequestTimeoutMs,
+/** Starts a host (embedded lattice, or NATS with --nats), deploys the apps, and runs until SIGINT/SIGTERM. */
+export function up(values: UpValues, context: CommandContext): Promise<number> {
+  return runHost(values, context, {
+    prepare: async (limits) => {
+      // Every manifest is validated before anything starts, so one broken file deploys nothing.
+      const apps: AppToDeploy[] = [];
+      for (const file of values.app ?? []) apps.push(await readApp(file, limits));
+      return apps;
+    },
   });
-  let closed: Promise<void> | undefined;
-  return { connection: lattice.connect(), embedded: lattice, close: () => (closed ??= lattice.close()) };
 }
 
-interface LocalEndpointHandle {
-  readonly url: string;
-  /** The URL with the token in it, for provider processes this host starts (never logged). */
-  readonly providerUrl: string;
-  close(): Promise<void>;
-}
-
-/**
- * Serves the embedded lattice to other processes on this machine (loopback, token in a user-only
- * file), so `cirrus get …` in another terminal reaches this host without a NATS server.
- */
-async function openLocalEndpoint(
-  lattice: MemoryLattice,
-  host: Host,
-  port: number,
-  limits: Limits,
-  context: CommandContext,
-  onError: (err: unknown) => void,
-): Promise<LocalEndpointHandle> {
-  const token = newToken();
-  const endpoint: LocalEndpoint = await serveLattice(lattice, {
-    port,
-    token,
-    maxPayload: limits.latticeMaxPayloadBytes,
-    maxConnections: limits.localEndpointMaxConnections,
-    maxUnauthenticated: limits.localEndpointMaxUnauthenticated,
-    maxSubscriptionsPerConnection: limits.localEndpointMaxSubscriptions,
-    maxControlLineBytes: limits.localEndpointMaxControlLineBytes,
-    maxPendingBytes: limits.localEndpointMaxPendingBytes,
-    pingIntervalMs: limits.localEndpointPingIntervalMs,
-    maxPingsOut: limits.localEndpointMaxPingsOut,
-    authTimeoutMs: limits.localEndpointAuthTimeoutMs,
-    onError,
-  });
-  let remove: LocalEndpointRemover;
-  try {
-    remove = await writeLocalEndpoint(context.env, {
-      url: endpoint.url,
-      token,
-      lattice: host.latticeName,
-      hostId: host.id,
-      pid: process.pid,
-    });
-  } catch (err) {
-    await endpoint.close();
-    throw err;
-  }
-  let closed: Promise<void> | undefined;
-  const providerUrl = new URL(endpoint.url);
-  providerUrl.username = token;
-  return {
-    url: endpoint.url,
-    providerUrl: providerUrl.href,
-    close: () => (closed ??= Promise.all([endpoint.close(), remove()]).then(() => undefined)),
-  };
-}
-
-/** Starts a host (embedded lattice, or NATS with --nats), deploys the app, and runs until SIGINT/SIGTERM. */
-export async function up(values: UpValues, context: CommandContext): Promise<number> {
+/** Starts a host as `values` say, deploys what `run` prepares, and runs until SIGINT/SIGTERM. */
+export async function runHost(values: UpValues, context: CommandContext, run: HostRun): Promise<number> {
   if (values['no-local-endpoint'] === true && values['local-port'] !== undefined) {
     throw new UsageError('--local-port and --no-local-endpoint exclude each other', {
       hint: 'the endpoint is on by default: --local-port picks its port, --no-local-endpoint turns it off',
@@ -337,7 +286,11 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
   let applications: ApplicationService | undefined;
   let dashboard: ServedDashboard | undefined;
   let telemetry: ServedTelemetry | undefined;
+  let serving: Promise<void> | undefined;
+  const stopping = new AbortController();
   const closeAll = async (): Promise<void> => {
+    stopping.abort();
+    await serving;
     await dashboard?.close();
     // First: while it is active, the manager would put back what stopping the host takes away.
     await applications?.stop();
@@ -371,9 +324,7 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
   signals.on('SIGINT', onSignal);
   signals.on('SIGTERM', onSignal);
   try {
-    // Every manifest is validated before anything starts, so one broken file deploys nothing.
-    const apps: AppToDeploy[] = [];
-    for (const file of values.app ?? []) apps.push(await readApp(file, limits));
+    const apps = await run.prepare(limits, stopping.signal);
     if (await interrupted()) return 0;
 
     backend = await openBackend(nats, limits, values.name);
@@ -467,14 +418,14 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
       if (await interrupted()) return 0;
     }
 
+    // Through the lattice's application manager (this host's, or the active one elsewhere), which
+    // keeps the applications running after this command's part is done.
+    const wadm = createWadmClient(
+      opened.control ?? opened.connection,
+      running.latticeName,
+      limits.controlRequestTimeoutMs,
+    );
     try {
-      // Through the lattice's application manager (this host's, or the active one elsewhere), which
-      // keeps the applications running after this command's part is done.
-      const wadm = createWadmClient(
-        opened.control ?? opened.connection,
-        running.latticeName,
-        limits.controlRequestTimeoutMs,
-      );
       for (const app of apps) await putAndDeploy(wadm, app.text, app.manifest);
       for (const app of apps) {
         await awaitDeployed(wadm, app.manifest.name, { deadlineMs: limits.controlWaitTimeoutMs });
@@ -498,6 +449,14 @@ export async function up(values: UpValues, context: CommandContext): Promise<num
       );
     }
     context.print('Press Ctrl+C to stop.');
+    const served = { host: running, connection: opened.control ?? opened.connection, wadm, limits, logger };
+    // Its failure is no reason to leave the host running unattended, nor to skip stopping it.
+    serving = run.serve?.(served, stopping.signal).catch((err: unknown) => {
+      logger.error('stopped serving', { error: describeError(err) });
+      shutdown().catch((failed: unknown) =>
+        logger.error('shutdown failed', { error: describeError(failed) }),
+      );
+    });
     await running.stopped;
     // The host may also stop on a control request; the endpoint and its file must not outlive it.
     await shutdown();
