@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from '
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { BuildFailedError, UsageError } from '@cirrus/protocol';
+import { appendCustomSection, BuildFailedError, SOURCE_MAP_SECTION, UsageError } from '@cirrus/protocol';
 import { addFlags, flagValues, oneOf } from '../args.ts';
 import type { FlagSpecs } from '../args.ts';
 import type { CommandContext } from '../context.ts';
@@ -126,8 +126,18 @@ function located(message: EsbuildMessage): string {
   return at == null ? message.text : `${at.file}:${at.line}:${at.column + 1}: ${message.text}`;
 }
 
-async function bundle(project: Project, engine: Engine): Promise<string> {
+/** The bundle the engine runs, and its source map (v3, its sources relative to the project). */
+interface Bundle {
+  js: string;
+  map: string;
+}
+
+/** The bundle's name, as the engine's stack frames end. */
+const BUNDLE_FILE = 'component.js';
+
+async function bundle(project: Project, engine: Engine): Promise<Bundle> {
   const { build } = await import('esbuild');
+  const outfile = join(project.buildDir, BUNDLE_FILE);
   const result = await build({
     entryPoints: [join(project.dir, project.source)],
     ...(engine === 'quickjs' ? { banner: { js: TEXT_CODING_PRELUDE } } : {}),
@@ -136,6 +146,9 @@ async function bundle(project: Project, engine: Engine): Promise<string> {
     platform: 'neutral',
     target: 'es2022',
     write: false,
+    outfile,
+    sourcemap: 'external',
+    sourcesContent: false,
     logLevel: 'silent',
     // Locations in messages are then relative to the project, whatever directory the build runs in.
     absWorkingDir: project.dir,
@@ -157,9 +170,13 @@ async function bundle(project: Project, engine: Engine): Promise<string> {
       { hint: 'fix the source error and build again' },
     );
   });
-  const output = result.outputFiles[0];
-  if (output === undefined) throw new BuildFailedError('bundling produced no output');
-  return output.text;
+  const js = result.outputFiles.find((file) => file.path === outfile);
+  const map = result.outputFiles.find((file) => file.path === `${outfile}.map`);
+  if (js === undefined || map === undefined) throw new BuildFailedError('bundling produced no output');
+  const payload = JSON.parse(map.text) as { sources: string[]; file?: string };
+  payload.file = BUNDLE_FILE;
+  payload.sources = payload.sources.map((source) => relative(project.dir, resolve(project.buildDir, source)));
+  return { js: js.text, map: JSON.stringify(payload) };
 }
 
 function progress(context: CommandContext, label: string): () => void {
@@ -204,7 +221,7 @@ export async function buildProject(
   ]);
   const engineName = engine === 'quickjs' ? 'componentize-qjs' : 'componentize-js';
 
-  const js = await bundle(project, engine);
+  const { js, map } = await bundle(project, engine);
   const hash = createHash('sha256');
   hash.update(`${engineName}@${componentize.version} jco@${jco.version} world=${project.world}\n`);
   hash.update(js);
@@ -243,9 +260,15 @@ export async function buildProject(
       await shiftedWit(witPath, shifted);
       component = await componentizeQuickJs(js, shifted, project.world);
     } else {
-      const bundlePath = join(project.buildDir, 'component.js');
+      const bundlePath = join(project.buildDir, BUNDLE_FILE);
       await writeFile(bundlePath, js);
-      component = await componentizeStarlingMonkey(bundlePath, witPath, project.world);
+      // StarlingMonkey reports an uncaught exception with frames in the bundle: the host maps them
+      // back through this (docs/observability.md). QuickJS writes no stack to map.
+      component = appendCustomSection(
+        await componentizeStarlingMonkey(bundlePath, witPath, project.world),
+        SOURCE_MAP_SECTION,
+        new TextEncoder().encode(map),
+      );
     }
   } finally {
     done();
