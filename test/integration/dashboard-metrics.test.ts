@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { copyFile, mkdir } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +21,7 @@ import { createHost } from '@cirrus/host';
 import type { Host } from '@cirrus/host';
 import { createMemoryLattice } from '@cirrus/lattice';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
-import { freePort, tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { freePort, httpGet, tempDir, waitFor } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { launchChromium } from './chromium.ts';
 
@@ -31,20 +30,8 @@ const PROBE = new URL('../../packages/testing/fixtures/probe/build/probe.wasm', 
 const DOCS_IMAGES = fileURLToPath(new URL('../../docs/images/', import.meta.url));
 const WAIT_MS = 10_000;
 
-function get(port: number, path: string, host: string): Promise<number> {
-  return withDeadline(
-    new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-    }),
-    10_000,
-    `GET ${host}${path}`,
-  );
+async function get(port: number, path: string, host: string): Promise<number> {
+  return (await httpGet(port, path, { host })).status;
 }
 
 describe('dashboard request chart', () => {

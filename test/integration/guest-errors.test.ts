@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { findCustomSection, SOURCE_MAP_SECTION } from '@cirrus/protocol';
 import { createControlClient } from '@cirrus/control-client';
@@ -13,28 +12,11 @@ import { createHost, createLogger } from '@cirrus/host';
 import type { Host } from '@cirrus/host';
 import { createMemoryLattice } from '@cirrus/lattice';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
-import { freePort, tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import { freePort, httpGet, tempDir, waitFor } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 
 const PROBE = new URL('../../packages/testing/fixtures/probe/build/probe.wasm', import.meta.url);
 const PROBE_SOURCE = new URL('../../packages/testing/fixtures/probe/src/component.ts', import.meta.url);
-
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return withDeadline(
-    new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-    }),
-    10_000,
-    `GET ${path}`,
-  );
-}
 
 describe('guest errors', () => {
   let dir: TempDir;
@@ -77,7 +59,7 @@ describe('guest errors', () => {
       target_config: [],
     });
     await waitFor(
-      async () => (await get(port, '/log').catch(() => undefined))?.status === 200,
+      async () => (await httpGet(port, '/log').catch(() => undefined))?.status === 200,
       10_000,
       'probe to serve',
     );
@@ -98,7 +80,7 @@ describe('guest errors', () => {
     const column = (source[line - 1] as string).indexOf('new Error') + 1;
     const at = `src/component.ts:${line}:${column} in handle`;
 
-    const answer = await get(port, '/throw');
+    const answer = await httpGet(port, '/throw');
     assert.equal(answer.status, 500);
     assert.equal(answer.body, `the component failed (GUEST_TRAP) at ${at}\n`);
     const logged = lines

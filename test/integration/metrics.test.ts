@@ -10,11 +10,11 @@
  * OTLP export carry the same numbers as the scrape.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   freePort,
+  httpGet,
   startNatsServer,
   startOtlpReceiver,
   tempDir,
@@ -65,21 +65,9 @@ function total(samples: readonly Sample[], name: string, labels: Record<string, 
     .reduce((sum, s) => sum + s.value, 0);
 }
 
-/** The status of a GET with its own Host header (fetch sets Host from the URL). */
-function get(port: number, path: string, host: string): Promise<number> {
-  return withDeadline(
-    new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-    }),
-    30_000,
-    `GET ${host}${path}`,
-  );
+/** The status of a GET with its own Host header. */
+async function get(port: number, path: string, host: string): Promise<number> {
+  return (await httpGet(port, path, { host, timeoutMs: 30_000 })).status;
 }
 
 describe('metrics', () => {

@@ -11,18 +11,10 @@
  * guest's stdout line in host A's log names its component, the call, and the trace and span.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import {
-  freePort,
-  startNatsServer,
-  startOtlpReceiver,
-  tempDir,
-  waitFor,
-  withDeadline,
-} from '@cirrus/testing';
+import { freePort, httpGet, startNatsServer, startOtlpReceiver, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsServer, OtlpReceiver, ReceivedSpan, TempDir } from '@cirrus/testing';
 import { controlOverNats, killAll, ROOT, startCirrusUp } from '../failure/support.ts';
 import type { CirrusProcess, ControlSession } from '../failure/support.ts';
@@ -34,28 +26,13 @@ const GREETER_MAIN = join(ROOT, 'examples/greeter-provider/src/main.ts');
 const LATTICE = 'tracing';
 const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
 
-function get(
+async function get(
   port: number,
   path: string,
   host: string,
   headers: Record<string, string> = {},
 ): Promise<number> {
-  return withDeadline(
-    new Promise<number>((resolve, reject) => {
-      const req = request(
-        { host: '127.0.0.1', port, path, headers: { ...headers, host }, agent: false },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    }),
-    20_000,
-    `GET ${path}`,
-  );
+  return (await httpGet(port, path, { host, headers, timeoutMs: 20_000 })).status;
 }
 
 describe('tracing', () => {

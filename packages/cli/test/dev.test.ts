@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
-import { ownDirs } from './support.ts';
+import { groupAlive, killGroup, ownDirs } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HELLO = join(ROOT, 'examples/hello');
@@ -33,23 +33,6 @@ const SOURCE = 'src/component.ts';
 const GREETING_LINE = '`${greeting()}!\\n` +';
 
 type Dev = ChildProcessByStdio<null, Readable, Readable>;
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
 
 /** The requests sent one after another until stopped, and every response that was not a 200. */
 interface Load {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { main } from '../src/index.ts';
-import { harness, ownDirs } from './support.ts';
+import { groupAlive, harness, killGroup, ownDirs } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MODULES = join(ROOT, 'node_modules');
@@ -34,23 +34,6 @@ interface Run {
 
 /** Process groups of the commands still running, for `after` to end should a test be cut short. */
 const running = new Set<number>();
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
 
 /**
  * Runs `command` in `project` through a shell, as npm runs a script, with the project's

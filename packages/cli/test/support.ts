@@ -30,3 +30,22 @@ export function harness(env: Record<string, string>): Harness {
 export function ownDirs(dir: string): Record<string, string> {
   return { CIRRUS_CACHE_DIR: join(dir, 'cache'), CIRRUS_STATE_DIR: join(dir, 'state') };
 }
+
+/** Whether any process of the group `pid` leads is still running. */
+export function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills every process of the group `pid` leads; nothing when it is gone already. */
+export function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}

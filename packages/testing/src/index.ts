@@ -34,6 +34,8 @@ export { freePort } from './net.ts';
 export { startRedisServer } from './redis-server.ts';
 export type { RedisServer, RedisServerOptions } from './redis-server.ts';
 export { fc, fuzz, fuzzAsync, fuzzRuns } from './fuzz.ts';
+export { httpGet } from './http-get.ts';
+export type { HttpAnswer, HttpGetOptions } from './http-get.ts';
 export { runHttpLoad } from './http-load.ts';
 export { Samples } from './samples.ts';
 export type { HttpLoadReport, HttpLoadSettings } from './http-load.ts';
