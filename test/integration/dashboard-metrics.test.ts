@@ -23,6 +23,7 @@ import { createMemoryLattice } from '@cirrus/lattice';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
 import { freePort, httpGet, tempDir, waitFor } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
+import { routeHttp } from '../failure/support.ts';
 import { launchChromium } from './chromium.ts';
 
 const HELLO = new URL('../../examples/hello/build/hello.wasm', import.meta.url);
@@ -77,17 +78,7 @@ describe('dashboard request chart', () => {
         { hostId: host.id, componentRef: ref.href, componentId: id, count: 2 },
         { wait: true },
       );
-      await control.putConfig(`web-${id}`, { address: `127.0.0.1:${port}`, host: `${id}.test` });
-      await control.putLink({
-        source_id: 'web',
-        target: id,
-        name: id,
-        wit_namespace: 'wasi',
-        wit_package: 'http',
-        interfaces: ['incoming-handler'],
-        source_config: [`web-${id}`],
-        target_config: [],
-      });
+      await routeHttp(control, { serverId: 'web', componentId: id, port, host: `${id}.test` });
     }
     await waitFor(
       async () => (await get(port, '/', 'hello.test').catch(() => 0)) === 200,

@@ -14,6 +14,7 @@ import { createMemoryLattice } from '@cirrus/lattice';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
 import { freePort, httpGet, tempDir, waitFor } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
+import { routeHttp } from '../failure/support.ts';
 
 const PROBE = new URL('../../packages/testing/fixtures/probe/build/probe.wasm', import.meta.url);
 const PROBE_SOURCE = new URL('../../packages/testing/fixtures/probe/src/component.ts', import.meta.url);
@@ -47,17 +48,7 @@ describe('guest errors', () => {
       { hostId: host.id, componentRef: PROBE.href, componentId: 'probe', count: 1 },
       { wait: true },
     );
-    await control.putConfig('web-probe', { address: `127.0.0.1:${port}` });
-    await control.putLink({
-      source_id: 'web',
-      target: 'probe',
-      name: 'default',
-      wit_namespace: 'wasi',
-      wit_package: 'http',
-      interfaces: ['incoming-handler'],
-      source_config: ['web-probe'],
-      target_config: [],
-    });
+    await routeHttp(control, { serverId: 'web', componentId: 'probe', port });
     await waitFor(
       async () => (await httpGet(port, '/log').catch(() => undefined))?.status === 200,
       10_000,

@@ -22,7 +22,7 @@ import {
   withDeadline,
 } from '@cirrus/testing';
 import type { NatsServer, OtlpReceiver, TempDir } from '@cirrus/testing';
-import { controlOverNats, HELLO_WASM, killAll, ROOT, startCirrusUp } from '../failure/support.ts';
+import { controlOverNats, HELLO_WASM, killAll, ROOT, routeHttp, startCirrusUp } from '../failure/support.ts';
 import type { CirrusProcess, ControlSession } from '../failure/support.ts';
 
 const PROBE_WASM = join(ROOT, 'packages/testing/fixtures/probe/build/probe.wasm');
@@ -119,20 +119,7 @@ describe('metrics', () => {
         { hostId: b.hostId(), componentRef, componentId, count: 2 },
         { wait: true, waitTimeoutMs: 60_000 },
       );
-      await control.client.putConfig(`web-${componentId}`, {
-        address: `127.0.0.1:${port}`,
-        host: `${componentId}.test`,
-      });
-      await control.client.putLink({
-        source_id: 'web',
-        target: componentId,
-        name: componentId,
-        wit_namespace: 'wasi',
-        wit_package: 'http',
-        interfaces: ['incoming-handler'],
-        source_config: [`web-${componentId}`],
-        target_config: [],
-      });
+      await routeHttp(control.client, { serverId: 'web', componentId, port, host: `${componentId}.test` });
     }
     await waitFor(
       async () => (await get(port, '/', 'hello.test').catch(() => 0)) === 200,

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { freePort, httpGet, startNatsServer, startOtlpReceiver, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsServer, OtlpReceiver, ReceivedSpan, TempDir } from '@cirrus/testing';
-import { controlOverNats, killAll, ROOT, startCirrusUp } from '../failure/support.ts';
+import { controlOverNats, killAll, ROOT, routeHttp, startCirrusUp } from '../failure/support.ts';
 import type { CirrusProcess, ControlSession } from '../failure/support.ts';
 
 const COUNTER_WASM = join(ROOT, 'examples/counter/build/counter.wasm');
@@ -102,17 +102,7 @@ describe('tracing', () => {
         { hostId: a.hostId(), componentRef: ref, componentId: id, count: 1 },
         { wait: true, waitTimeoutMs: 60_000 },
       );
-      await control.client.putConfig(`web-${id}`, { address: `127.0.0.1:${port}`, host: `${id}.test` });
-      await control.client.putLink({
-        source_id: 'web',
-        target: id,
-        name: id,
-        wit_namespace: 'wasi',
-        wit_package: 'http',
-        interfaces: ['incoming-handler'],
-        source_config: [`web-${id}`],
-        target_config: [],
-      });
+      await routeHttp(control.client, { serverId: 'web', componentId: id, port, host: `${id}.test` });
     }
     await control.client.putLink({
       source_id: 'counter',

@@ -55,3 +55,29 @@ function session(connection: NatsLatticeConnection, options: ControlSessionOptio
   });
   return { client, connection, close: () => connection.close() };
 }
+
+/**
+ * Routes HTTP requests on 127.0.0.1:`port` from the HTTP server provider `serverId` to
+ * `componentId`: a named config and a `wasi:http/incoming-handler` link named after the component.
+ * With `host`, only requests for that Host header, so several components can share the address.
+ */
+export async function routeHttp(
+  client: Pick<ControlClient, 'putConfig' | 'putLink'>,
+  route: { serverId: string; componentId: string; port: number; host?: string },
+): Promise<void> {
+  const config = `${route.serverId}-${route.componentId}`;
+  await client.putConfig(config, {
+    address: `127.0.0.1:${route.port}`,
+    ...(route.host === undefined ? {} : { host: route.host }),
+  });
+  await client.putLink({
+    source_id: route.serverId,
+    target: route.componentId,
+    name: route.componentId,
+    wit_namespace: 'wasi',
+    wit_package: 'http',
+    interfaces: ['incoming-handler'],
+    source_config: [config],
+    target_config: [],
+  });
+}
