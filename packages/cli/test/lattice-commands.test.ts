@@ -13,8 +13,8 @@ import { BUILTIN_PROVIDERS } from '@cirrus/providers';
 import type { Host } from '@cirrus/host';
 import { connectNats, createMemoryLattice } from '@cirrus/lattice';
 import type { MemoryLattice } from '@cirrus/lattice';
-import type { HostInfo, HostInventory, Link } from '@cirrus/protocol';
-import { startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
+import type { HostInfo, HostInventory, HostMetrics, Link } from '@cirrus/protocol';
+import { freePort, httpGet, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { main } from '../src/index.ts';
 import { injectLattice } from '../src/connect.ts';
@@ -346,6 +346,60 @@ describe('cirrus lattice commands', () => {
     assert.match(run.err[0] ?? '', /^error\[CONTROL_REQUEST_FAILED\]: component ghost not found/);
   });
 
+  it('get metrics shows the calls and latency of each component per host, or the snapshots as JSON', async () => {
+    const scaled = await cirrus(
+      'scale',
+      'component',
+      'alpha',
+      HELLO,
+      'metered',
+      '--count',
+      '1',
+      '--wait',
+      ...PING,
+    );
+    assert.equal(scaled.code, 0, scaled.err.join('\n'));
+    await alpha.startProvider({ providerRef: 'wasmcloud+builtin://http-server', providerId: 'metrics-web' });
+    const port = await freePort();
+    await alpha.putConfig('metrics-web-metered', { address: `127.0.0.1:${port}` });
+    await alpha.putLink({
+      source_id: 'metrics-web',
+      target: 'metered',
+      name: 'default',
+      wit_namespace: 'wasi',
+      wit_package: 'http',
+      interfaces: ['incoming-handler'],
+      source_config: ['metrics-web-metered'],
+    });
+    await waitFor(
+      async () => (await httpGet(port, '/').catch(() => undefined))?.status === 200,
+      10_000,
+      'metered to serve',
+    );
+    for (let i = 0; i < 3; i++) assert.equal((await httpGet(port, '/')).status, 200);
+    const calls =
+      alpha.metrics().components.find((c) => c.component_id === 'metered')?.invocations['ok'] ?? 0;
+    assert.ok(calls >= 4);
+
+    const table = await cirrus('get', 'metrics', 'alpha');
+    assert.equal(table.code, 0, table.err.join('\n'));
+    const header = table.out[0] ?? '';
+    assert.match(header, /^HOST ID +KIND +ID +CALLS +FAILED +P50 MS +P99 MS$/);
+    const row = table.out.find((l) => l.includes(' metered ')) ?? '';
+    assert.equal(row.slice(column(header, 'CALLS')).split(/ {2,}/)[0], String(calls));
+    assert.equal(row.slice(column(header, 'FAILED')).split(/ {2,}/)[0], '-');
+    assert.match(row.slice(column(header, 'P50 MS')).split(/ {2,}/)[0] ?? '', /^[0-9]+\.[0-9]+$/);
+
+    const all = await json<HostMetrics[]>('get', 'metrics', ...PING);
+    assert.deepEqual(all.map((m) => m.host_id).sort(), [alpha.id, beta.id].sort());
+    const own = all.find((m) => m.host_id === alpha.id)?.components.find((c) => c.component_id === 'metered');
+    assert.equal(own?.invocations['ok'], calls);
+
+    await alpha.stopProvider('metrics-web');
+    await json('stop', 'component', alpha.id, 'metered');
+    await waitFor(() => alpha.inventory().components.length === 0, 10_000, 'metered to stop');
+  });
+
   it('get claims shows the stored claims, or says there are none', async () => {
     const run = await cirrus('get', 'claims');
     assert.deepEqual([run.code, run.out], [0, ['No claims.']]);
@@ -408,7 +462,7 @@ describe('cirrus lattice commands', () => {
 
   it('usage errors exit 2 with the usage in the hint', async () => {
     const cases: [string[], RegExp][] = [
-      [['get'], /cirrus get needs one of: hosts, inventory, links, config, claims, events/],
+      [['get'], /cirrus get needs one of: hosts, inventory, links, config, claims, metrics, events/],
       [['get', 'bogus'], /unknown subcommand "get bogus"/],
       [['get', 'config'], /missing NAME/],
       [['get', 'links', 'extra'], /unexpected argument "extra"/],

@@ -3,7 +3,7 @@
  * percentiles: pure, so every edge (a host restarting, a component appearing, a reading missed) is
  * table-tested without a lattice.
  */
-import { OUTCOME_OK } from '@cirrus/protocol';
+import { durationQuantile, OUTCOME_OK } from '@cirrus/protocol';
 import type { HostMetrics } from '@cirrus/protocol';
 import type { ComponentMetrics, MetricsPoint, MetricsReport } from './api-types.ts';
 
@@ -118,25 +118,7 @@ function componentIntervals(previous: MetricsReading, current: MetricsReading): 
   return out;
 }
 
-/**
- * The `q` quantile of an interval's durations, in ms, interpolated linearly inside its bucket as
- * Prometheus's histogram_quantile does; the open last bucket answers with the highest bound.
- */
 function quantileMs(q: number, interval: Interval): number | undefined {
-  const { buckets, bounds } = interval;
-  const total = buckets.reduce((a, b) => a + b, 0);
-  if (total === 0) return undefined;
-  const rank = q * total;
-  let below = 0;
-  for (let i = 0; i < buckets.length; i++) {
-    const n = buckets[i] as number;
-    if (n > 0 && below + n >= rank) {
-      if (i >= bounds.length) return (bounds.at(-1) ?? 0) * 1000;
-      const lower = i === 0 ? 0 : (bounds[i - 1] as number);
-      const upper = bounds[i] as number;
-      return (lower + (upper - lower) * ((rank - below) / n)) * 1000;
-    }
-    below += n;
-  }
-  return (bounds.at(-1) ?? 0) * 1000;
+  const seconds = durationQuantile(q, interval.bounds, interval.buckets);
+  return seconds === undefined ? undefined : seconds * 1000;
 }

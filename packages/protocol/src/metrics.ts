@@ -66,6 +66,34 @@ export const INVOCATION_DURATION_BOUNDS_SECONDS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
+/**
+ * The `q` quantile (0–1) of the durations counted in `counts` (per bucket, as `DurationHistogram`
+ * holds them), in seconds, interpolated linearly inside its bucket as Prometheus's
+ * histogram_quantile does; the open last bucket answers with the highest bound. Undefined when
+ * nothing was counted.
+ */
+export function durationQuantile(
+  q: number,
+  bounds: readonly number[],
+  counts: readonly number[],
+): number | undefined {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return undefined;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i] as number;
+    if (n > 0 && below + n >= rank) {
+      if (i >= bounds.length) break;
+      const lower = i === 0 ? 0 : (bounds[i - 1] as number);
+      const upper = bounds[i] as number;
+      return lower + (upper - lower) * ((rank - below) / n);
+    }
+    below += n;
+  }
+  return bounds.at(-1) ?? 0;
+}
+
 /** The stable code of a failure, as metrics and logs group it; errors without one are INTERNAL. */
 export function errorCode(err: unknown): string {
   return isCirrusError(err) ? err.code : 'INTERNAL';

@@ -1,4 +1,4 @@
-/** `cirrus get …`: read the lattice (hosts, inventories, links, config, claims) and follow its events. */
+/** `cirrus get …`: read the lattice (hosts, inventories, links, config, claims, metrics) and follow its events. */
 import type { Command } from 'commander';
 import type { ControlClient, EventStream } from '@cirrus/control-client';
 import { ConfigNotFoundError } from '@cirrus/protocol';
@@ -18,6 +18,7 @@ import {
   withControlClient,
 } from './lattice.ts';
 import type { LatticeInput } from './lattice.ts';
+import { metricsCommand } from './get-metrics.ts';
 
 function userLabels(labels: StringMap): StringMap {
   // hostcore.* labels (os, arch) are the same on most hosts and crowd out the ones people set.
@@ -35,7 +36,7 @@ const EVENT_FLAGS = {
 
 export function getCommand(invocation: Invocation): Command {
   const { context } = invocation;
-  return commandGroup('get', 'show hosts, inventories, links, config or claims; follow events', [
+  return commandGroup('get', 'show hosts, inventories, links, config, claims or metrics; follow events', [
     latticeCommand(
       'hosts',
       'list the hosts that answer on the lattice',
@@ -157,6 +158,7 @@ export function getCommand(invocation: Invocation): Command {
           return 0;
         }),
     ),
+    metricsCommand(invocation),
     latticeCommand(
       'events',
       'follow lattice events until Ctrl+C, one line each (JSON lines with --output json)',

@@ -242,7 +242,7 @@ const ROUTES: Readonly<Record<string, readonly Route[]>> = {
       },
     },
   ],
-  // A Cirrus addition: what the host has counted, for the dashboard.
+  // A Cirrus addition: what the host has counted, for the dashboard and `cirrus get metrics`.
   'host.metrics': [
     {
       arg: 'host',
