@@ -23,7 +23,7 @@
  * (wrpcServe's subscriptions now drain on unsubscribe).
  */
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +44,7 @@ const LATTICE = 'upgrade';
 const CLIENTS = 8;
 const REQUEST_TIMEOUT_MS = 5_000;
 const CONVERGE_MS = 20_000;
+const BACKOFF_MS = 60_000;
 /** Load before the upgrade, and after v2 answers, so that both ends are seen under load. */
 const STEADY_MS = 1_000;
 
@@ -189,7 +190,13 @@ describe('upgrading an application under load', { timeout: 60_000 }, () => {
       // One service and no failover here: a lease long enough that the event loop, blocked while
       // a host compiles hello on its first start, does not make the manager step down meanwhile.
       leaseMs: 30_000,
-      limits: resolveLimits({ appResyncIntervalMs: 1_000 }),
+      // A long hold after a refusal, so that a test can tell a new version tried at once from one
+      // tried once the hold is over.
+      limits: resolveLimits({
+        appResyncIntervalMs: 1_000,
+        appBackoffMs: BACKOFF_MS,
+        appBackoffMaxMs: BACKOFF_MS,
+      }),
       scatterMs: 300,
       logger: silentLogger,
     });
@@ -309,4 +316,43 @@ describe('upgrading an application under load', { timeout: 60_000 }, () => {
 
   it('replaces hello on another host than the http-server without a failed request', (t) =>
     upgradeUnderLoad(t, 'remote', 'across'));
+
+  it('tries a version that follows a refused one at once, whatever the hold on the refused one', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/`;
+    const broken = join(dir.path, 'broken.wasm');
+    await writeFile(broken, 'not a component');
+    const fixed = join(dir.path, 'fixed.wasm');
+    await copyFile(HELLO, fixed);
+    await wadm.put(manifest('fix', 'local', 'v1', HELLO.href, 'v1', port));
+    await wadm.deploy('fix', 'v1');
+    await deployed('fix', 'v1');
+
+    // v2 cannot start: the hosts refuse it, and the manager holds that command back for a minute.
+    await wadm.put(manifest('fix', 'local', 'v2', pathToFileURL(broken).href, 'v2', port));
+    await wadm.deploy('fix', 'v2');
+    await waitFor(
+      async () => ((await wadm.status('fix')).status.type === 'failed' ? true : undefined),
+      CONVERGE_MS,
+      'fix v2 to fail',
+      50,
+    );
+    const fixedAt = performance.now();
+    await wadm.put(manifest('fix', 'local', 'v3', pathToFileURL(fixed).href, 'v3', port));
+    await wadm.deploy('fix', 'v3');
+    await waitFor(
+      async () => {
+        const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(
+          () => undefined,
+        );
+        return res?.status === 200 && (await res.text()).startsWith('v3!') ? true : undefined;
+      },
+      CONVERGE_MS,
+      'fix v3 to answer',
+      50,
+    );
+    assert.ok(performance.now() - fixedAt < BACKOFF_MS / 3, 'v3 did not wait out the hold on v2');
+    await deployed('fix', 'v3');
+    await wadm.undeploy('fix');
+  });
 });

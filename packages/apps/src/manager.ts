@@ -5,10 +5,10 @@
  * `appResyncIntervalMs` whatever happened, so a missed event only delays a correction. Passes never
  * overlap; one asked for during a pass runs right after it.
  *
- * A command a host refuses, or a start its events report as failed, puts that workload on that host
- * on hold for `appBackoffMs`, doubled for each refusal in a row up to `appBackoffMaxMs`, and the
- * application's status says `failed` with the host's words meanwhile: a workload that cannot start
- * is retried, not hammered.
+ * A command a host refuses, or a start its events report as failed, is held back from that host for
+ * `appBackoffMs`, doubled for each refusal in a row up to `appBackoffMaxMs`, and the application's
+ * status says `failed` with the host's words meanwhile: a workload that cannot start is retried, not
+ * hammered. Another command for the workload (a new version's image) goes at once.
  */
 import type { ControlClient } from '@cirrus/control-client';
 import { describeError } from '@cirrus/protocol';
@@ -69,6 +69,11 @@ interface Hold {
   until: number;
   refusals: number;
   failure: WorkloadFailure;
+  /**
+   * The command refused (JSON), when known: only it is held back. Another one for the same
+   * workload (a new version's image, say) is a new desire, tried at once.
+   */
+  command: string | undefined;
 }
 
 interface Managed {
@@ -107,11 +112,11 @@ export function createAppManager(options: AppManagerOptions): AppManager {
 
   const holdKey = (workloadId: string, hostId: string): string => `${workloadId}@${hostId}`;
 
-  const hold = (workloadId: string, hostId: string, message: string): void => {
+  const hold = (workloadId: string, hostId: string, message: string, command: string | undefined): void => {
     const key = holdKey(workloadId, hostId);
     const refusals = (holds.get(key)?.refusals ?? 0) + 1;
     const wait = Math.min(limits.appBackoffMs * 2 ** Math.min(refusals - 1, 30), limits.appBackoffMaxMs);
-    holds.set(key, { until: Date.now() + wait, refusals, failure: { workloadId, hostId, message } });
+    holds.set(key, { until: Date.now() + wait, refusals, failure: { workloadId, hostId, message }, command });
   };
 
   const onHold = (command: ReconcileCommand): boolean => {
@@ -119,7 +124,8 @@ export function createAppManager(options: AppManagerOptions): AppManager {
     if (target === undefined) return false;
     const key = holdKey(target.workload, target.hostId);
     const held = holds.get(key);
-    if (held !== undefined && held.until > Date.now()) return true;
+    const same = held?.command === undefined || held.command === JSON.stringify(command);
+    if (held !== undefined && held.until > Date.now() && same) return true;
     // Hosts answer a start before it is done: until its outcome shows, the same command again would
     // only be refused as a duplicate.
     const sent = inFlight.get(key);
@@ -289,7 +295,7 @@ export function createAppManager(options: AppManagerOptions): AppManager {
         logger.warn('application command refused', { op: command.op, error: message });
         if (key !== undefined) inFlight.delete(key);
         if (key !== undefined) starting.delete(key);
-        if (target !== undefined) hold(target.workload, target.hostId, message);
+        if (target !== undefined) hold(target.workload, target.hostId, message, JSON.stringify(command));
       }
     }
   };
@@ -349,10 +355,12 @@ export function createAppManager(options: AppManagerOptions): AppManager {
     const workload = text('component_id') ?? text('provider_id');
     if (workload === undefined) return;
     const hostId = text('host_id') ?? event.source;
-    inFlight.delete(holdKey(workload, hostId));
+    const key = holdKey(workload, hostId);
+    const sent = inFlight.get(key);
+    inFlight.delete(key);
     if (event.type.endsWith('_failed')) {
-      starting.delete(holdKey(workload, hostId));
-      hold(workload, hostId, text('error') ?? 'failed');
+      starting.delete(key);
+      hold(workload, hostId, text('error') ?? 'failed', sent?.command);
     }
   }
 

@@ -677,7 +677,7 @@ export const LIMIT_SPECS = {
     max: 600_000,
     unit: 'ms',
     description:
-      'After a host refuses a command for a workload, how long the application manager waits before it sends that host a command for that workload again; doubled for each refusal in a row.',
+      'After a host refuses a command for a workload, how long the application manager waits before it sends that host the same command again (another one, such as a new version, goes at once); doubled for each refusal in a row.',
   },
   appBackoffMaxMs: {
     default: 60_000,

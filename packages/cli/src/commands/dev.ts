@@ -301,9 +301,9 @@ class DevSession {
 
   /**
    * Replaces the running component with `staged`: the host starts it, switches over, then drains the
-   * old one. The application manager keeps the deployed manifest's image, so a new version naming
-   * `staged` is deployed first (or the manager would switch back); the update is also sent here,
-   * because after a failed start the manager holds back for a while, and the loop must not wait.
+   * old one. The application manager keeps the deployed manifest's image, so the swap is a new
+   * version of the application naming `staged`: the manager updates the component to it, at once
+   * even after a failed start (it holds back only the command that failed).
    */
   async #swap(
     staged: Staged,
@@ -311,7 +311,7 @@ class DevSession {
     control: ControlClient,
     signal: AbortSignal,
   ): Promise<void> {
-    const { host, connection, wadm, limits } = served;
+    const { connection, wadm, limits } = served;
     const started = performance.now();
     const version = `dev-${staged.number}`;
     const next = structuredClone(this.#document) as StoredDocument;
@@ -341,9 +341,6 @@ class DevSession {
       await wadm.put(JSON.stringify(next));
       stored = true;
       await wadm.deploy(this.#appName, version);
-      for (const id of this.#ids) {
-        await control.updateComponent({ hostId: host.id, componentId: id, newComponentRef: staged.ref });
-      }
       const results = await Promise.all(outcomes);
       failures = results.filter((r) => r.event.type.endsWith('_failed')).map((r) => startFailure(r));
       if (failures.length === 0) {
