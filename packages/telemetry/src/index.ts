@@ -20,5 +20,6 @@ export type {
 } from './otlp-config.ts';
 export { startTracing } from './tracing.ts';
 export type { Tracing } from './tracing.ts';
-export { hostResource, resourceMetrics, startOtlpMetricsExport } from './otlp-metrics.ts';
+export { hostResource } from './resource.ts';
+export { resourceMetrics, startOtlpMetricsExport } from './otlp-metrics.ts';
 export type { OtlpMetricsExport, OtlpMetricsOptions } from './otlp-metrics.ts';

@@ -8,7 +8,6 @@ import { ValueType } from '@opentelemetry/api';
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
 import type { MetricData, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -140,34 +139,4 @@ function metricData(family: MetricFamily, startTime: HrTime, endTime: HrTime): M
 function hrTime(unixMs: number): HrTime {
   const seconds = Math.floor(unixMs / 1000);
   return [seconds, Math.round((unixMs - seconds * 1000) * 1e6)];
-}
-
-/**
- * The resource a host (or a provider process) reports as: `service.name` (OTEL_SERVICE_NAME, else
- * `service`, default `cirrus-host`), `service.instance.id` (the host or provider id),
- * `service.version`, and OTEL_RESOURCE_ATTRIBUTES.
- */
-export function hostResource(
-  env: Readonly<Record<string, string | undefined>>,
-  host: { id: string; version: string; service?: string },
-): Resource {
-  const attributes: Attributes = {};
-  for (const pair of (env['OTEL_RESOURCE_ATTRIBUTES'] ?? '').split(',')) {
-    const at = pair.indexOf('=');
-    if (at <= 0) continue;
-    const key = pair.slice(0, at).trim();
-    try {
-      attributes[key] = decodeURIComponent(pair.slice(at + 1).trim());
-    } catch {
-      // The specification discards an attribute whose value is not valid percent-encoding.
-    }
-  }
-  const serviceName = env['OTEL_SERVICE_NAME']?.trim();
-  return resourceFromAttributes({
-    'service.name': host.service ?? 'cirrus-host',
-    ...attributes,
-    ...(serviceName === undefined || serviceName === '' ? {} : { 'service.name': serviceName }),
-    'service.instance.id': host.id,
-    'service.version': host.version,
-  });
 }
