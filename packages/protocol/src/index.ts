@@ -18,3 +18,5 @@ export * from './claims.ts';
 export * from './policy.ts';
 export * from './wrpc-http.ts';
 export * from './metrics.ts';
+export { webCryptoBytes } from './web-bytes.ts';
+export { afterPendingEvents, unrefTimer } from './timers.ts';

@@ -1,4 +1,6 @@
-export { createComponentRuntime, defaultCacheDir } from './runtime.ts';
+export { createBrowserTranspiler, createComponentRuntime, defaultCacheDir } from './node-runtime.ts';
+export type { BrowserTranspiler } from './node-runtime.ts';
+export { TRANSPILED_MEDIA_TYPE } from './browser/transpiler.ts';
 export type {
   CallOptions,
   ComponentPool,

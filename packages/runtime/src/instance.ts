@@ -3,7 +3,6 @@
  * deadline, and ends it when the guest traps. A call that overruns its deadline terminates the
  * thread, and with it every instance the thread holds (see worker-thread.ts).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   DeadlineExceededError,
   errorFromJSON,
@@ -51,6 +50,8 @@ export interface InstanceOptions {
   onLending?: ((instance: WorkerInstance, change: 1 | -1) => void) | undefined;
   /** Points a guest failure at its source, from what the call wrote to stderr. */
   locateSource?: SourceLocator | undefined;
+  /** Captures the caller's async context, in which the call's imports then run. */
+  snapshotContext: () => <R>(fn: () => R) => R;
 }
 
 interface ActiveCall {
@@ -96,6 +97,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
   readonly #flow: Int32Array;
   readonly #imports: ImportHandler;
   readonly #locateSource: SourceLocator | undefined;
+  readonly #snapshotContext: () => <R>(fn: () => R) => R;
   readonly #resources = new ResourceTable();
   /** Exported resources lent to callers outside, by their id in the worker's table. */
   readonly #lent = new Map<number, ExportedResource>();
@@ -117,6 +119,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
     this.#flow = new Int32Array(flow);
     this.#imports = options.imports ?? noLinkedImports(options.init.componentId);
     this.#locateSource = options.locateSource;
+    this.#snapshotContext = options.snapshotContext;
     this.#logger = options.logger;
     this.#windowBytes = options.init.responseWindowBytes;
     this.#id = options.thread.join(this, { ...options.init, flow });
@@ -263,7 +266,7 @@ export class WorkerInstance implements ResourceOwner, ThreadMember {
       bodyInFlight: 0,
       writes: Promise.resolve(),
       settled: false,
-      inCallContext: AsyncLocalStorage.snapshot(),
+      inCallContext: this.#snapshotContext(),
       stderr: [],
       timer: setTimeout(() => {
         const error = new DeadlineExceededError(`call did not finish within its ${deadlineMs} ms deadline`, {

@@ -9,8 +9,6 @@
  * Names follow jco's bindings: interface functions are camelCase (`listKeys` for `list-keys`),
  * resource types PascalCase (`Bucket` for `bucket`), and the WIT names are recovered from them.
  */
-import { receiveMessageOnPort } from 'node:worker_threads';
-import type { MessagePort } from 'node:worker_threads';
 import type { ErrorJSON } from '@cirrus/protocol';
 import type { FromInstance, ImportCallMessage, ImportReply, ResourceRef } from './worker-protocol.ts';
 import { STREAMS_INTERFACE } from './import-calls.ts';
@@ -21,9 +19,9 @@ type ImportCall = Omit<ImportCallMessage, 'instance'>;
 
 export interface HostChannel {
   post(message: FromInstance): void;
-  /** Slot 0 is set to 1 by the host once a reply is waiting on `replies`. */
+  /** Slot 0 is set to 1 by the host once a reply can be read with `receive`. */
   signal: Int32Array;
-  replies: MessagePort;
+  receive(): ImportReply | undefined;
 }
 
 /** The host refused or failed a linked import call; the guest cannot continue (it traps). */
@@ -144,14 +142,14 @@ export class LinkedImports {
 
   /** Posts one call to the host and blocks until its reply is there. */
   #request(message: ImportCall): ImportReply {
-    const { signal, replies } = this.#channel;
+    const { signal } = this.#channel;
     message.args = message.args.map((a) => this.#toHost(a));
     const drops = this.takeDrops();
     if (drops !== undefined) message.drops = drops;
     Atomics.store(signal, 0, 0);
     this.#channel.post(message);
     Atomics.wait(signal, 0, 0);
-    const received = receiveMessageOnPort(replies);
+    const received = this.#channel.receive();
     if (received === undefined) {
       return {
         ok: false,
@@ -161,7 +159,7 @@ export class LinkedImports {
         },
       };
     }
-    return received.message as ImportReply;
+    return received;
   }
 
   #resourceClass(iface: string, resource: string): ResourceClass {

@@ -1,10 +1,10 @@
 /**
- * The component runtime: load → verify → transpile (cached on disk) → compile (once per digest, in
- * memory) → pools of warm instances in worker threads, which a component's instances share when
- * its imports let them (worker-thread.ts). It knows nothing about lattices or hosts.
+ * The component runtime: load → verify → transpile (cached) → compile (once per digest, in memory)
+ * → pools of warm instances in workers, which a component's instances share when its imports let
+ * them (worker-thread.ts). It knows nothing about lattices or hosts, and nothing about the platform:
+ * where bytes come from, how a component is transpiled and cached, and what a worker is come in as a
+ * RuntimePlatform (node-runtime.ts for Node, browser/ for a browser tab).
  */
-import { join } from 'node:path';
-import { homedir } from 'node:os';
 import {
   DEFAULT_LIMITS,
   describeError,
@@ -14,9 +14,7 @@ import {
   verifyComponentClaims,
 } from '@cirrus/protocol';
 import type { Limits, Logger, WascapClaims } from '@cirrus/protocol';
-import { findCustomSection, silentLogger, SOURCE_MAP_SECTION } from '@cirrus/protocol';
-import { loadArtifact } from './artifact.ts';
-import { ComponentCache } from './component-cache.ts';
+import { findCustomSection, silentLogger, SOURCE_MAP_SECTION, webCryptoBytes } from '@cirrus/protocol';
 import { decodeComponentInterfaces } from './component-types.ts';
 import { callName, callOwner, ExportedResource } from './exported-resource.ts';
 import type { ExportCall } from './exported-resource.ts';
@@ -26,18 +24,49 @@ import type { ImportHandler } from './import-calls.ts';
 import { WorkerInstance } from './instance.ts';
 import { InstancePool } from './pool.ts';
 import type { PoolStats } from './pool.ts';
-import { transpileCached } from './transpile.ts';
+import type { Transpiled } from './transpile.ts';
 import { WorkerThreads } from './worker-thread.ts';
+import type { SpawnWorker } from './worker-thread.ts';
 import { assertComponent, capModuleMemory } from './wasm-binary.ts';
 import { SUPPORTED_IMPORTS, unversioned } from './wasi/supported.ts';
-import { sourceLocator } from './source-map.ts';
 import type { SourceLocator } from './source-map.ts';
 
 export interface RuntimeOptions {
-  /** Where transpiled components and compile caches live (default `~/.cache/cirrus`). */
+  /** Where transpiled components and compile caches live (default `~/.cache/cirrus`); Node only. */
   cacheDir?: string;
   limits?: Limits;
   logger?: Logger;
+}
+
+/** A component's bytes, as fetched. */
+export interface Artifact {
+  /** The reference as given. */
+  ref: string;
+  bytes: Uint8Array;
+  /** `sha256:<hex>` of the bytes. */
+  digest: string;
+}
+
+export interface ArtifactLoadOptions {
+  maxBytes: number;
+  fetchTimeoutMs: number;
+  allowFileLoad: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+/** What the runtime needs of the platform it runs on. */
+export interface RuntimePlatform {
+  loadArtifact(ref: string, options: ArtifactLoadOptions): Promise<Artifact>;
+  /** jco's bindings and core modules for a component, from a cache when it has them. */
+  transpile(bytes: Uint8Array, digest: string): Promise<Transpiled>;
+  spawnWorker: SpawnWorker;
+  /** Shared workers to spread instances over when `runtimeWorkers` is 0. */
+  parallelism: number;
+  /** Where workers keep V8's compile cache, asked at each start; undefined for none. */
+  compileCacheDir(): string | undefined;
+  sourceLocator(section: Uint8Array | undefined): SourceLocator | undefined;
+  /** Captures the caller's async context, so what a call's imports do runs in it (traces). */
+  snapshotContext(): <R>(fn: () => R) => R;
 }
 
 export interface LoadComponentOptions {
@@ -153,18 +182,12 @@ interface Compiled {
   locateSource: SourceLocator | undefined;
 }
 
-export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  if (env['CIRRUS_CACHE_DIR']) return env['CIRRUS_CACHE_DIR'];
-  const base = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  return join(base, 'cirrus');
-}
-
-export function createComponentRuntime(options: RuntimeOptions = {}): ComponentRuntime {
-  return new Runtime(options);
+export function createRuntime(options: RuntimeOptions, platform: RuntimePlatform): ComponentRuntime {
+  return new Runtime(options, platform);
 }
 
 class Runtime implements ComponentRuntime {
-  readonly #cache: ComponentCache;
+  readonly #platform: RuntimePlatform;
   readonly #limits: Limits;
   readonly #logger: Logger;
   readonly #compiled = new Map<string, Promise<Compiled>>();
@@ -172,12 +195,13 @@ class Runtime implements ComponentRuntime {
   readonly #pools = new Set<ComponentPool>();
   readonly #threads: WorkerThreads;
 
-  constructor(options: RuntimeOptions) {
+  constructor(options: RuntimeOptions, platform: RuntimePlatform) {
+    this.#platform = platform;
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#logger = options.logger ?? silentLogger;
-    this.#cache = new ComponentCache({ dir: options.cacheDir ?? defaultCacheDir(), logger: this.#logger });
     this.#threads = new WorkerThreads({
-      workers: this.#limits.runtimeWorkers,
+      spawn: platform.spawnWorker,
+      workers: this.#limits.runtimeWorkers > 0 ? this.#limits.runtimeWorkers : platform.parallelism,
       instancesPerWorker: this.#limits.workerInstancesMax,
       spares: this.#limits.runtimeSpareWorkers,
       heapMaxBytes: this.#limits.instanceHeapMaxBytes,
@@ -191,11 +215,11 @@ class Runtime implements ComponentRuntime {
   }
 
   standBy(): void {
-    this.#threads.standBy(() => this.#cache.compileCacheDir);
+    this.#threads.standBy(() => this.#platform.compileCacheDir());
   }
 
   async load(ref: string, options: LoadComponentOptions): Promise<PreparedComponent> {
-    const artifact = await loadArtifact(ref, {
+    const artifact = await this.#platform.loadArtifact(ref, {
       maxBytes: this.#limits.componentMaxBytes,
       fetchTimeoutMs: this.#limits.componentFetchTimeoutMs,
       allowFileLoad: options.allowFileLoad,
@@ -223,7 +247,7 @@ class Runtime implements ComponentRuntime {
 
   async #compile(ref: string, bytes: Uint8Array, digest: string): Promise<Compiled> {
     const started = performance.now();
-    const transpiled = await transpileCached(bytes, digest, this.#cache);
+    const transpiled = await this.#platform.transpile(bytes, digest);
     // Interfaces the worker's WASI does not implement are served by the host through links; a bare
     // function imported at the top level of the world has no interface to link, so nothing can serve it.
     const unsupported = transpiled.imports.filter(
@@ -242,7 +266,7 @@ class Runtime implements ComponentRuntime {
     await Promise.all(
       transpiled.coreModules.map(async ({ name, bytes: raw }) => {
         const capped = capModuleMemory(raw, this.#limits.instanceMemoryMaxBytes, `${ref} (${name})`);
-        coreModules[name] = await WebAssembly.compile(capped);
+        coreModules[name] = await WebAssembly.compile(webCryptoBytes(capped));
       }),
     );
     const httpExport = transpiled.exports.find((name) => name.startsWith('wasi:http/incoming-handler@0.2'));
@@ -276,7 +300,7 @@ class Runtime implements ComponentRuntime {
       },
       bindings: transpiled.bindings,
       coreModules,
-      locateSource: sourceLocator(findCustomSection(bytes, SOURCE_MAP_SECTION)),
+      locateSource: this.#platform.sourceLocator(findCustomSection(bytes, SOURCE_MAP_SECTION)),
     };
   }
 
@@ -298,7 +322,7 @@ class Runtime implements ComponentRuntime {
       outgoingBodyMaxBytes: limits.httpClientMaxRequestBodyBytes,
       linkedImports: [...component.linkedImports],
     };
-    const cache = this.#cache;
+    const platform = this.#platform;
     const threads = this.#threads;
     // A linked import blocks its thread until the host answers: such a component runs alone.
     const shares = component.linkedImports.length === 0;
@@ -308,14 +332,15 @@ class Runtime implements ComponentRuntime {
         WorkerInstance.start({
           // Asked at each start: a cache that stopped working is left alone by later workers.
           thread: shares
-            ? threads.shared(cache.compileCacheDir, config.componentId)
-            : threads.dedicated(cache.compileCacheDir),
+            ? threads.shared(platform.compileCacheDir(), config.componentId)
+            : threads.dedicated(platform.compileCacheDir()),
           init,
           startTimeoutMs: limits.instanceStartTimeoutMs,
           logger,
           imports: config.imports,
           onLending: (instance, change) => instances.lendingChanged(instance, change),
           locateSource: compiled.locateSource,
+          snapshotContext: () => platform.snapshotContext(),
         }),
       maxInstances: config.maxInstances,
       minWarm: 1,

@@ -34,7 +34,7 @@ const CACHE_LAYOUT = 2;
 let fingerprintPromise: Promise<string> | undefined;
 
 /** Identifies the transpiler build and options, so a jco upgrade invalidates cached output. */
-function fingerprint(): Promise<string> {
+export function fingerprint(): Promise<string> {
   fingerprintPromise ??= (async () => {
     const entry = fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile'));
     const pkg = JSON.parse(await readFile(join(entry, '..', '..', 'package.json'), 'utf8')) as {

@@ -6,8 +6,8 @@
  */
 import { enableCompileCache } from 'node:module';
 import { workerData } from 'node:worker_threads';
-import type { WorkerInit } from './worker-protocol.ts';
+import type { NodeWorkerInit } from './node-worker.ts';
 
-const { compileCacheDir } = workerData as WorkerInit;
+const { compileCacheDir } = workerData as NodeWorkerInit;
 if (compileCacheDir !== undefined) enableCompileCache(compileCacheDir);
 await import('./worker.ts');

@@ -2,13 +2,13 @@
  * Worker side of one HTTP call: collects the guest's response and streams it to the host thread
  * under the flow control the two threads share in the instance's `flow` slots.
  */
-import { Buffer } from 'node:buffer';
 import type { ErrorJSON } from '@cirrus/protocol';
 import type { FromInstance, ResponseHead } from './worker-protocol.ts';
 import { ChunkSource } from './wasi/buffers.ts';
 import { CLOSED } from './wasi/io.ts';
 import type { ByteSink, IoError } from './wasi/io.ts';
 import type { HttpErrorCode, ResponseChannel } from './wasi/http.ts';
+import { latin1Text } from './wasi/http.ts';
 
 /** The instance a call belongs to, as the call sees it. */
 export interface CallOwner {
@@ -91,14 +91,14 @@ export class HttpCall implements ResponseChannel, ByteSink {
 
   head(status: number, headers: readonly [string, Uint8Array][]): void {
     const flat: string[] = [];
-    for (const [name, value] of headers) flat.push(name, Buffer.from(value).toString('latin1'));
+    for (const [name, value] of headers) flat.push(name, latin1Text(value));
     this.#head = { status, headers: flat };
   }
 
   end(trailers: readonly [string, Uint8Array][] | undefined): void {
     this.#ended = true;
     if (trailers !== undefined && trailers.length > 0) {
-      this.#trailers = trailers.flatMap(([n, v]) => [n, Buffer.from(v).toString('latin1')]);
+      this.#trailers = trailers.flatMap(([n, v]) => [n, latin1Text(v)]);
     }
   }
 

@@ -3,19 +3,8 @@
  * one or more components; `instance` names one of them. Each instance runs one call at a time; `id`
  * identifies the call.
  */
-import type { MessagePort } from 'node:worker_threads';
 import type { ErrorJSON } from '@cirrus/protocol';
 import type { HttpRequestHead } from './http-types.ts';
-
-/** What a worker thread is started with. */
-export interface WorkerInit {
-  /** V8's compile cache (see worker-entry.ts); undefined when the cache directory is unusable. */
-  compileCacheDir: string | undefined;
-  /** One Int32 slot the host sets when the reply to a linked import call waits on `importReplies`. */
-  importSignal: SharedArrayBuffer;
-  /** Where the host posts replies to linked import calls; the worker reads it synchronously. */
-  importReplies: MessagePort;
-}
 
 /** One instance to start in a worker. */
 export interface InstanceInit {

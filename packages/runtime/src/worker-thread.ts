@@ -10,23 +10,10 @@
  * the others, all of the same component, fail with WORKER_STOPPED (the pool starts replacements).
  * Another component never waits behind it. docs/adr/0010-shared-workers.md has the measurements.
  */
-import { availableParallelism } from 'node:os';
-import { MessageChannel, Worker } from 'node:worker_threads';
-import type { MessagePort } from 'node:worker_threads';
 import { InstanceCrashedError } from '@cirrus/protocol';
 import type { CirrusError, Logger } from '@cirrus/protocol';
-import type {
-  FromInstance,
-  FromWorker,
-  ImportReply,
-  InstanceInit,
-  ToWorker,
-  WorkerInit,
-} from './worker-protocol.ts';
+import type { FromInstance, FromWorker, ImportReply, InstanceInit, ToWorker } from './worker-protocol.ts';
 
-const WORKER_URL = new URL('./worker-entry.ts', import.meta.url);
-/** A small young generation makes guests' glue code scavenge constantly (measured: +30% per call). */
-const YOUNG_GENERATION_MB = 32;
 /** Room for the buffers a worker holds besides linear memory (calls' chunks, Node's own). */
 const EXTERNAL_HEADROOM_MB = 32;
 const MiB = 1024 * 1024;
@@ -59,7 +46,36 @@ export interface ThreadMember {
   threadEnded(err: CirrusError): void;
 }
 
+/** A worker as the platform runs it: a Node worker thread, or a browser's Web Worker. */
+export interface PlatformWorker {
+  post(message: ToWorker): void;
+  /**
+   * Puts the reply to a blocking import call where the worker reads it synchronously (the caller
+   * then raises the signal); throws when the value cannot be sent.
+   */
+  putBlockingReply(reply: ImportReply): void;
+  /** Whether the worker keeps the process alive (Node); browsers have no such notion. */
+  ref(): void;
+  unref(): void;
+  /** Ends the worker; nothing is sent to it after. */
+  terminate(): Promise<void>;
+}
+
+export interface WorkerSpawn {
+  compileCacheDir: string | undefined;
+  oldGenerationMb: number;
+  /** The Int32 slot the host raises once a blocking import's reply can be read. */
+  importSignal: SharedArrayBuffer;
+  onMessage(message: FromWorker): void;
+  onError(err: Error): void;
+  onExit(code: number): void;
+}
+
+/** Starts a worker on the platform's threads. */
+export type SpawnWorker = (spawn: WorkerSpawn) => PlatformWorker;
+
 export interface ThreadOptions {
+  spawn: SpawnWorker;
   compileCacheDir: string | undefined;
   oldGenerationMb: number;
   /** Asked when the last instance has left: whether the thread ends (always so for a dedicated one). */
@@ -72,13 +88,12 @@ export interface ThreadOptions {
 let nextInstanceId = 1;
 
 export class WorkerThread {
-  readonly #worker: Worker;
+  readonly #worker: PlatformWorker;
   readonly #logger: Logger;
   readonly #members = new Map<number, ThreadMember>();
   /** Bindings keys an instance on this thread has loaded: later instances are started without the source. */
   readonly #loaded = new Set<string>();
   readonly #importSignal: Int32Array;
-  readonly #importReplies: MessagePort;
   readonly #endWhenEmpty: () => boolean;
   readonly #onInstanceStarted: (() => void) | undefined;
   /** Whose instances the thread holds (they all belong to one); undefined while it is empty. */
@@ -91,35 +106,19 @@ export class WorkerThread {
     this.#endWhenEmpty = options.endWhenEmpty;
     this.#onInstanceStarted = options.onInstanceStarted;
     const importSignal = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
-    const { port1: importReplies, port2: replyPort } = new MessageChannel();
-    // The worker reads this port synchronously; it must never keep the host's event loop alive.
-    replyPort.unref();
     this.#importSignal = new Int32Array(importSignal);
-    this.#importReplies = replyPort;
-    this.#worker = new Worker(WORKER_URL, {
-      workerData: {
-        compileCacheDir: options.compileCacheDir,
-        importSignal,
-        importReplies,
-      } satisfies WorkerInit,
-      transferList: [importReplies],
-      resourceLimits: {
-        maxOldGenerationSizeMb: options.oldGenerationMb,
-        maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
+    this.#worker = options.spawn({
+      compileCacheDir: options.compileCacheDir,
+      oldGenerationMb: options.oldGenerationMb,
+      importSignal,
+      onMessage: (m) => this.#members.get(m.instance)?.receive(m),
+      onError: (err) => {
+        this.#logger.error('instance worker failed', { error: err.message });
+        this.#ended(new InstanceCrashedError(`instance worker failed: ${err.message}`));
       },
-      stdout: false,
-      stderr: false,
+      onExit: (code) => this.#ended(new InstanceCrashedError(`instance worker exited (code ${code})`)),
     });
-    this.#worker.on('message', (m: FromWorker) => this.#members.get(m.instance)?.receive(m));
-    this.#worker.on('error', (err: Error) => {
-      this.#logger.error('instance worker failed', { error: err.message });
-      this.#ended(new InstanceCrashedError(`instance worker failed: ${err.message}`));
-    });
-    this.#worker.on('exit', (code) =>
-      this.#ended(new InstanceCrashedError(`instance worker exited (code ${code})`)),
-    );
     // Only a thread with instances keeps the process alive (join refs it, the last leave unrefs it).
-    // After the listeners: adding a 'message' listener refs the worker's port again.
     this.#worker.unref();
   }
 
@@ -167,7 +166,7 @@ export class WorkerThread {
   }
 
   post(message: ToWorker): void {
-    if (this.#alive) this.#worker.postMessage(message);
+    if (this.#alive) this.#worker.post(message);
   }
 
   /**
@@ -177,8 +176,8 @@ export class WorkerThread {
   reply(instance: number, call: number | undefined, reply: ImportReply): void {
     if (!this.#alive) return;
     const send = (value: ImportReply): void => {
-      if (call === undefined) this.#importReplies.postMessage(value);
-      else this.#worker.postMessage({ t: 'import-reply', instance, call, reply: value } satisfies ToWorker);
+      if (call === undefined) this.#worker.putBlockingReply(value);
+      else this.#worker.post({ t: 'import-reply', instance, call, reply: value } satisfies ToWorker);
     };
     try {
       send(reply);
@@ -221,7 +220,6 @@ export class WorkerThread {
     this.#alive = false;
     const members = [...this.#members];
     this.#members.clear();
-    this.#importReplies.close();
     // Out of the placement first: the instances' replacements start on other threads.
     this.#onEnd?.();
     for (const [id, member] of members) member.threadEnded(typeof cause === 'function' ? cause(id) : cause);
@@ -229,7 +227,8 @@ export class WorkerThread {
 }
 
 export interface WorkerThreadsOptions {
-  /** Shared threads to spread instances over before any holds two (0: one per core). */
+  spawn: SpawnWorker;
+  /** Shared threads to spread instances over before any holds two. */
   workers: number;
   instancesPerWorker: number;
   /** Empty shared threads kept started once `standBy` was called. */
@@ -251,7 +250,7 @@ export class WorkerThreads {
 
   constructor(options: WorkerThreadsOptions) {
     this.#options = options;
-    this.#workers = options.workers > 0 ? options.workers : availableParallelism();
+    this.#workers = options.workers;
   }
 
   /** Threads and the instances on them, shared ones first. */
@@ -330,8 +329,9 @@ export class WorkerThreads {
     endWhenEmpty: () => boolean,
     onInstanceStarted?: () => void,
   ): WorkerThread {
-    const { heapMaxBytes, linearMemoryMaxBytes, logger } = this.#options;
+    const { heapMaxBytes, linearMemoryMaxBytes, logger, spawn } = this.#options;
     const thread = new WorkerThread({
+      spawn,
       compileCacheDir,
       oldGenerationMb: oldGenerationMb(heapMaxBytes, linearMemoryMaxBytes, instances),
       endWhenEmpty,

@@ -21,6 +21,7 @@ import { createComponentRuntime } from '../src/index.ts';
 import type { ComponentRuntime, HttpResponseSink } from '../src/index.ts';
 import { WorkerInstance } from '../src/instance.ts';
 import { oldGenerationMb, WorkerThread } from '../src/worker-thread.ts';
+import { spawnNodeWorker } from '../src/node-worker.ts';
 
 const GET = { method: 'GET', pathWithQuery: '/', scheme: 'http' as const, authority: 'test', headers: [] };
 
@@ -105,6 +106,7 @@ describe('instance worker heap', () => {
       for (;;) kept = { next: kept, a: 1, b: 2, c: 3 };
     }`;
     const thread = new WorkerThread({
+      spawn: spawnNodeWorker,
       compileCacheDir: undefined,
       oldGenerationMb: oldGenerationMb(16 * 1024 * 1024, 64 * 1024, 1),
       endWhenEmpty: () => true,
@@ -126,6 +128,7 @@ describe('instance worker heap', () => {
       },
       startTimeoutMs: 60_000,
       logger: silentLogger,
+      snapshotContext: () => (fn) => fn(),
     });
     await assert.rejects(withDeadline(started, 30_000, 'the runaway worker to end'), (err) => {
       assert.equal((err as { code?: unknown }).code, 'INSTANTIATION_FAILED');

@@ -3,9 +3,13 @@ import type { Readiness } from './io.ts';
 
 const NS_PER_MS = 1_000_000n;
 
-function monotonicNow(): bigint {
-  return process.hrtime.bigint();
-}
+const NS_PER_MS_NUMBER = 1e6;
+
+/** Node's nanosecond clock where there is one; a browser's `performance.now()` (microseconds) elsewhere. */
+const monotonicNow: () => bigint =
+  typeof process === 'object' && typeof process.hrtime?.bigint === 'function'
+    ? () => process.hrtime.bigint()
+    : () => BigInt(Math.round(performance.now() * NS_PER_MS_NUMBER));
 
 class Deadline implements Readiness {
   readonly #at: bigint;

@@ -3,7 +3,6 @@
  * build its response. Bytes cross to the host through a `ResponseChannel`; nothing here touches a
  * socket.
  */
-import { Buffer } from 'node:buffer';
 import type {
   HttpClientRequest,
   HttpClientResponse,
@@ -58,8 +57,20 @@ function checkValue(value: Uint8Array): Uint8Array {
   return value;
 }
 
+/** A header value's bytes: each character's low byte, as HTTP's latin-1 field values are carried. */
 export function latin1(value: string): Uint8Array {
-  return Buffer.from(value, 'latin1');
+  const out = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) out[i] = value.charCodeAt(i);
+  return out;
+}
+
+/** The reverse of `latin1` (TextDecoder's "latin1" is windows-1252, which remaps 0x80–0x9f). */
+export function latin1Text(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return out;
 }
 
 export class Fields {
@@ -424,7 +435,7 @@ class RequestBody extends ImmediateSink {
   }
 }
 
-/** A fresh buffer of exactly the body: a pooled Buffer would carry its whole pool to the host. */
+/** A fresh buffer of exactly the body: a view into a larger one would carry all of it to the host. */
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   if (total === 0) return EMPTY;
   const out = new Uint8Array(total);
@@ -609,7 +620,7 @@ export class OutgoingRequest {
   describe(options: RequestOptions | undefined): Omit<HttpClientRequest, 'body'> {
     const headers: string[] = [];
     for (const [name, value] of this.#headers.entries()) {
-      headers.push(name, Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1'));
+      headers.push(name, latin1Text(value));
     }
     return {
       method: this.#method.tag === 'other' ? (this.#method.val ?? '') : this.#method.tag.toUpperCase(),

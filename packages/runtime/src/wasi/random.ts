@@ -1,5 +1,3 @@
-import { getRandomValues, randomBytes } from 'node:crypto';
-
 const MAX_RANDOM_BYTES = 64 * 1024 * 1024;
 const CHUNK = 65_536;
 
@@ -9,13 +7,13 @@ function bytes(len: bigint): Uint8Array {
   }
   const out = new Uint8Array(Number(len));
   for (let offset = 0; offset < out.byteLength; offset += CHUNK) {
-    getRandomValues(out.subarray(offset, Math.min(out.byteLength, offset + CHUNK)));
+    crypto.getRandomValues(out.subarray(offset, Math.min(out.byteLength, offset + CHUNK)));
   }
   return out;
 }
 
 function u64(): bigint {
-  return randomBytes(8).readBigUInt64LE(0);
+  return crypto.getRandomValues(new BigUint64Array(1))[0] ?? 0n;
 }
 
 export const random = { getRandomBytes: bytes, getRandomU64: u64 };
