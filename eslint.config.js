@@ -7,15 +7,29 @@ import cirrus from './scripts/lint/plugin.ts';
 
 /**
  * The layers: the folders (globs; ones that do not exist yet are fine) that make up each, and which
- * layers its sources may import. A package's tests may import what its sources may, plus testing.
- * test/, bench/, scripts/ and examples/ may import any package, through its public entry.
+ * layers its sources may import. A package's tests may import what its sources may, plus testing and
+ * the layers in `testsMay` (a real NATS connection for the tests of layers whose sources take any
+ * lattice). test/, bench/, scripts/ and examples/ may import any package, through its public entry.
  */
 const LAYERS = {
   protocol: { folders: ['packages/protocol'], may: [] },
   lattice: { folders: ['packages/lattice'], may: ['protocol'] },
+  'lattice-nats': { folders: ['packages/lattice-nats'], may: ['protocol', 'lattice'] },
+  'local-endpoint': {
+    folders: ['packages/local-endpoint'],
+    may: ['protocol', 'lattice'],
+    testsMay: ['lattice-nats'],
+  },
   runtime: { folders: ['packages/runtime'], may: ['protocol'] },
-  providers: { folders: ['packages/providers/*'], may: ['protocol', 'lattice', 'runtime', 'providers'] },
-  host: { folders: ['packages/host'], may: ['protocol', 'lattice', 'runtime', 'providers'] },
+  providers: {
+    folders: ['packages/providers/*'],
+    may: ['protocol', 'lattice', 'lattice-nats', 'runtime', 'providers'],
+  },
+  host: {
+    folders: ['packages/host'],
+    may: ['protocol', 'lattice', 'runtime', 'providers'],
+    testsMay: ['lattice-nats'],
+  },
   apps: { folders: ['packages/apps'], may: ['protocol', 'lattice', 'control-client'] },
   'control-client': { folders: ['packages/control-client'], may: ['protocol', 'lattice'] },
   dashboard: { folders: ['packages/dashboard'], may: ['protocol', 'lattice', 'control-client', 'apps'] },
@@ -25,6 +39,8 @@ const LAYERS = {
     may: [
       'protocol',
       'lattice',
+      'lattice-nats',
+      'local-endpoint',
       'runtime',
       'providers',
       'host',
@@ -37,20 +53,45 @@ const LAYERS = {
   testing: { folders: ['packages/testing'], may: ['protocol', 'lattice'] },
   'provider-sdk': {
     folders: ['packages/provider-sdk'],
-    may: ['protocol', 'lattice', 'providers', 'telemetry'],
+    may: ['protocol', 'lattice', 'lattice-nats', 'providers', 'telemetry'],
   },
   examples: { folders: ['examples/*'], may: '*' },
 };
 
+/** Enums are TypeScript syntax with runtime semantics: Node's type stripping cannot run them. */
+const NO_ENUMS = {
+  selector: 'TSEnumDeclaration',
+  message: 'Use a union of string literals (enums are not erasable).',
+};
+
+/** Node's types, which describe values a browser does not have. */
+const NO_NODE_TYPES = {
+  selector: "TSQualifiedName[left.name='NodeJS']",
+  message: 'Browser-safe code has no NodeJS types: e.g. ReturnType<typeof setTimeout> for a timer.',
+};
+
+/** Node's globals, which a browser does not have. */
+const NODE_GLOBALS = [
+  {
+    name: 'Buffer',
+    message: 'Browser-safe code has no Buffer: use Uint8Array, TextEncoder and TextDecoder.',
+  },
+  { name: 'process', message: 'Browser-safe code has no process: take what it needs as options.' },
+];
+
 /** Rules for one layer's folders: its sources, and everything else in them (tests, fixtures). */
-function layerRules([name, { folders, may }]) {
+function layerRules([name, { folders, may, testsMay = [] }]) {
   if (may === '*') return [];
   const sources = folders.map((folder) => `${folder}/src/**/*.ts`);
   const patterns = [];
-  if (name === 'protocol') {
+  const browserSafe = name === 'protocol' || name === 'lattice';
+  if (browserSafe) {
     patterns.push({
       group: ['node:*'],
-      message: '@cirrus/protocol is pure and browser-safe: no Node modules.',
+      message:
+        name === 'protocol'
+          ? '@cirrus/protocol is pure and browser-safe: no Node modules.'
+          : 'The lattice core is browser-safe: no Node modules (Node-only adapters live in lattice-nats and local-endpoint).',
     });
   }
   if (name === 'runtime' || name === 'protocol') {
@@ -67,6 +108,12 @@ function layerRules([name, { folders, may }]) {
       rules: {
         'cirrus/boundaries': ['error', { may, who: `The ${name} layer` }],
         ...(patterns.length > 0 ? { 'no-restricted-imports': ['error', { patterns }] } : {}),
+        ...(browserSafe
+          ? {
+              'no-restricted-globals': ['error', ...NODE_GLOBALS],
+              'no-restricted-syntax': ['error', NO_ENUMS, NO_NODE_TYPES],
+            }
+          : {}),
       },
     },
     {
@@ -75,7 +122,7 @@ function layerRules([name, { folders, may }]) {
       rules: {
         'cirrus/boundaries': [
           'error',
-          { may: [...new Set([...may, name, 'testing'])], who: `The ${name} layer's tests` },
+          { may: [...new Set([...may, name, 'testing', ...testsMay])], who: `The ${name} layer's tests` },
         ],
       },
     },
@@ -121,13 +168,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/only-throw-error': 'off',
       '@typescript-eslint/require-await': 'off',
-      'no-restricted-syntax': [
-        'error',
-        {
-          selector: 'TSEnumDeclaration',
-          message: 'Use a union of string literals (enums are not erasable).',
-        },
-      ],
+      'no-restricted-syntax': ['error', NO_ENUMS],
     },
   },
   {
@@ -141,6 +182,28 @@ export default tseslint.config(
     },
   },
   ...Object.entries(LAYERS).flatMap(layerRules),
+  {
+    // The websocket path of the NATS adapter is what a browser bundle gets (src/browser.ts): only the
+    // Node entry (src/index.ts) and src/node/ may use Node.
+    files: ['packages/lattice-nats/src/**/*.ts'],
+    ignores: ['packages/lattice-nats/src/index.ts', 'packages/lattice-nats/src/node/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', '@nats-io/transport-node', './node/*', '../node/*'],
+              message:
+                'This module is in the browser bundle of @cirrus/lattice-nats: Node-only code lives in src/node/ and is imported by src/index.ts alone.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', ...NODE_GLOBALS],
+      'no-restricted-syntax': ['error', NO_ENUMS, NO_NODE_TYPES],
+    },
+  },
   {
     // The templates of `cirrus new` are the projects it writes, which import what a user's project would.
     files: ['packages/cli/templates/**/*.ts'],

@@ -38,8 +38,9 @@ import type {
 } from '@cirrus/apps';
 import { createControlClient } from '@cirrus/control-client';
 import type { ControlClient } from '@cirrus/control-client';
-import { connectNats } from '@cirrus/lattice';
-import type { NatsLatticeConnection, Subscription } from '@cirrus/lattice';
+import type { Subscription } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { ctlPrefix, describeError, silentLogger } from '@cirrus/protocol';
 import type { HostInventory, Link, Logger, StringMap } from '@cirrus/protocol';
 import { startNatsServer, waitFor } from '@cirrus/testing';

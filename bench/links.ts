@@ -34,8 +34,10 @@ import { createHost, issueHostCredential, setUpInvocationSigning } from '@cirrus
 import type { Host, HostOptions } from '@cirrus/host';
 import { keyValueBinding } from '@cirrus/provider-keyvalue';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
-import { connectNats, createMemoryLattice } from '@cirrus/lattice';
-import type { LatticeConnection, NatsLatticeConnection } from '@cirrus/lattice';
+import { createMemoryLattice } from '@cirrus/lattice';
+import type { LatticeConnection } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { Nkey, resolveLimits, silentLogger } from '@cirrus/protocol';
 import type { ImportCall } from '@cirrus/runtime';
 import type { HostResource } from '@cirrus/runtime';

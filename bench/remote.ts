@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createControlClient } from '@cirrus/control-client';
-import { connectNats } from '@cirrus/lattice';
-import type { NatsLatticeConnection } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { startNatsServer, waitFor } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
 import {

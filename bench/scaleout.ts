@@ -10,8 +10,8 @@
 import autocannon from 'autocannon';
 import { createControlClient } from '@cirrus/control-client';
 import type { ControlClient } from '@cirrus/control-client';
-import { connectNats } from '@cirrus/lattice';
-import type { NatsLatticeConnection } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { startNatsServer } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
 import { hostIds, routeHello, startHost } from './lattice-hosts.ts';

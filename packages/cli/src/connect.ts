@@ -3,8 +3,8 @@
  * local host that `cirrus up` advertises, else a clear error. The one test seam is `injectLattice`,
  * which lets tests hand a command an in-memory lattice without touching NATS.
  */
-import { connectNats } from '@cirrus/lattice';
 import type { LatticeConnection } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
 import type { NatsSettings } from './nats-flags.ts';
 import { DEFAULT_LATTICE, NoLatticeError } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';

@@ -2,8 +2,10 @@
  * Where a host started by `cirrus up` or `cirrus dev` lives: a NATS lattice, or the embedded one,
  * which the local endpoint serves to other programs on this machine.
  */
-import { createMemoryLattice, serveLattice } from '@cirrus/lattice';
-import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
+import { createMemoryLattice, serveKv } from '@cirrus/lattice';
+import type { LatticeConnection, MemoryLattice } from '@cirrus/lattice';
+import { serveLattice } from '@cirrus/local-endpoint';
+import type { LocalEndpoint } from '@cirrus/local-endpoint';
 import type { Host } from '@cirrus/host';
 import type { Limits } from '@cirrus/protocol';
 import type { CommandContext } from './context.ts';
@@ -44,12 +46,18 @@ export interface LocalEndpointHandle {
   readonly url: string;
   /** The URL with the token in it, for provider processes this host starts (never logged). */
   readonly providerUrl: string;
+  /** The token clients present (never logged): browser hosts of a dashboard session are given it. */
+  readonly token: string;
+  /** Serves a websocket upgrade of another server (the dashboard's) as a client of the endpoint. */
+  readonly acceptWebSocket: LocalEndpoint['acceptWebSocket'];
   close(): Promise<void>;
 }
 
 /**
  * Serves the embedded lattice to other processes on this machine (loopback, token in a user-only
- * file), so `cirrus get …` in another terminal reaches this host without a NATS server.
+ * file), so `cirrus get …` in another terminal reaches this host without a NATS server, and to
+ * browser tabs over the dashboard's websocket. The lattice has no JetStream, so its key-value
+ * buckets are served over lattice requests too (`$CIRRUS.KV`), for hosts that join through it.
  */
 export async function openLocalEndpoint(
   lattice: MemoryLattice,
@@ -74,6 +82,7 @@ export async function openLocalEndpoint(
     authTimeoutMs: limits.localEndpointAuthTimeoutMs,
     onError,
   });
+  const kv = serveKv(lattice);
   let remove: LocalEndpointRemover;
   try {
     remove = await writeLocalEndpoint(context.env, {
@@ -84,7 +93,7 @@ export async function openLocalEndpoint(
       pid: process.pid,
     });
   } catch (err) {
-    await endpoint.close();
+    await Promise.all([endpoint.close(), kv.close()]);
     throw err;
   }
   let closed: Promise<void> | undefined;
@@ -93,6 +102,8 @@ export async function openLocalEndpoint(
   return {
     url: endpoint.url,
     providerUrl: providerUrl.href,
-    close: () => (closed ??= Promise.all([endpoint.close(), remove()]).then(() => undefined)),
+    token,
+    acceptWebSocket: (request, socket, head) => endpoint.acceptWebSocket(request, socket, head),
+    close: () => (closed ??= Promise.all([endpoint.close(), kv.close(), remove()]).then(() => undefined)),
   };
 }

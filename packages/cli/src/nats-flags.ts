@@ -10,8 +10,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { connectNats, readNatsCredsFile } from '@cirrus/lattice';
-import type { NatsCredentials, NatsLatticeConnection, NatsTlsOptions } from '@cirrus/lattice';
+import { connectNats, readNatsCredsFile } from '@cirrus/lattice-nats';
+import type { NatsCredentials, NatsLatticeConnection, NatsTlsOptions } from '@cirrus/lattice-nats';
 import type { ProviderRpc } from '@cirrus/host';
 import { InvalidArgumentError, LatticeCredentialsInvalidError, UsageError } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';

@@ -10,8 +10,8 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { connectNats } from '@cirrus/lattice';
-import type { NatsLatticeConnection } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { shopManifest, startNatsServer, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsServer, TempDir } from '@cirrus/testing';
 

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { connectNats } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
 import { freePort, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
 import { buildProject, main } from '../src/index.ts';

@@ -19,8 +19,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { nkeys } from '@nats-io/transport-node';
 import { createHost } from '@cirrus/host';
-import { connectNats, wrpcInvoke } from '@cirrus/lattice';
-import type { NatsLatticeConnection } from '@cirrus/lattice';
+import { wrpcInvoke } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { parseWit, witInstanceName } from '@cirrus/protocol';
 import type { HostInfo, WitFunction, WitInterface } from '@cirrus/protocol';
 import {

@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { connectNats, wrpcInvoke } from '@cirrus/lattice';
-import type { NatsLatticeConnection } from '@cirrus/lattice';
+import { wrpcInvoke } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import {
   FileLoadDeniedError,
   parseWit,

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { connectNats, createMemoryLattice, encodeJson, wrpcInvoke } from '@cirrus/lattice';
-import type { Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
+import { createMemoryLattice, encodeJson, wrpcInvoke } from '@cirrus/lattice';
+import type { Msg, Subscription } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { parseWit, resolveLimits, silentLogger } from '@cirrus/protocol';
 import type { PolicyRequest, PolicyResponse, WitFunction } from '@cirrus/protocol';
 import {

@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { connectNats, createMemoryLattice, wrpcInvoke } from '@cirrus/lattice';
-import type { Msg, MsgHeaders, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
+import { createMemoryLattice, wrpcInvoke } from '@cirrus/lattice';
+import type { Msg, MsgHeaders, Subscription } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import {
   decodeHostCredential,
   decodeWrpcResults,

@@ -1,8 +1,9 @@
 /** Helpers the host's integration tests share. */
 import { request } from 'node:http';
 import { waitFor, withDeadline } from '@cirrus/testing';
-import { connectNats } from '@cirrus/lattice';
-import type { LatticeConnection, Msg, NatsLatticeConnection, Subscription } from '@cirrus/lattice';
+import type { LatticeConnection, Msg, Subscription } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { resolveLimits } from '@cirrus/protocol';
 import type { CloudEvent } from '@cirrus/protocol';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';

@@ -18,18 +18,11 @@ export { createMemoryLattice } from './memory.ts';
 export type { MemoryLattice, MemoryLatticeOptions } from './memory.ts';
 export { subjectMatches } from './subject.ts';
 export { decodeJson, decodeText, encodeJson, encodeText, EMPTY } from './codec.ts';
-export { connectNats } from './nats.ts';
-export { readNatsCredsFile } from './nats-auth.ts';
-export type {
-  NatsConnectOptions,
-  NatsCredentials,
-  NatsLatticeConnection,
-  NatsStatus,
-  NatsTlsOptions,
-} from './nats.ts';
 export type { MemoryConnectOptions } from './memory.ts';
-export { serveLattice } from './local-endpoint.ts';
-export type { LocalEndpoint, ServeLatticeOptions } from './local-endpoint.ts';
+export { KV_SERVICE_PREFIX, serveKv } from './kv-service.ts';
+export type { KvService, ServeKvOptions } from './kv-service.ts';
+export { withServedKv } from './kv-client.ts';
+export type { ServedKvOptions } from './kv-client.ts';
 export { wrpcInvoke, wrpcServe } from './wrpc.ts';
 export { activeTraceIds, failed, inSpan, SpanKind, traceContextOf, withTraceHeaders } from './tracing.ts';
 export type { Attributes, Context, Span } from './tracing.ts';

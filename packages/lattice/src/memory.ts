@@ -300,7 +300,7 @@ class MemoryConnection implements LatticeConnection {
     const timeoutMs = options.timeoutMs ?? this.#server.requestTimeoutMs;
     const inbox = this.newInbox();
     const sub = this.subscribe(inbox, { max: 1 });
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const sendOptions: PublishOptions = { reply: inbox };
       if (options.headers !== undefined) sendOptions.headers = options.headers;

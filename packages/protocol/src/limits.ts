@@ -243,6 +243,14 @@ export const LIMIT_SPECS = {
     unit: 'bytes',
     description: 'Largest message on the embedded lattice (the NATS default max_payload).',
   },
+  kvServiceMaxWatches: {
+    default: 1_024,
+    min: 1,
+    max: 1_000_000,
+    unit: 'count',
+    description:
+      'Key-value watches the embedded lattice serves at once to clients without JetStream (`$CIRRUS.KV`); more are refused with KV_UNAVAILABLE.',
+  },
   wrpcMaxValueBytes: {
     default: 16 * MiB,
     min: 1 * KiB,
@@ -569,6 +577,14 @@ export const LIMIT_SPECS = {
     max: 60_000,
     unit: 'ms',
     description: 'Time a local endpoint client has to send its CONNECT with the token.',
+  },
+  localEndpointMaxWebSocketFrameBytes: {
+    default: 16 * MiB,
+    min: 64 * KiB,
+    max: 1024 * MiB,
+    unit: 'bytes',
+    description:
+      'Largest websocket frame a browser client of the local endpoint may send; a larger one closes the connection (1009).',
   },
   providerStartTimeoutMs: {
     default: 30_000,

@@ -8,7 +8,7 @@
  * TLS: a `tls://` URL requires it (as in the Go and Rust clients); the CA, client certificate and
  * expected server name come in `lattice_rpc_tls`, a Cirrus extension that 1.x SDKs ignore.
  */
-import type { NatsConnectOptions, NatsCredentials, NatsTlsOptions } from '@cirrus/lattice';
+import type { NatsConnectOptions, NatsCredentials, NatsTlsOptions } from '@cirrus/lattice-nats';
 import { HostDataInvalidError } from '@cirrus/protocol';
 import type { HostData } from '@cirrus/protocol';
 

@@ -5,8 +5,9 @@
  * to date, answers health checks, and stops when the host asks (or on SIGTERM/SIGINT) after the
  * calls in flight have finished.
  */
-import { connectNats, encodeJson, encodeText, wrpcInvoke, wrpcServe } from '@cirrus/lattice';
+import { encodeJson, encodeText, wrpcInvoke, wrpcServe } from '@cirrus/lattice';
 import type { LatticeConnection, Msg, Subscription, WrpcHandler } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
 import {
   DEFAULT_LIMITS,
   describeError,

@@ -17,8 +17,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectNats, encodeJson } from '@cirrus/lattice';
-import type { KvWatch, NatsLatticeConnection } from '@cirrus/lattice';
+import { encodeJson } from '@cirrus/lattice';
+import type { KvWatch } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import type { Link } from '@cirrus/protocol';
 import { startNatsLeaf, startNatsServer, take, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsLeaf, NatsServer, TempDir } from '@cirrus/testing';

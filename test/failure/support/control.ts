@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createControlClient } from '@cirrus/control-client';
 import type { ControlClient } from '@cirrus/control-client';
-import { connectNats } from '@cirrus/lattice';
-import type { NatsLatticeConnection } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import type { CirrusProcess } from './processes.ts';
 
 export interface ControlSession {

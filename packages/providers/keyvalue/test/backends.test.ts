@@ -8,8 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createMemoryLattice } from '@cirrus/lattice';
 import type { LatticeConnection } from '@cirrus/lattice';
-import { connectNats, createMemoryLattice } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
 import type { LimitName, Limits } from '@cirrus/protocol';
 import { resolveLimits } from '@cirrus/protocol';
 import type { NatsServer, RedisServer } from '@cirrus/testing';

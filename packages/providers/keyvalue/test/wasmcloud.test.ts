@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectNats, createMemoryLattice } from '@cirrus/lattice';
+import { createMemoryLattice } from '@cirrus/lattice';
 import type { LatticeConnection, MemoryLattice } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
 import { resolveLimits } from '@cirrus/protocol';
 import type { LogFields, Logger, StringMap } from '@cirrus/protocol';
 import type { BuiltinProvider, CapabilityProvider, ImportSource, ResolvedLink } from '@cirrus/provider-core';

@@ -8,8 +8,10 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { createHost } from '@cirrus/host';
 import type { Host } from '@cirrus/host';
-import { createMemoryLattice, serveLattice, wrpcInvoke } from '@cirrus/lattice';
-import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '@cirrus/lattice';
+import { createMemoryLattice, wrpcInvoke } from '@cirrus/lattice';
+import type { LatticeConnection, MemoryLattice } from '@cirrus/lattice';
+import { serveLattice } from '@cirrus/local-endpoint';
+import type { LocalEndpoint } from '@cirrus/local-endpoint';
 import { parseWitInterface, witInstanceName } from '@cirrus/protocol';
 import type { WitFunction } from '@cirrus/protocol';
 

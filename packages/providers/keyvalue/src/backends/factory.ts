@@ -10,7 +10,7 @@
  * providers) can ask for the same backends, and for what the built-in's own keys do not offer.
  */
 import type { LatticeConnection } from '@cirrus/lattice';
-import { connectNats } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
 import type { Limits, Logger, StringMap } from '@cirrus/protocol';
 import { InvalidArgumentError } from '@cirrus/protocol';
 import type { BackendKind, KeyValueBackend } from './backend.ts';

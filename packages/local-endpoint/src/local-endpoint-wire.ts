@@ -3,7 +3,7 @@
  * in both directions. Header blocks are `NATS/1.0[ status]\r\n` followed by `Name: value\r\n` lines
  * and an empty line.
  */
-import type { MsgHeaders } from './port.ts';
+import type { MsgHeaders } from '@cirrus/lattice';
 import { ProtocolViolation, WIRE } from './local-endpoint-parser.ts';
 
 const encoder = new TextEncoder();

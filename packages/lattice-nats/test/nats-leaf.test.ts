@@ -9,8 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { NatsLeaf, NatsServer } from '@cirrus/testing';
 import { startNatsLeaf, startNatsServer, take, waitFor, withDeadline } from '@cirrus/testing';
+import { encodeText } from '@cirrus/lattice';
 import type { NatsLatticeConnection } from '../src/index.ts';
-import { connectNats, encodeText } from '../src/index.ts';
+import { connectNats } from '../src/index.ts';
 
 const DOMAIN = 'hub';
 /** Short pauses keep recovery fast; the defaults are for production. */

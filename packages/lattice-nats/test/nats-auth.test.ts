@@ -14,8 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import { nkeys } from '@nats-io/transport-node';
 import { createNatsOperator, generateTlsFiles, startNatsServer, tempDir } from '@cirrus/testing';
 import type { NatsOperator, NatsServer, TempDir, TlsFiles } from '@cirrus/testing';
+import { encodeText } from '@cirrus/lattice';
 import type { NatsConnectOptions } from '../src/index.ts';
-import { connectNats, encodeText } from '../src/index.ts';
+import { connectNats } from '../src/index.ts';
 
 /** Long enough for a TLS handshake on a loaded machine; short enough to keep refusals quick. */
 const CONNECT_MS = 1500;

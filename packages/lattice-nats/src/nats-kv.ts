@@ -8,12 +8,16 @@ import type { ConsumerMessages, JetStreamClient, JsMsg, PushConsumer } from '@na
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
-import type { MsgHdrs } from '@nats-io/transport-node';
-import { AsyncQueue } from './async-queue.ts';
-import { KvEntryImpl } from './kv-entry.ts';
+import type { MsgHdrs } from '@nats-io/nats-core';
+import type { KvBucket, KvEntry, KvOperation, KvWatch, KvWatchOptions } from '@cirrus/lattice';
+import {
+  assertKvFilter,
+  assertKvKey,
+  assertRevision,
+  AsyncQueue,
+  KvEntryImpl,
+} from '@cirrus/lattice/adapter';
 import { causeChain, isClosed, isPermissionViolation, kvError } from './nats-errors.ts';
-import type { KvBucket, KvEntry, KvOperation, KvWatch, KvWatchOptions } from './port.ts';
-import { assertKvFilter, assertKvKey, assertRevision } from './subject.ts';
 
 export interface NatsKvSettings {
   readonly maxValueBytes: number;
@@ -206,7 +210,7 @@ class NatsWatch implements KvWatch {
   /** Which consumer is current; deliveries from an earlier one are ignored. */
   #generation = 0;
   #current: { consumer: PushConsumer; messages: ConsumerMessages } | undefined;
-  #retry: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  #retry: { timer: ReturnType<typeof setTimeout>; wake: () => void } | undefined;
   #stopped = false;
 
   constructor(context: WatchContext) {

@@ -1,8 +1,7 @@
 import { startNatsServer } from '@cirrus/testing';
+import { wrpcHttpSuite, wrpcStreamSuite } from '@cirrus/lattice/wrpc-contract';
+import type { WrpcSetup } from '@cirrus/lattice/wrpc-contract';
 import { connectNats } from '../src/index.ts';
-import { wrpcHttpSuite } from './wrpc-http-suite.ts';
-import { wrpcStreamSuite } from './wrpc-streams-suite.ts';
-import type { WrpcSetup } from './wrpc-kit.ts';
 
 const setup: WrpcSetup = async ({ maxPayload }) => {
   const server = await startNatsServer(

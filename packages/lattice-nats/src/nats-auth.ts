@@ -1,12 +1,12 @@
 /**
  * The credentials a NATS connection proves itself with, checked before the first byte goes out (a seed
  * that is no user seed, a creds file without its two blocks), and described for error messages by kind,
- * origin and public identity: never by the secret itself.
+ * origin and public identity: never by the secret itself. Files are read by the caller's reader
+ * (node/creds-file.ts), so that credentials given inline work where there is no file system.
  */
-import { readFile } from 'node:fs/promises';
 import { LatticeCredentialsInvalidError } from '@cirrus/protocol';
-import type { Authenticator, NodeConnectionOptions } from '@nats-io/transport-node';
-import { jwtAuthenticator, nkeyAuthenticator, nkeys } from '@nats-io/transport-node';
+import type { Authenticator, ConnectionOptions } from '@nats-io/nats-core';
+import { jwtAuthenticator, nkeyAuthenticator, nkeys } from '@nats-io/nats-core';
 import { reasonOf } from './nats-errors.ts';
 
 /** How the connection proves who it is. The server's `authorization`/`accounts` decide what it may do. */
@@ -17,16 +17,27 @@ export type NatsCredentials = (
   | { readonly type: 'nkey'; readonly seed: string }
   /** A decentralised-auth user JWT with the seed that signs for it. */
   | { readonly type: 'jwt'; readonly jwt: string; readonly seed: string }
-  /** A `.creds` file (user JWT + seed), as `nsc` writes it. */
+  /** A `.creds` file (user JWT + seed), as `nsc` writes it. Not in a browser: give its text as `creds`. */
   | { readonly type: 'credsFile'; readonly path: string }
+  /** The text of a `.creds` file. */
+  | { readonly type: 'creds'; readonly creds: string }
 ) & {
   /** Where the secret came from (a file, an environment variable), named in errors instead of it. */
   readonly source?: string;
 };
 
+/** The user JWT and seed of a `.creds` file. */
+export interface NatsCreds {
+  readonly jwt: string;
+  readonly seed: string;
+}
+
+/** Reads the `.creds` file at a path; undefined where there are no files to read. */
+export type CredsReader = (path: string) => Promise<NatsCreds>;
+
 /** Credentials ready for nats.js, with what error messages may say about them. */
 export interface PreparedCredentials {
-  readonly options: Partial<NodeConnectionOptions>;
+  readonly options: Partial<ConnectionOptions>;
   /** E.g. `the nkey seed from /etc/cirrus/host.nk (user UD…)`. */
   readonly description: string;
   /** What to check when the server refuses them. */
@@ -49,7 +60,7 @@ const NO_CREDENTIALS: PreparedCredentials = {
     '(cirrus: --nats-creds, --nats-nkey, --nats-token-file, or --nats-user with --nats-password-file)',
 };
 
-function invalid(message: string, hint: string, cause?: unknown): never {
+export function invalid(message: string, hint: string, cause?: unknown): never {
   throw new LatticeCredentialsInvalidError(message, cause === undefined ? { hint } : { hint, cause });
 }
 
@@ -104,7 +115,7 @@ function userClaims(jwt: string, what: string): UserClaims {
   const parts = jwt.trim().split('.');
   if (parts.length !== 3) invalid(`${what} holds no user JWT (three dot-separated parts)`, JWT_HINT);
   try {
-    const claims: unknown = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8'));
+    const claims: unknown = JSON.parse(decodeBase64Url(parts[1] ?? ''));
     if (typeof claims !== 'object' || claims === null) throw new Error('the claims are not an object');
     return claims;
   } catch (err) {
@@ -114,25 +125,25 @@ function userClaims(jwt: string, what: string): UserClaims {
 
 const JWT_HINT = 'generate the user again (nsc generate creds), or check that the whole file was copied';
 
-/** The JWT and the seed of a `.creds` file: the first two `-----BEGIN …-----` blocks, in that order. */
-export async function readNatsCredsFile(path: string): Promise<{ jwt: string; seed: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    return invalid(
-      `cannot read the NATS creds file ${path}: ${reasonOf(err)}`,
-      'check the path and that this user may read the file',
-      err,
-    );
-  }
+/** UTF-8 text from base64url (JWT segments carry no padding). */
+function decodeBase64Url(text: string): string {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error('the claims are not base64url');
+  const binary = atob(text.replaceAll('-', '+').replaceAll('_', '/'));
+  return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+}
+
+/**
+ * The JWT and the seed of a `.creds` file's text: the first two `-----BEGIN …-----` blocks, in that
+ * order. `what` names the text in errors (the file's path).
+ */
+export function parseCreds(text: string, what: string): NatsCreds {
   const blocks = [
     ...text.matchAll(/-{3,}[^\n]*?-{3,}\r?\n\s*([^\s-][^\r\n]*)\r?\n\s*-{3,}[^\n]*?-{3,}/g),
   ].map((m) => (m[1] ?? '').trim());
   const [jwt, seed] = blocks;
   if (jwt === undefined || seed === undefined) {
     invalid(
-      `${path} is not a NATS creds file: it needs a user JWT block and a user seed block`,
+      `${what} is not a NATS creds file: it needs a user JWT block and a user seed block`,
       'use the .creds file that nsc (or your account server) generated for the user',
     );
   }
@@ -174,12 +185,16 @@ function jwtCredentials(jwt: string, seed: string, description: string): Prepare
  */
 export async function prepareCredentials(
   credentials: NatsCredentials | undefined,
-  prefix = '',
+  prefix: string,
+  readCredsFile: CredsReader | undefined,
 ): Promise<PreparedCredentials> {
-  return prefixed(prefix, () => prepare(credentials));
+  return prefixed(prefix, () => prepare(credentials, readCredsFile));
 }
 
-async function prepare(credentials: NatsCredentials | undefined): Promise<PreparedCredentials> {
+async function prepare(
+  credentials: NatsCredentials | undefined,
+  readCredsFile: CredsReader | undefined,
+): Promise<PreparedCredentials> {
   if (credentials === undefined) return NO_CREDENTIALS;
   const source = credentials.source;
   switch (credentials.type) {
@@ -209,8 +224,19 @@ async function prepare(credentials: NatsCredentials | undefined): Promise<Prepar
     case 'jwt':
       return jwtCredentials(credentials.jwt, credentials.seed, `the user JWT and seed${from(source)}`);
     case 'credsFile': {
-      const { jwt, seed } = await readNatsCredsFile(credentials.path);
+      if (readCredsFile === undefined) {
+        invalid(
+          `the NATS creds file ${credentials.path} cannot be read here: there is no file system`,
+          "give the file's text instead ({ type: 'creds', creds })",
+        );
+      }
+      const { jwt, seed } = await readCredsFile(credentials.path);
       return jwtCredentials(jwt, seed, `the creds file ${source ?? credentials.path}`);
+    }
+    case 'creds': {
+      const what = `the creds${from(source)}`;
+      const { jwt, seed } = parseCreds(credentials.creds, what);
+      return jwtCredentials(jwt, seed, what);
     }
   }
 }

@@ -1,50 +1,16 @@
 /**
- * The NATS adapter of the lattice port (nats.js v3 + JetStream KV), for lattices that span machines.
- * It keeps the in-memory adapter's semantics and error codes, so the same contract suite runs against
- * both, and adds what a real network needs: it reconnects forever, pings often enough to notice a dead
- * server, and reports connection trouble as typed errors and status events.
+ * The NATS adapter of the lattice port over an open nats.js connection (nats.js v3 + JetStream KV),
+ * whatever its transport (TCP or websocket). It keeps the in-memory adapter's semantics and error
+ * codes, so the same contract suite runs against both, and adds what a real network needs: it waits
+ * out reconnects and reports connection trouble as typed errors and status events.
  */
-import { connect as tcpConnect } from 'node:net';
 import type { CirrusError, LatticeTraffic, Limits } from '@cirrus/protocol';
 import {
   InvalidArgumentError,
   LatticeClosedError,
-  LatticeConnectFailedError,
-  LatticeConnectRefusedError,
   PayloadTooLargeError,
   RequestTimeoutError,
-  resolveLimits,
 } from '@cirrus/protocol';
-import type { JetStreamClient } from '@nats-io/jetstream';
-import { jetstream } from '@nats-io/jetstream';
-import type {
-  Msg as NatsMsg,
-  MsgHdrs,
-  NatsConnection,
-  NatsConnectionImpl,
-  NodeConnectionOptions,
-  Subscription as NatsSubscription,
-} from '@nats-io/transport-node';
-import { connect, createInbox, headers as natsHeaders } from '@nats-io/transport-node';
-import { AsyncQueue } from './async-queue.ts';
-import { ReplyableMsg } from './message.ts';
-import { EMPTY } from './codec.ts';
-import { prepareCredentials } from './nats-auth.ts';
-import type { NatsCredentials, PreparedCredentials } from './nats-auth.ts';
-import {
-  authError,
-  isAuthFailure,
-  isCutOff,
-  isPermissionViolation,
-  isTimeout,
-  permissionError,
-  reasonOf,
-  requestError,
-  serverRefusal,
-} from './nats-errors.ts';
-import { natsTlsOptions, probeTls, tlsError } from './nats-tls.ts';
-import type { NatsTlsOptions } from './nats-tls.ts';
-import { openNatsBucket } from './nats-kv.ts';
 import type {
   KvBucket,
   LatticeConnection,
@@ -56,33 +22,25 @@ import type {
   RequestOptions,
   SubscribeOptions,
   Subscription,
-} from './port.ts';
-import { assertBucketName, assertPublishSubject, subscriptionTokens } from './subject.ts';
-
-export type { NatsCredentials } from './nats-auth.ts';
-export type { NatsTlsOptions } from './nats-tls.ts';
-
-export interface NatsConnectOptions {
-  /** One server URL or several of one cluster, e.g. `nats://127.0.0.1:4222`. */
-  readonly servers: string | readonly string[];
-  /** Client name the server shows in its monitoring (e.g. the host id). */
-  readonly name?: string;
-  readonly credentials?: NatsCredentials;
-  readonly tls?: NatsTlsOptions;
-  /**
-   * What the connection is for, named first in its errors when a process holds several (e.g.
-   * `control connection`).
-   */
-  readonly label?: string;
-  /**
-   * JetStream domain of the key-value buckets (wasmCloud's `--js-domain`): JetStream requests go to
-   * `$JS.<domain>.API`, so a client of a leaf node server without JetStream reaches the hub's. Default:
-   * the JetStream of the server the client is connected to.
-   */
-  readonly jsDomain?: string;
-  /** Overrides of the limits table (validated); the NATS timings and the request/KV limits apply here. */
-  readonly limits?: Partial<Limits>;
-}
+} from '@cirrus/lattice';
+import { EMPTY } from '@cirrus/lattice';
+import {
+  assertBucketName,
+  assertPublishSubject,
+  AsyncQueue,
+  ReplyableMsg,
+  subscriptionTokens,
+} from '@cirrus/lattice/adapter';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type {
+  Msg as NatsMsg,
+  MsgHdrs,
+  NatsConnection,
+  Subscription as NatsSubscription,
+} from '@nats-io/nats-core';
+import { createInbox, headers as natsHeaders } from '@nats-io/nats-core';
+import { isPermissionViolation, permissionError, reasonOf, requestError } from './nats-errors.ts';
+import { openNatsBucket } from './nats-kv.ts';
 
 /** Connection events, in order; the host's log, a dashboard and tests consume the same stream. */
 export type NatsStatus = LatticeStatus;
@@ -96,205 +54,18 @@ export interface NatsLatticeConnection extends LatticeConnection {
   status(): AsyncIterable<NatsStatus>;
 }
 
-function serverList(servers: string | readonly string[]): string[] {
-  const list = (typeof servers === 'string' ? servers.split(',') : [...servers])
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (list.length === 0) {
-    throw new InvalidArgumentError('no NATS server given', {
-      hint: 'pass a URL such as nats://127.0.0.1:4222',
-    });
-  }
-  return list;
+/** What the connection needs besides the nats.js connection itself. */
+export interface NatsLatticeSettings {
+  readonly js: JetStreamClient;
+  readonly limits: Limits;
+  readonly jsDomain: string | undefined;
+  /** Turns an error the connection reports later (a refused reconnect) into a typed one. */
+  readonly explain: (err: Error) => CirrusError | Error;
 }
 
-/** A domain is one subject token: its API is `$JS.<domain>.API.>`, as nats-server checks it. */
-const JS_DOMAIN = /^[^\s.*>]+$/;
-
-function checkJsDomain(domain: string | undefined, prefix: string): void {
-  if (domain === undefined || JS_DOMAIN.test(domain)) return;
-  throw new InvalidArgumentError(`${prefix}JetStream domain ${JSON.stringify(domain)} is not valid`, {
-    hint: "name the domain as the hub's configuration does (jetstream { domain: hub }): one word, without dots, wildcards (* >) or spaces",
-  });
-}
-
-/** What to do about a refusal, by the server's words (nats-server's and the local endpoint's texts). */
-function refusalHint(refusal: string): string {
-  if (/maximum connections/i.test(refusal)) {
-    return 'the server already serves as many clients as it allows: close some, or raise its max_connections (for `cirrus up`: CIRRUS_LIMIT_LOCAL_ENDPOINT_MAX_CONNECTIONS)';
-  }
-  if (/authentication timeout/i.test(refusal)) {
-    return "the server did not get this client's CONNECT in time: the machine is overloaded, or many connections without credentials are being opened to it; retry";
-  }
-  return "the server's log says why it refused this client";
-}
-
-/** After the server's INFO, how long a refusal (`-ERR`) may take to follow it in the same burst. */
-const REFUSAL_GRACE_MS = 250;
-/** More than any INFO line; a server that sends this much without a refusal is not refusing. */
-const PROBE_MAX_BYTES = 64 * 1024;
-const REFUSAL = /^INFO [^\r\n]*\r\n-ERR '([^'\r\n]*)'\r\n/;
-const REFUSAL_PROBES = 3;
-
-/**
- * Reads what the server says to a client that sends nothing. nats-server refuses a client beyond its
- * connection limit with `-ERR` right after INFO and closes at once, so the client library, already
- * writing its CONNECT, sees only a broken pipe or a reset; this second look recovers the words.
- */
-async function probeRefusal(server: string, timeoutMs: number): Promise<string | undefined> {
-  // The server may reset the connection as it closes it, and the reset can overtake its words; a
-  // few more looks make that unlikely, and a server that is not refusing answers each without -ERR.
-  for (let attempt = 1; attempt <= REFUSAL_PROBES; attempt++) {
-    const outcome = await probeOnce(server, timeoutMs);
-    if (outcome.kind !== 'reset') return outcome.refusal;
-  }
-  return undefined;
-}
-
-/** One look: the server's refusal (or none), or a connection cut off before the server was heard. */
-type ProbeOutcome = { kind: 'heard'; refusal: string | undefined } | { kind: 'reset' };
-
-async function probeOnce(server: string, timeoutMs: number): Promise<ProbeOutcome> {
-  const heard = (refusal: string | undefined): ProbeOutcome => ({ kind: 'heard', refusal });
-  let url: URL;
-  try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `nats://${server}`);
-  } catch {
-    return heard(undefined);
-  }
-  const socket = tcpConnect(url.port === '' ? 4222 : Number(url.port), url.hostname.replace(/^\[|\]$/g, ''));
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await new Promise<ProbeOutcome>((resolve) => {
-      timer = setTimeout(() => resolve(heard(undefined)), timeoutMs);
-      let text = '';
-      let greeted = false;
-      socket.on('data', (chunk: Buffer) => {
-        text += chunk.toString('latin1');
-        const refused = REFUSAL.exec(text);
-        if (refused !== null) resolve(heard(refused[1]));
-        else if (text.length > PROBE_MAX_BYTES) resolve(heard(undefined));
-        else if (!greeted && text.includes('\r\n')) {
-          greeted = true;
-          clearTimeout(timer);
-          timer = setTimeout(() => resolve(heard(undefined)), REFUSAL_GRACE_MS);
-        }
-      });
-      socket.on('error', () => resolve({ kind: 'reset' }));
-      socket.on('close', () => resolve(heard(undefined)));
-    });
-  } finally {
-    clearTimeout(timer);
-    socket.destroy();
-  }
-}
-
-/**
- * Why the first connect failed, in Cirrus codes: credentials refused, refused for another reason the
- * server gave, TLS, or the server unreachable.
- */
-async function connectError(
-  err: unknown,
-  servers: string[],
-  options: NatsConnectOptions,
-  credentials: PreparedCredentials,
-  timeoutMs: number,
-): Promise<CirrusError> {
-  const list = servers.join(', ');
-  const prefix = options.label === undefined ? '' : `${options.label}: `;
-  if (isAuthFailure(err)) return authError(err, list, credentials, prefix);
-  const refused = (refusal: string): LatticeConnectRefusedError =>
-    new LatticeConnectRefusedError(`${prefix}the NATS server at ${list} refused the connection: ${refusal}`, {
-      hint: refusalHint(refusal),
-      cause: err,
-    });
-  const refusal = serverRefusal(err);
-  if (refusal !== undefined) return refused(refusal);
-  const context = { servers: list, tls: options.tls, prefix };
-  const tls = tlsError(err, context);
-  if (tls !== undefined) return tls;
-  if (isCutOff(err) && servers[0] !== undefined) {
-    const probed = await probeRefusal(servers[0], timeoutMs);
-    if (probed !== undefined) return refused(probed);
-  }
-  // A server that refuses the TLS handshake (no client certificate) may reset the connection before
-  // its alert is read, and one that expects TLS first stays silent: a second look tells which.
-  if ((isTimeout(err) || isCutOff(err)) && servers[0] !== undefined) {
-    const probe = await probeTls(servers[0], options.tls, timeoutMs);
-    if (probe.kind === 'failed') {
-      const explained = tlsError(probe.error, context);
-      if (explained !== undefined) return explained;
-    }
-    if (probe.kind === 'silent' && isTimeout(err)) {
-      return new LatticeConnectFailedError(
-        `${prefix}cannot connect to NATS at ${list}: the server sent no greeting within ${timeoutMs} ms`,
-        {
-          hint:
-            options.tls?.handshakeFirst === true
-              ? 'check that this is a NATS port with TLS first (handshake_first) enabled'
-              : 'a server with TLS first (handshake_first) waits for the client to start TLS: give the TLS-first option (cirrus: --nats-tls-first)',
-          cause: err,
-        },
-      );
-    }
-  }
-  return new LatticeConnectFailedError(`${prefix}cannot connect to NATS at ${list}: ${reasonOf(err)}`, {
-    hint: 'check that nats-server is running and reachable at that address (start one with `nats-server -js`)',
-    cause: err,
-  });
-}
-
-/**
- * Connects to NATS; rejects saying what failed: LATTICE_CREDENTIALS_INVALID (before connecting),
- * LATTICE_AUTH_FAILED, LATTICE_CONNECT_REFUSED, LATTICE_TLS_FAILED or LATTICE_CONNECT_FAILED. A
- * `tls://` server URL requires TLS, as it does for the Go and Rust clients.
- */
-export async function connectNats(given: NatsConnectOptions): Promise<NatsLatticeConnection> {
-  const limits = resolveLimits(given.limits ?? {});
-  const servers = serverList(given.servers);
-  const wantsTls = given.tls === undefined && servers.some((s) => /^tls:\/\//i.test(s));
-  const options: NatsConnectOptions = wantsTls ? { ...given, tls: {} } : given;
-  const prefix = options.label === undefined ? '' : `${options.label}: `;
-  checkJsDomain(options.jsDomain, prefix);
-  const credentials = await prepareCredentials(options.credentials, prefix);
-  const natsOptions: NodeConnectionOptions = {
-    servers,
-    // Off for the first connect only, and turned on once connected. With it on, a server that refuses
-    // the client with -ERR during the handshake (`maximum connections exceeded`) leaves nats.js waiting
-    // for its own reconnect loop until the connect timeout, which then hides the server's words.
-    reconnect: false,
-    // A host must outlive any server outage: the default gives up after 10 attempts (~20 s).
-    maxReconnectAttempts: -1,
-    // Credentials that stop working (rotated, revoked) are fixed on the server side; keep trying
-    // rather than closing the host's connection for good after two refusals.
-    ignoreAuthErrorAbort: true,
-    reconnectTimeWait: limits.natsReconnectWaitMs,
-    // The default (2 min × 2 pings) leaves a host talking to a dead server for minutes.
-    pingInterval: limits.natsPingIntervalMs,
-    maxPingOut: limits.natsMaxPingsOut,
-    timeout: limits.natsConnectTimeoutMs,
-    ...credentials.options,
-  };
-  if (options.name !== undefined) natsOptions.name = options.name;
-  if (options.tls !== undefined) natsOptions.tls = await natsTlsOptions(options.tls, prefix);
-  let nc: NatsConnection;
-  try {
-    nc = await connect(natsOptions);
-  } catch (err) {
-    throw await connectError(err, servers, options, credentials, limits.natsConnectTimeoutMs);
-  }
-  // nats.js reads this option of the connection's own options object at each disconnect.
-  (nc as NatsConnectionImpl).options.reconnect = true;
-  const js = jetstream(nc, {
-    timeout: limits.natsKvTimeoutMs,
-    ...(options.jsDomain === undefined ? {} : { domain: options.jsDomain }),
-  });
-  return new NatsLattice(nc, js, limits, options.jsDomain, (err) => {
-    const server = nc.getServer();
-    if (isAuthFailure(err)) return authError(err, server, credentials, prefix);
-    if (isPermissionViolation(err)) return permissionError(err);
-    return tlsError(err, { servers: server, tls: options.tls, prefix }) ?? err;
-  });
+/** The lattice port over `nc`, which must be connected. */
+export function natsLattice(nc: NatsConnection, settings: NatsLatticeSettings): NatsLatticeConnection {
+  return new NatsLattice(nc, settings);
 }
 
 // --- messages -------------------------------------------------------------------------------------
@@ -433,18 +204,12 @@ class NatsLattice implements NatsLatticeConnection {
   /** Woken on every reconnect (and on close), for operations that wait out a disconnect. */
   #reconnected: { promise: Promise<void>; resolve: () => void } = NatsLattice.#signal();
 
-  constructor(
-    nc: NatsConnection,
-    js: JetStreamClient,
-    limits: Limits,
-    jsDomain: string | undefined,
-    explain: (err: Error) => CirrusError | Error,
-  ) {
+  constructor(nc: NatsConnection, settings: NatsLatticeSettings) {
     this.#nc = nc;
-    this.#js = js;
-    this.#limits = limits;
-    this.#jsDomain = jsDomain;
-    this.#explain = explain;
+    this.#js = settings.js;
+    this.#limits = settings.limits;
+    this.#jsDomain = settings.jsDomain;
+    this.#explain = settings.explain;
     void this.#watchStatus();
     void nc.closed().then(() => this.#ended());
   }
@@ -630,7 +395,7 @@ class NatsLattice implements NatsLatticeConnection {
    */
   async flush(): Promise<void> {
     const timeoutMs = this.#limits.latticeRequestTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
@@ -688,7 +453,7 @@ class NatsLattice implements NatsLatticeConnection {
     // Messages published just before close (a host's last events) are still in the client's buffer;
     // a bounded flush sends them before the socket goes.
     if (this.#connected) {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.#nc.flush().catch(() => {}),
         new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#limits.latticeRequestTimeoutMs))),

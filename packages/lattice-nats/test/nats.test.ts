@@ -13,9 +13,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect, nkeys } from '@nats-io/transport-node';
 import type { NatsServer } from '@cirrus/testing';
 import { startNatsServer, take, waitFor, withDeadline } from '@cirrus/testing';
+import { encodeText } from '@cirrus/lattice';
+import { latticeContract } from '@cirrus/lattice/contract';
 import type { NatsLatticeConnection, NatsStatus } from '../src/index.ts';
-import { connectNats, encodeText } from '../src/index.ts';
-import { latticeContract } from './contract.ts';
+import { connectNats } from '../src/index.ts';
 
 /** Short reconnect pauses keep restart tests fast; the defaults are for production. */
 const FAST = { natsReconnectWaitMs: 50, natsPingIntervalMs: 1_000 } as const;

@@ -17,10 +17,16 @@
  * worth of new connections would have to arrive within that client's own handshake. Refusing the
  * newcomer instead (nats-server's rule) is what let idlers lock the endpoint. Sockets held stay
  * bounded by the sum of the two limits, whatever the rate of connections.
+ *
+ * Browsers reach the endpoint over websocket instead, through an HTTP server that hands it its
+ * upgrade requests (`acceptWebSocket`): the same sessions, tokens, limits and admission, over the
+ * connections of a server that the endpoint does not own.
  */
 import { randomBytes } from 'node:crypto';
-import { BlockList, createServer, isIP } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { BlockList, createServer, isIP, Socket } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   AddressInUseError,
   InvalidAddressError,
@@ -28,10 +34,11 @@ import {
   resolveLimits,
 } from '@cirrus/protocol';
 import type { LimitName } from '@cirrus/protocol';
-import type { MemoryLattice } from './memory.ts';
+import type { MemoryLattice } from '@cirrus/lattice';
 import { ClientSession, tokenDigest, WIRE_SESSION } from './local-endpoint-session.ts';
 import type { SessionContext, SessionLimits } from './local-endpoint-session.ts';
 import { errLine, infoLine } from './local-endpoint-wire.ts';
+import { acceptUpgrade, checkUpgrade, refuseUpgrade, WebSocketStream } from './websocket.ts';
 
 export interface ServeLatticeOptions {
   /** A loopback address: `127.0.0.1` (default), another `127.x.y.z`, `::1` or `localhost`. */
@@ -58,6 +65,8 @@ export interface ServeLatticeOptions {
   maxPingsOut?: number;
   /** Default `localEndpointAuthTimeoutMs`. */
   authTimeoutMs?: number;
+  /** Default `localEndpointMaxWebSocketFrameBytes`: the largest frame a websocket client may send. */
+  maxWebSocketFrameBytes?: number;
   /** Failures that are not a client's fault (the client concerned is dropped); default: ignored. */
   onError?: (err: unknown) => void;
 }
@@ -67,8 +76,15 @@ export interface LocalEndpoint {
   readonly url: string;
   readonly host: string;
   readonly port: number;
-  /** Clients connected right now (authenticated or not yet; refused ones not counted). */
+  /** Clients connected right now, over TCP or websocket (authenticated or not yet; refused ones not counted). */
   readonly connectionCount: number;
+  /**
+   * Takes over an upgrade request an HTTP server received (its `upgrade` event: the request, the
+   * socket and the bytes read past the request) and serves it as a websocket client of the endpoint,
+   * held to every rule a TCP client is. Answers 403 when the request comes from a page of another
+   * origin than the server's, 4xx for a malformed handshake and 503 once the endpoint is closed.
+   */
+  acceptWebSocket(request: IncomingMessage, socket: Duplex, head: Uint8Array): void;
   /** Stops listening and disconnects every client; their lattice subscriptions end. */
   close(): Promise<void>;
 }
@@ -138,6 +154,7 @@ export async function serveLattice(
     ['localEndpointPingIntervalMs', options.pingIntervalMs],
     ['localEndpointMaxPingsOut', options.maxPingsOut],
     ['localEndpointAuthTimeoutMs', options.authTimeoutMs],
+    ['localEndpointMaxWebSocketFrameBytes', options.maxWebSocketFrameBytes],
   ];
   for (const [name, value] of pairs) if (value !== undefined) given[name] = value;
   const limits = resolveLimits(given);
@@ -156,6 +173,7 @@ export async function serveLattice(
     limits: sessionLimits,
     maxConnections: limits.localEndpointMaxConnections,
     maxUnauthenticated: limits.localEndpointMaxUnauthenticated,
+    maxWebSocketFrameBytes: limits.localEndpointMaxWebSocketFrameBytes,
     onError: options.onError ?? (() => {}),
   });
   await endpoint.listen(host, port);
@@ -167,6 +185,7 @@ interface EndpointConfig {
   readonly limits: SessionLimits;
   readonly maxConnections: number;
   readonly maxUnauthenticated: number;
+  readonly maxWebSocketFrameBytes: number;
   readonly onError: (err: unknown) => void;
 }
 
@@ -177,12 +196,13 @@ class LocalEndpointImpl implements LocalEndpoint {
   readonly #sessions = new Set<ClientSession>();
   readonly #authenticated = new Set<ClientSession>();
   /**
-   * Sockets that have not authenticated, oldest first (Map keeps insertion order): waiting for their
-   * CONNECT (with their session) or refused and being closed (without one).
+   * Connections (TCP sockets, websocket streams) that have not authenticated, oldest first (Map keeps
+   * insertion order): waiting for their CONNECT (with their session) or refused and being closed
+   * (without one).
    */
-  readonly #unauthenticated = new Map<Socket, ClientSession | undefined>();
-  /** Every accepted socket, refused ones included, so close() can end them all. */
-  readonly #sockets = new Set<Socket>();
+  readonly #unauthenticated = new Map<Duplex, ClientSession | undefined>();
+  /** Every accepted connection, refused ones included, so close() can end them all. */
+  readonly #sockets = new Set<Duplex>();
   readonly #serverId = `CIRRUS${randomBytes(12).toString('hex').toUpperCase()}`;
   #address: AddressInfo | undefined;
   #nextClientId = 1;
@@ -191,7 +211,7 @@ class LocalEndpointImpl implements LocalEndpoint {
   constructor(lattice: MemoryLattice, config: EndpointConfig) {
     this.#lattice = lattice;
     this.#config = config;
-    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket, socket.remoteAddress));
   }
 
   get host(): string {
@@ -235,7 +255,7 @@ class LocalEndpointImpl implements LocalEndpoint {
     this.#server.on('error', (err) => this.#config.onError(err));
   }
 
-  #info(clientId: number, socket: Socket): Record<string, unknown> {
+  #info(clientId: number, remoteAddress: string | undefined): Record<string, unknown> {
     return {
       server_id: this.#serverId,
       server_name: 'cirrus-local',
@@ -247,11 +267,31 @@ class LocalEndpointImpl implements LocalEndpoint {
       auth_required: true,
       max_payload: this.#config.limits.maxPayload,
       client_id: clientId,
-      client_ip: socket.remoteAddress ?? this.host,
+      client_ip: remoteAddress ?? this.host,
     };
   }
 
-  #accept(socket: Socket): void {
+  acceptWebSocket(request: IncomingMessage, socket: Duplex, head: Uint8Array): void {
+    if (this.#closed !== undefined) {
+      refuseUpgrade(socket, 503, 'the lattice endpoint is closed');
+      return;
+    }
+    const check = checkUpgrade(request.method, request.headers);
+    if (!check.ok) {
+      refuseUpgrade(socket, check.status, check.message, check.headers);
+      return;
+    }
+    if (socket instanceof Socket) socket.setNoDelay(true);
+    acceptUpgrade(socket, check.accept);
+    const stream = new WebSocketStream(socket, head, {
+      maxFrameBytes: this.#config.maxWebSocketFrameBytes,
+      // As for a session that closes: one ping interval is what a live client gets to answer.
+      closeGraceMs: this.#config.limits.pingIntervalMs,
+    });
+    this.#accept(stream, request.socket.remoteAddress);
+  }
+
+  #accept(socket: Duplex, remoteAddress: string | undefined): void {
     if (this.#closed !== undefined) {
       socket.destroy();
       return;
@@ -268,7 +308,7 @@ class LocalEndpointImpl implements LocalEndpoint {
       // and dropped, so that its own close is seen and frees the socket before the timer does.
       socket.on('error', () => {});
       socket.resume();
-      socket.write(infoLine(this.#info(clientId, socket)));
+      socket.write(infoLine(this.#info(clientId, remoteAddress)));
       socket.end(errLine(WIRE_SESSION.tooManyConnections));
       this.#unauthenticated.set(socket, undefined);
       const timer = setTimeout(() => socket.destroy(), this.#config.limits.authTimeoutMs).unref();
@@ -279,7 +319,7 @@ class LocalEndpointImpl implements LocalEndpoint {
       lattice: this.#lattice,
       tokenDigest: this.#config.digest,
       limits: this.#config.limits,
-      info: this.#info(clientId, socket),
+      info: this.#info(clientId, remoteAddress),
       admit: (session) => {
         // Others may have authenticated since this client was accepted.
         if (this.#authenticated.size >= this.#config.maxConnections) return false;

@@ -13,14 +13,11 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { connect, headers as natsHeaders, RequestError } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { take, waitFor, withDeadline } from '@cirrus/testing';
-import { connectNats, createMemoryLattice, encodeText, serveLattice } from '../src/index.ts';
-import type {
-  LatticeConnection,
-  LocalEndpoint,
-  MemoryLattice,
-  Msg,
-  ServeLatticeOptions,
-} from '../src/index.ts';
+import { createMemoryLattice, encodeText } from '@cirrus/lattice';
+import type { LatticeConnection, MemoryLattice, Msg } from '@cirrus/lattice';
+import { connectNats } from '@cirrus/lattice-nats';
+import { serveLattice } from '../src/index.ts';
+import type { LocalEndpoint, ServeLatticeOptions } from '../src/index.ts';
 import { ClientProtocolParser } from '../src/local-endpoint-parser.ts';
 import type { ClientOp } from '../src/local-endpoint-parser.ts';
 

@@ -13,20 +13,8 @@ import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions as NodeTlsOptions } from 'node:tls';
 import { InvalidArgumentError, LatticeTlsFailedError } from '@cirrus/protocol';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
-import { causeChain, reasonOf } from './nats-errors.ts';
-
-/** TLS towards the server. Giving this object at all makes TLS required. */
-export interface NatsTlsOptions {
-  /** CA bundle (PEM file) that signed the server's certificate; default: the system's. */
-  readonly caFile?: string;
-  /** Client certificate and key (PEM files), when the server verifies clients. */
-  readonly certFile?: string;
-  readonly keyFile?: string;
-  /** Name the server's certificate must carry, when it differs from the host in the URL. */
-  readonly serverName?: string;
-  /** TLS before the NATS INFO exchange (`handshake_first` on the server). */
-  readonly handshakeFirst?: boolean;
-}
+import type { NatsTlsOptions } from '../connect.ts';
+import { causeChain, reasonOf } from '../nats-errors.ts';
 
 type NatsJsTls = NonNullable<NodeConnectionOptions['tls']>;
 

@@ -11,8 +11,10 @@ import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { DeadlineError, fc, fuzzAsync, waitFor, withDeadline } from '@cirrus/testing';
-import { createMemoryLattice, encodeText, serveLattice } from '../src/index.ts';
-import type { LatticeConnection, LocalEndpoint, MemoryLattice } from '../src/index.ts';
+import { createMemoryLattice, encodeText } from '@cirrus/lattice';
+import type { LatticeConnection, MemoryLattice } from '@cirrus/lattice';
+import { serveLattice } from '../src/index.ts';
+import type { LocalEndpoint } from '../src/index.ts';
 import { clientStream, splitAt, TOKEN } from './nats-client-stream.ts';
 
 const MAX_CONTROL_LINE = 512;

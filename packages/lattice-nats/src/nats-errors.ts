@@ -12,7 +12,7 @@ import {
   NoRespondersError,
   RequestTimeoutError,
 } from '@cirrus/protocol';
-import { errors } from '@nats-io/transport-node';
+import { errors } from '@nats-io/nats-core';
 
 /** The error and its causes, outermost first (bounded: a cycle must not hang us). */
 export function causeChain(err: unknown): unknown[] {
@@ -46,7 +46,7 @@ export function isTimeout(err: unknown): boolean {
 /** The server closed the connection under the client (typically while it was sending CONNECT). */
 export function isCutOff(err: unknown): boolean {
   return causeChain(err).some((e) => {
-    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    const code = (e as { code?: unknown } | undefined)?.code;
     return code === 'EPIPE' || code === 'ECONNRESET';
   });
 }

@@ -5,11 +5,11 @@
  * `+OK`s, auto-unsubscribe, no-responders and keep-alive pings.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { InvalidSubjectError, LatticeClosedError } from '@cirrus/protocol';
-import type { MemoryLattice } from './memory.ts';
-import type { LatticeConnection, Msg, PublishOptions, Subscription } from './port.ts';
-import { assertPublishSubject, subjectMatches } from './subject.ts';
+import type { LatticeConnection, MemoryLattice, Msg, PublishOptions, Subscription } from '@cirrus/lattice';
+import { subjectMatches } from '@cirrus/lattice';
+import { assertPublishSubject } from '@cirrus/lattice/adapter';
 import { ClientProtocolParser, ProtocolViolation, WIRE } from './local-endpoint-parser.ts';
 import type { ClientOp } from './local-endpoint-parser.ts';
 import {
@@ -96,7 +96,8 @@ function flag(options: Record<string, unknown>, name: string, fallback: boolean)
 }
 
 export class ClientSession {
-  readonly #socket: Socket;
+  /** A TCP socket, or a websocket connection as a stream. */
+  readonly #socket: Duplex;
   readonly #context: SessionContext;
   readonly #parser: ClientProtocolParser;
   readonly #subs = new Map<string, SubRecord>();
@@ -112,14 +113,14 @@ export class ClientSession {
   #flushScheduled = false;
   #lastIn = Date.now();
   #pingsOut = 0;
-  #authTimer: NodeJS.Timeout | undefined;
-  #pingTimer: NodeJS.Timeout | undefined;
-  #graceTimer: NodeJS.Timeout | undefined;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
   /** No more output is queued: the connection is being closed. */
   #closing = false;
   #closed = false;
 
-  constructor(socket: Socket, context: SessionContext) {
+  constructor(socket: Duplex, context: SessionContext) {
     this.#socket = socket;
     this.#context = context;
     const { limits } = context;
@@ -127,7 +128,6 @@ export class ClientSession {
       { maxControlLine: limits.maxControlLine, maxPayload: limits.maxPayload },
       (op) => this.#pending.push(op),
     );
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     // Resets and broken pipes are how clients usually go away; 'close' follows and cleans up.
     socket.on('error', () => {});
