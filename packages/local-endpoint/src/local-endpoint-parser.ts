@@ -256,12 +256,12 @@ export class ClientProtocolParser {
     if (total > this.#limits.maxPayload) {
       throw new ProtocolViolation(WIRE.payload, `${total} bytes, limit ${this.#limits.maxPayload}`);
     }
-    if (op === 'HPUB' && headerBytes === 0) throw new ProtocolViolation(WIRE.parser, 'HPUB without headers');
     const state: State = {
       name: 'payload',
       subject,
       reply,
-      headerBytes: op === 'HPUB' ? headerBytes : -1,
+      // nats.js sends an empty header set as `HPUB … 0 n`, which nats-server takes as no headers.
+      headerBytes: op === 'HPUB' && headerBytes > 0 ? headerBytes : -1,
       total,
       buffer: new Uint8Array(0),
       filled: 0,

@@ -135,6 +135,17 @@ describe('local lattice endpoint: nats.js and in-process clients on one lattice'
     sub.unsubscribe();
   });
 
+  it('takes an empty header set (`HPUB … 0 n`, as nats.js sends it) as no headers, like nats-server', async () => {
+    const subject = `${unique()}.empty`;
+    const sub = local.subscribe(subject);
+    nc.publish(subject, 'bare', { headers: natsHeaders() });
+    const [msg] = await take(sub, 1, 2000, 'message with an empty header set');
+    assert.equal(msg?.string(), 'bare');
+    assert.equal(msg?.headers, undefined);
+    assert.equal(nc.isClosed(), false);
+    sub.unsubscribe();
+  });
+
   it('delivers an in-process publication with its headers to a nats.js subscriber', async () => {
     const subject = `${unique()}.down`;
     const sub = nc.subscribe(subject);
