@@ -30,7 +30,7 @@
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createHost, issueHostCredential, setUpInvocationSigning } from '@cirrus/host';
+import { createHost, issueHostCredential, nodeSigning, setUpInvocationSigning } from '@cirrus/host';
 import type { Host, HostOptions } from '@cirrus/host';
 import { keyValueBinding } from '@cirrus/provider-keyvalue';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
@@ -240,7 +240,7 @@ export async function runLinks(settings: Settings): Promise<void> {
     const clientKey = Nkey.create('server');
     const { sign } = await setUpInvocationSigning(
       { sign: true, hostCredential: issueHostCredential(cluster, clientKey.publicKey, 3_600_000) },
-      { hostKey: clientKey, limits: remote.limits, logger: silentLogger },
+      { hostKey: clientKey, primitives: nodeSigning, limits: remote.limits, logger: silentLogger },
     );
     const signedRemote = { ...remote, sign };
     const signedSource = { sourceId: 'bench', linkName: 'signed' };

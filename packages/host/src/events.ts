@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { cloudEvent, eventSubject } from '@cirrus/protocol';
 import type { EventName, Logger } from '@cirrus/protocol';
 import { encodeJson } from '@cirrus/lattice';
@@ -15,7 +14,7 @@ export function latticeEventSink(
 ): EventSink {
   return {
     publish(name: EventName, data: object): void {
-      const event = cloudEvent(name, hostId, data, randomUUID(), clock.now());
+      const event = cloudEvent(name, hostId, data, crypto.randomUUID(), clock.now());
       try {
         conn.publish(eventSubject(lattice, name), encodeJson(event));
       } catch (err) {

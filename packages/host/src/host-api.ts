@@ -44,6 +44,11 @@ export interface Host {
   putRegistryCredentials(credentials: Readonly<Record<string, RegistryCredential>>): void;
   /** Stops the control interface, then workloads gracefully, and publishes `host_stopped`. */
   stop(options?: HostStopOptions): Promise<void>;
+  /**
+   * For a host about to vanish (a browser tab closing): publishes `host_stopped` and hands it to the
+   * connection's socket before returning, then stops as far as the time left allows.
+   */
+  stopNow(): void;
   /** Resolves when the host has stopped. */
   readonly stopped: Promise<void>;
 }

@@ -18,14 +18,14 @@ import {
 import type { Limits, Logger, Nkey, StringMap } from '@cirrus/protocol';
 import type { LatticeConnection } from '@cirrus/lattice';
 import type { BuiltinProvider, WireBinding } from '@cirrus/provider-core';
-import { createComponentRuntime } from '@cirrus/runtime';
 import type { ComponentRuntime } from '@cirrus/runtime';
 import { CallPath } from './calls.ts';
 import { ComponentManager } from './components.ts';
 import { startControlServer } from './control/server.ts';
 import { latticeEventSink } from './events.ts';
 import type { Host } from './host-api.ts';
-import { generateHostIdentity, hostcoreLabels } from './identity.ts';
+import { hostPlatform } from '#platform';
+import { generateHostIdentity } from './identity.ts';
 import { setUpInvocationSigning } from './invocation-signing.ts';
 import type { SignedInvocationOptions } from './invocation-signing.ts';
 import { LatticeState } from './lattice-state.ts';
@@ -117,19 +117,21 @@ export async function createHost(options: HostOptions): Promise<Host> {
     (key) => parsePublicKey(key, 'account', 'the allowed issuer').publicKey,
   );
   for (const key of Object.keys(options.labels ?? {})) checkLabelKey(key);
-  const labels: StringMap = { ...hostcoreLabels(), ...options.labels };
+  const labels: StringMap = { ...hostPlatform.hostcoreLabels(), ...options.labels };
   const logger = (options.logger ?? silentLogger).child({ host: identity.friendlyName });
   const now = (): Date => clock.now();
   const signing =
     options.signedInvocations === undefined
       ? {}
       : await setUpInvocationSigning(options.signedInvocations, {
+          primitives: hostPlatform.signing,
           hostKey: identity.key,
           limits,
           logger,
           now: () => now().getTime(),
         });
-  const runtime = options.runtime ?? createComponentRuntime({ cacheDir: options.cacheDir, limits, logger });
+  const runtime =
+    options.runtime ?? hostPlatform.createRuntime({ cacheDir: options.cacheDir, limits, logger });
   const rpc = options.lattice;
   const ctl = options.controlLattice ?? rpc;
   const events = latticeEventSink(ctl, latticeName, identity.id, clock, logger);

@@ -1,6 +1,4 @@
-import { arch, platform } from 'node:os';
 import { Nkey, NkeyWrongTypeError } from '@cirrus/protocol';
-import type { StringMap } from '@cirrus/protocol';
 
 export interface HostIdentity {
   /** The host's public nkey (`N…`): its id on the lattice. */
@@ -77,16 +75,4 @@ export function friendlyNameFor(id: string): string {
   const adjective = ADJECTIVES[h % ADJECTIVES.length] as string;
   const noun = NOUNS[(h >>> 8) % NOUNS.length] as string;
   return `${adjective}-${noun}-${(h >>> 16) % 10000}`;
-}
-
-const ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'x86', arm: 'arm' };
-
-/** The `hostcore.*` labels every 1.x host reports. */
-export function hostcoreLabels(): StringMap {
-  const os = platform();
-  return {
-    'hostcore.os': os === 'darwin' ? 'macos' : os === 'win32' ? 'windows' : os,
-    'hostcore.arch': ARCH[arch()] ?? arch(),
-    'hostcore.osfamily': os === 'win32' ? 'windows' : 'unix',
-  };
 }

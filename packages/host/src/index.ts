@@ -1,8 +1,9 @@
 export { createHost } from './host.ts';
 export type { HostOptions } from './host.ts';
 export type { Host, HostStopOptions, LinkDeletionTarget } from './host-api.ts';
-export { issueHostCredential, nodeInvocationCrypto, setUpInvocationSigning } from './invocation-signing.ts';
-export type { SignedInvocationOptions } from './invocation-signing.ts';
+export { setUpInvocationSigning } from './invocation-signing.ts';
+export { issueHostCredential, nodeInvocationCrypto, nodeSigning } from './platform/node-signing.ts';
+export type { CredentialSource, SignedInvocationOptions, SigningPrimitives } from './invocation-signing.ts';
 export type { ScaleComponentCommand, UpdateComponentCommand } from './components.ts';
 export type { StartProviderCommand } from './providers/manager.ts';
 export type { PolicyOptions } from './policy.ts';

@@ -1,62 +1,27 @@
 /**
- * Signed invocations on a Node host (the format and the checks are @cirrus/protocol's): Ed25519 and
- * SHA-256 from node:crypto, about 40 µs to sign and 80 µs to verify where nkeys.js's pure JavaScript
- * takes milliseconds; the host's signer, with a credential issued offline or issued by itself from a
- * cluster seed and renewed; and the verifier of a host that requires signatures.
+ * Signed invocations on a host (the format and the checks are @cirrus/protocol's): the host's signer,
+ * with a credential issued offline or issued by itself from a cluster seed and renewed, and the
+ * verifier of a host that requires signatures. Ed25519 and SHA-256 come from the platform
+ * (`SigningPrimitives`): node:crypto on Node, WebCrypto in a browser.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
 import {
-  encodeHostCredential,
+  describeError,
   InvalidArgumentError,
   InvocationCredentialInvalidError,
   InvocationVerifier,
-  parsePublicKey,
   signInvocation,
   verifyHostCredential,
 } from '@cirrus/protocol';
 import type { HostCredentialClaims, InvocationCrypto, Limits, Logger, Nkey } from '@cirrus/protocol';
 import type { WrpcInvocation, WrpcServeOptions } from '@cirrus/lattice';
 
-/** DER framing that makes 32 raw Ed25519 bytes a PKCS#8 private key or an SPKI public key (RFC 8410). */
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
-export const nodeInvocationCrypto: InvocationCrypto<KeyObject> = {
-  sha256: (data) => createHash('sha256').update(data).digest(),
-  importPublicKey: (raw) =>
-    createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }),
-  verify: (key, data, signature) => verify(null, data, key, signature),
-};
-
-/** The key's Ed25519 private key for node:crypto, checked against its public key. */
-function privateKeyOf(key: Nkey): KeyObject {
-  const privateKey = createPrivateKey({
-    key: Buffer.concat([PKCS8_PREFIX, key.exportSeedBytes()]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  const derived = createPublicKey(privateKey)
-    .export({ format: 'der', type: 'spki' })
-    .subarray(SPKI_PREFIX.length);
-  if (!derived.equals(parsePublicKey(key.publicKey).raw)) {
-    throw new InvalidArgumentError(`the seed of ${key.publicKey} does not give its public key`);
-  }
-  return privateKey;
-}
-
-/** A credential for `hostId`, signed with the cluster key, valid from now for `lifetimeMs`. */
-export function issueHostCredential(
-  clusterKey: Nkey,
-  hostId: string,
-  lifetimeMs: number,
-  nowMs = Date.now(),
-): string {
-  const privateKey = privateKeyOf(clusterKey);
-  return encodeHostCredential(
-    { issuer: clusterKey.publicKey, hostId, issuedAtMs: nowMs, expiresAtMs: nowMs + lifetimeMs },
-    (data) => sign(null, data, privateKey),
-  );
+/** The platform's Ed25519 and SHA-256. */
+export interface SigningPrimitives {
+  crypto: InvocationCrypto<unknown>;
+  /** Signs invocations as `key`, whose seed stays inside; asked once per host. */
+  signer(key: Nkey): Promise<(data: Uint8Array) => Uint8Array | Promise<Uint8Array>>;
+  /** A credential for `hostId`, signed with the cluster key, valid from `nowMs` for `lifetimeMs`. */
+  issueCredential(clusterKey: Nkey, hostId: string, lifetimeMs: number, nowMs: number): string;
 }
 
 /** The host options for signed invocations (beyond 1.x). Everything off when absent. */
@@ -70,8 +35,14 @@ export interface SignedInvocationOptions {
   /** A cluster key the host issues (and renews) its own credential with; its key is also accepted. */
   clusterSeed?: Nkey;
   /** A credential issued offline for this host's key (`cirrus credential issue`). */
-  hostCredential?: string;
+  hostCredential?: string | CredentialSource;
 }
+
+/**
+ * Where a host gets credentials issued for it (a browser host asks the host that served it): the
+ * first before it starts, the next once half the current one's lifetime has passed.
+ */
+export type CredentialSource = () => Promise<string>;
 
 /** What the host threads into its wRPC calls and serving. */
 export interface InvocationSigning {
@@ -83,6 +54,7 @@ export interface InvocationSigning {
 
 export interface InvocationSigningContext {
   hostKey: Nkey;
+  primitives: SigningPrimitives;
   limits: Limits;
   logger: Logger;
   /** Milliseconds since the epoch. */
@@ -98,7 +70,7 @@ export async function setUpInvocationSigning(
   options: SignedInvocationOptions,
   context: InvocationSigningContext,
 ): Promise<InvocationSigning> {
-  const { hostKey, limits, logger } = context;
+  const { hostKey, limits, logger, primitives } = context;
   const now = context.now ?? Date.now;
   const { clusterSeed, hostCredential } = options;
   if (clusterSeed !== undefined && clusterSeed.type !== 'cluster') {
@@ -131,17 +103,17 @@ export async function setUpInvocationSigning(
   if (options.sign === true) {
     const credential =
       hostCredential === undefined
-        ? selfIssued(clusterSeed as Nkey, hostKey.publicKey, limits.hostCredentialLifetimeMs, now, logger)
-        : await offline(hostCredential, hostKey.publicKey, now, logger);
-    const privateKey = privateKeyOf(hostKey);
-    const signer = { credential, sign: (data: Uint8Array) => sign(null, data, privateKey) };
-    out.sign = (fields, params) =>
-      signInvocation(fields, params, signer, nodeInvocationCrypto, { now: now() });
+        ? selfIssued(clusterSeed as Nkey, hostKey.publicKey, { ...context, now })
+        : typeof hostCredential === 'string'
+          ? await offline(hostCredential, hostKey.publicKey, { ...context, now })
+          : await fetched(hostCredential, hostKey.publicKey, { ...context, now });
+    const signer = { credential, sign: await primitives.signer(hostKey) };
+    out.sign = (fields, params) => signInvocation(fields, params, signer, primitives.crypto, { now: now() });
   }
   if (options.require === true) {
     const verifier = new InvocationVerifier({
       clusterIssuers: [...new Set(issuers)],
-      crypto: nodeInvocationCrypto,
+      crypto: primitives.crypto,
       windowMs: limits.invocationSignatureWindowMs,
       replayCacheSize: limits.invocationReplayCacheSize,
       credentialCacheSize: limits.hostCredentialCacheSize,
@@ -158,15 +130,15 @@ export async function setUpInvocationSigning(
 function selfIssued(
   clusterKey: Nkey,
   hostId: string,
-  lifetimeMs: number,
-  now: () => number,
-  logger: Logger,
+  context: InvocationSigningContext & { now: () => number },
 ): () => string {
+  const { now, logger, primitives } = context;
+  const lifetimeMs = context.limits.hostCredentialLifetimeMs;
   let credential = '';
   let renewAt = Number.NEGATIVE_INFINITY;
   const issue = (): void => {
     const at = now();
-    credential = issueHostCredential(clusterKey, hostId, lifetimeMs, at);
+    credential = primitives.issueCredential(clusterKey, hostId, lifetimeMs, at);
     renewAt = at + lifetimeMs / 2;
     logger.info('host credential issued', {
       cluster: clusterKey.publicKey,
@@ -180,15 +152,13 @@ function selfIssued(
   };
 }
 
-/** An offline credential, checked once; its expiry is logged once, as every receiver will refuse it. */
-async function offline(
-  jwt: string,
+/** A credential checked for this host; its claims. */
+async function checked(
+  credential: string,
   hostId: string,
-  now: () => number,
-  logger: Logger,
-): Promise<() => string> {
-  const credential = jwt.trim();
-  const claims: HostCredentialClaims = await verifyHostCredential(credential, nodeInvocationCrypto, now());
+  context: InvocationSigningContext & { now: () => number },
+): Promise<HostCredentialClaims> {
+  const claims = await verifyHostCredential(credential, context.primitives.crypto, context.now());
   if (claims.sub !== hostId) {
     throw new InvocationCredentialInvalidError(
       `the host credential is for ${claims.sub}, not this host (${hostId})`,
@@ -197,6 +167,57 @@ async function offline(
       },
     );
   }
+  return claims;
+}
+
+/**
+ * Credentials from `source`: the current one, and the next fetched in the background once half of
+ * its lifetime has passed (again at each signature while fetching fails; the current one is used
+ * meanwhile, until it expires and receivers refuse it).
+ */
+async function fetched(
+  source: CredentialSource,
+  hostId: string,
+  context: InvocationSigningContext & { now: () => number },
+): Promise<() => string> {
+  const { now, logger } = context;
+  let credential = (await source()).trim();
+  let claims = await checked(credential, hostId, context);
+  let renewing = false;
+  const renewAt = (): number => (claims.iat * 1000 + claims.exp * 1000) / 2;
+  logger.info('signing invocations', {
+    cluster: claims.iss,
+    expires: new Date(claims.exp * 1000).toISOString(),
+  });
+  return () => {
+    if (!renewing && now() >= renewAt()) {
+      renewing = true;
+      void (async () => {
+        const next = (await source()).trim();
+        claims = await checked(next, hostId, context);
+        credential = next;
+      })()
+        .catch((err: unknown) =>
+          logger.warn('host credential not renewed', {
+            error: describeError(err),
+            expires: new Date(claims.exp * 1000).toISOString(),
+          }),
+        )
+        .finally(() => (renewing = false));
+    }
+    return credential;
+  };
+}
+
+/** An offline credential, checked once; its expiry is logged once, as every receiver will refuse it. */
+async function offline(
+  jwt: string,
+  hostId: string,
+  context: InvocationSigningContext & { now: () => number },
+): Promise<() => string> {
+  const { now, logger } = context;
+  const credential = jwt.trim();
+  const claims = await checked(credential, hostId, context);
   logger.info('signing invocations', {
     cluster: claims.iss,
     expires: new Date(claims.exp * 1000).toISOString(),

@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS } from '@cirrus/protocol';
+import { DEFAULT_LIMITS, unrefTimer } from '@cirrus/protocol';
 import type { LogFields, Logger } from '@cirrus/protocol';
 import { activeTraceIds } from '@cirrus/lattice';
 
@@ -85,7 +85,7 @@ class RepeatLimiter {
     }
     kind.suppressed++;
     kind.fields = fields;
-    this.#timer ??= setInterval(() => this.#sweep(), this.#limit.windowMs).unref();
+    this.#timer ??= unrefTimer(setInterval(() => this.#sweep(), this.#limit.windowMs));
     return false;
   }
 

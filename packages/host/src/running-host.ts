@@ -11,6 +11,7 @@ import {
   InvalidLabelError,
   parseConfigValues,
   parseLink,
+  unrefTimer,
 } from '@cirrus/protocol';
 import type {
   HostInventory,
@@ -83,6 +84,8 @@ export class RunningHost implements Host {
   /** What else stops with the host (the control interface, the status log), first. */
   readonly #onStop: (() => void)[] = [];
   #stopping: Promise<void> | undefined;
+  /** `host_stopped` went out already (stopNow). */
+  #announcedStop = false;
   #resolveStopped!: () => void;
 
   constructor(parts: RunningHostParts) {
@@ -97,7 +100,7 @@ export class RunningHost implements Host {
       parts.heartbeatMs > 0
         ? setInterval(() => parts.events.publish('host_heartbeat', this.inventory()), parts.heartbeatMs)
         : undefined;
-    this.#heartbeat?.unref();
+    unrefTimer(this.#heartbeat);
   }
 
   /** Runs `stop` first when the host stops. */
@@ -240,6 +243,18 @@ export class RunningHost implements Host {
     this.#parts.logger.info('registry credentials updated', { registries: Object.keys(credentials) });
   }
 
+  stopNow(): void {
+    if (this.#stopping !== undefined) return;
+    const { events, connections } = this.#parts;
+    clearInterval(this.#heartbeat);
+    for (const stop of this.#onStop.splice(0)) stop();
+    events.publish('host_stopped', { labels: { ...this.#labels } });
+    this.#announcedStop = true;
+    // Flushing hands the event to the socket at once; the rest of the stop runs as far as it gets.
+    for (const connection of connections) connection.flush().catch(() => undefined);
+    void this.stop({ timeoutMs: 0 });
+  }
+
   stop(stopOptions: HostStopOptions = {}): Promise<void> {
     this.#stopping ??= (async () => {
       const { providers, components, policy, state, ownedRuntime, events, connections, logger } = this.#parts;
@@ -255,7 +270,7 @@ export class RunningHost implements Host {
       policy?.close();
       state.close();
       await ownedRuntime?.close();
-      events.publish('host_stopped', { labels: { ...this.#labels } });
+      if (!this.#announcedStop) events.publish('host_stopped', { labels: { ...this.#labels } });
       await Promise.all(connections.map((c) => c.flush())).catch(() => undefined);
       logger.info('host stopped');
       this.#resolveStopped();

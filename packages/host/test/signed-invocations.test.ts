@@ -32,7 +32,8 @@ import { freePort, startNatsServer, tempDir, waitFor, withDeadline } from '@cirr
 import type { NatsServer, TempDir } from '@cirrus/testing';
 import { createHost, createLogger, issueHostCredential } from '../src/index.ts';
 import type { Host, HostOptions } from '../src/index.ts';
-import { nodeInvocationCrypto, setUpInvocationSigning } from '../src/invocation-signing.ts';
+import { setUpInvocationSigning } from '../src/invocation-signing.ts';
+import { nodeInvocationCrypto, nodeSigning } from '../src/platform/node-signing.ts';
 import { keyValueBinding } from '@cirrus/provider-keyvalue';
 
 const remoteKeyValue = keyValueBinding.invoke.bind(keyValueBinding);
@@ -81,6 +82,7 @@ describe('signed invocations across hosts', () => {
       { sign: true, hostCredential: credential },
       {
         hostKey: key,
+        primitives: nodeSigning,
         limits: resolveLimits(),
         logger: createLogger({ level: 'error', write: () => undefined }),
       },

@@ -22,7 +22,7 @@ import type { CallPath } from '../calls.ts';
 import { observe } from '../metrics.ts';
 import type { HostMetricsRecorder } from '../metrics.ts';
 import type { LocalProvider, LocalTargets } from '../local-targets.ts';
-import { externalProvider, providerProgram } from './external.ts';
+import { hostPlatform } from '#platform';
 import type { ProviderRpc } from './external.ts';
 
 export interface StartProviderCommand {
@@ -79,9 +79,9 @@ export class ProviderManager {
 
   /** What runs a provider reference: a program started as a process, or a built-in. */
   #implementation(ref: string): BuiltinProvider {
-    const program = providerProgram(ref);
+    const program = hostPlatform.providerProgram(ref);
     if (program !== undefined) {
-      return externalProvider(ref, program, {
+      return hostPlatform.externalProvider(ref, program, {
         allowFileLoad: this.#options.allowFileLoad ?? false,
         requireSigned: this.#options.requireSigned ?? false,
         events: this.#options.events,

@@ -18,6 +18,7 @@ import {
   NoRespondersError,
   RequestTimeoutError,
   DeadlineExceededError,
+  afterPendingEvents,
 } from '@cirrus/protocol';
 import { httpRequestFailed, invokeHttpHandle, serveHttpHandle } from '@cirrus/lattice';
 import type { HttpResponse, ReceivedHttpRequest, Subscription } from '@cirrus/lattice';
@@ -214,7 +215,7 @@ class ResponseChannel implements HttpResponseSink {
 
   head(status: number, headers: string[]): void {
     this.#head = { status, headers };
-    setImmediate(() => this.#giveStream());
+    afterPendingEvents(() => this.#giveStream());
   }
 
   #giveStream(): void {
