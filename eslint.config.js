@@ -33,6 +33,10 @@ const LAYERS = {
   apps: { folders: ['packages/apps'], may: ['protocol', 'lattice', 'control-client'] },
   'control-client': { folders: ['packages/control-client'], may: ['protocol', 'lattice'] },
   dashboard: { folders: ['packages/dashboard'], may: ['protocol', 'lattice', 'control-client', 'apps'] },
+  'browser-host': {
+    folders: ['packages/browser-host'],
+    may: ['protocol', 'lattice', 'lattice-nats', 'runtime', 'providers', 'host'],
+  },
   telemetry: { folders: ['packages/telemetry'], may: ['protocol'] },
   cli: {
     folders: ['packages/cli'],
@@ -47,6 +51,7 @@ const LAYERS = {
       'apps',
       'control-client',
       'dashboard',
+      'browser-host',
       'telemetry',
     ],
   },
@@ -139,6 +144,7 @@ export default tseslint.config(
       'eslint.config.js',
       'packages/cli/bin/**',
       'packages/dashboard/dist/**',
+      'packages/browser-host/dist/**',
       // Its WIT imports have types only once a project made from it is built; packages/cli/test/new.test.ts
       // type-checks such a project instead.
       'packages/cli/templates/component/src/**',

@@ -10,7 +10,13 @@ import { ChildServer, HarnessError, ROOT } from './lib.ts';
 const CIRRUS_BIN = join(ROOT, 'node_modules', '.bin', 'cirrus');
 
 /** A `cirrus up --nats` process named `name`, with the cache directory under `dir` all hosts share. */
-export function startHost(dir: string, natsUrl: string, lattice: string, name: string): ChildServer {
+export function startHost(
+  dir: string,
+  natsUrl: string,
+  lattice: string,
+  name: string,
+  extraArgs: readonly string[] = [],
+): ChildServer {
   return ChildServer.startNode(`host ${name}`, [
     CIRRUS_BIN,
     'up',
@@ -22,6 +28,7 @@ export function startHost(dir: string, natsUrl: string, lattice: string, name: s
     name,
     '--cache-dir',
     join(dir, 'cache'),
+    ...extraArgs,
   ]);
 }
 

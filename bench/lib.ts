@@ -49,7 +49,8 @@ export type Part =
   | 'memory'
   | 'start'
   | 'scaleout'
-  | 'telemetry';
+  | 'telemetry'
+  | 'browser';
 export const PARTS: readonly Part[] = [
   'http',
   'invoke',
@@ -62,6 +63,7 @@ export const PARTS: readonly Part[] = [
   'start',
   'scaleout',
   'telemetry',
+  'browser',
 ];
 export const SERVER_KEYS = ['cirrus', 'plain', 'jco', 'direct', 'quickjs', 'wat'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
@@ -86,7 +88,7 @@ export interface Settings {
   startTimeout: number;
 }
 
-export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout|telemetry]… [options]
+export const USAGE = `usage: node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout|telemetry|browser]… [options]
 
   --connections N    HTTP connections of the load generator  (BENCH_CONNECTIONS, default 10)
   --duration S       seconds per measured HTTP round         (BENCH_DURATION, default 10)

@@ -3,7 +3,7 @@
  * same run; it never passes or fails on the numbers. Exits non-zero only when the harness itself
  * fails (a server does not start, the component is missing, a call errors).
  *
- *   node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout|telemetry]… [--duration S] [--rounds N] [--connections N] [--instances N] …
+ *   node bench/run.ts [http|invoke|control|links|overload|remote|apps|memory|start|scaleout|telemetry|browser]… [--duration S] [--rounds N] [--connections N] [--instances N] …
  *
  * See bench/README.md for what each part measures and how to read the output.
  */
@@ -19,6 +19,7 @@ import { runMemory } from './memory.ts';
 import { runStart } from './start.ts';
 import { runScaleOut } from './scaleout.ts';
 import { runTelemetry } from './telemetry.ts';
+import { runBrowser } from './browser.ts';
 import { cleanup, HarnessError, installCleanupHandlers, log, parseSettings, USAGE } from './lib.ts';
 import type { Part, Settings } from './lib.ts';
 
@@ -34,6 +35,7 @@ const PARTS: Record<Part, (settings: Settings) => Promise<void>> = {
   start: runStart,
   scaleout: runScaleOut,
   telemetry: runTelemetry,
+  browser: runBrowser,
 };
 
 async function main(): Promise<number> {

@@ -61,11 +61,18 @@ const steps: Step[] = [
   })),
   // The dashboard's page, which its server serves and the browser tests load.
   { name: 'build the dashboard page', command: 'node', args: ['packages/dashboard/scripts/build-ui.ts'] },
+  // The browser host's page and worker, which `cirrus up` serves at /host and the browser tests open.
+  { name: 'build the browser host', command: 'node', args: ['packages/browser-host/scripts/build.ts'] },
   { name: 'typecheck', command: 'tsc', args: ['-p', 'tsconfig.json'] },
   {
     name: 'typecheck the dashboard page',
     command: 'tsc',
     args: ['-p', 'packages/dashboard/ui/tsconfig.json'],
+  },
+  {
+    name: 'typecheck the browser host page',
+    command: 'tsc',
+    args: ['-p', 'packages/browser-host/tsconfig.json'],
   },
   ...COMPONENTS.map((dir) => ({ name: `typecheck ${dir}`, command: 'tsc', args: ['-p', dir] })),
   { name: 'lint', command: 'eslint', args: ['.'] },

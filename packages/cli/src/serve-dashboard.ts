@@ -3,9 +3,11 @@
  * to the user-only file `cirrus ui` reads).
  */
 import { DEFAULT_DASHBOARD_PORT, startDashboard } from '@cirrus/dashboard';
+import type { DashboardMount } from '@cirrus/dashboard';
 import type { LatticeConnection } from '@cirrus/lattice';
 import { AddressInUseError, describeError } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
+import { BROWSER_HOST_PREFIX } from '@cirrus/browser-host';
 import { hostPort } from './args.ts';
 import type { FlagSpecs, FlagValues } from './args.ts';
 import { writeDashboardFile } from './dashboard-file.ts';
@@ -58,6 +60,8 @@ export async function serveDashboard(
     limits: Limits;
     logger: Logger;
     env: Readonly<Record<string, string | undefined>>;
+    /** Served beside the dashboard (the browser host's pages). */
+    mounts?: readonly DashboardMount[];
   },
 ): Promise<ServedDashboard | undefined> {
   const { logger } = options;
@@ -70,6 +74,7 @@ export async function serveDashboard(
       port: setting.port,
       limits: options.limits,
       logger,
+      ...(options.mounts === undefined ? {} : { mounts: options.mounts }),
     });
   } catch (err) {
     if (setting.explicit || !(err instanceof AddressInUseError)) throw err;
@@ -86,6 +91,9 @@ export async function serveDashboard(
     },
   );
   logger.info('dashboard', { url: dashboard.url });
+  if (options.mounts?.some((m) => m.prefix === BROWSER_HOST_PREFIX)) {
+    logger.info('browser host', { url: `${dashboard.origin}${BROWSER_HOST_PREFIX}` });
+  }
   return {
     async close() {
       await removeFile?.();

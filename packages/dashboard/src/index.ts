@@ -4,5 +4,5 @@
  * every host of the lattice, Cirrus or wasmCloud.
  */
 export { DEFAULT_DASHBOARD_PORT, startDashboard } from './server.ts';
-export type { Dashboard, DashboardOptions } from './server.ts';
+export type { Dashboard, DashboardMount, DashboardOptions, MountAccess } from './server.ts';
 export type * from './api-types.ts';

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createWadmClient } from '@cirrus/apps';
@@ -48,6 +49,26 @@ export interface DashboardOptions {
   now?: () => number;
   /** Where the built page is (default: the package's dist/). */
   assetsDir?: string;
+  /** Pages served under paths of their own on the dashboard's address (the browser host's `/host`). */
+  mounts?: readonly DashboardMount[];
+}
+
+/** What a mounted page learns of a request besides the request itself. */
+export interface MountAccess {
+  /** The request carries a dashboard session or its bearer token. */
+  signedIn: boolean;
+  /** The dashboard's origin (`http://127.0.0.1:4000`): same-origin checks compare with it. */
+  origin: string;
+}
+
+/**
+ * A page served under `prefix` (`/host` answers `/host` and `/host/…`): it answers its own requests,
+ * and its websocket upgrades if it takes any. The dashboard has already refused a foreign Host header.
+ */
+export interface DashboardMount {
+  prefix: string;
+  request(req: IncomingMessage, res: ServerResponse, url: URL, access: MountAccess): Promise<void>;
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, access: MountAccess): void;
 }
 
 export interface Dashboard {
@@ -327,11 +348,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         return;
       }
       const session = sessions.open();
+      // `next` may name a mounted page (`/host`, `/host?nats=…`), nothing else: no redirect elsewhere.
+      const next = url.searchParams.get('next') ?? '';
+      const mounted = options.mounts?.some(
+        (m) => next === m.prefix || next.startsWith(`${m.prefix}/`) || next.startsWith(`${m.prefix}?`),
+      );
+      const location = mounted === true ? next : '/';
       // 303 to the bare page: the token leaves the address bar and the history.
       res.writeHead(303, {
         ...SECURITY_HEADERS,
         'set-cookie': sessions.cookie(session),
-        location: '/',
+        location,
         'cache-control': 'no-store',
       });
       res.end();
@@ -349,6 +376,32 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     send(res, 200, asset.type, asset.body);
   };
+
+  const signedIn = (req: IncomingMessage): boolean => {
+    try {
+      sessions.authenticate(req);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const mountOf = (url: URL): DashboardMount | undefined =>
+    options.mounts?.find((m) => url.pathname === m.prefix || url.pathname.startsWith(`${m.prefix}/`));
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '/', origin);
+    } catch {
+      // Not a URL: refused below.
+    }
+    const mount = url === undefined ? undefined : mountOf(url);
+    if (!allowedHosts.has(req.headers.host ?? '') || mount?.upgrade === undefined) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    mount.upgrade(req, socket, head, { signedIn: signedIn(req), origin });
+  });
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const hostHeader = req.headers.host ?? '';
@@ -371,6 +424,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         res,
         new InvalidArgumentError('the request target is not a URL', { hint: `open ${origin}/` }),
       );
+      return;
+    }
+    const mount = mountOf(url);
+    if (mount !== undefined) {
+      mount.request(req, res, url, { signedIn: signedIn(req), origin }).catch((err: unknown) => {
+        if (res.headersSent) res.destroy();
+        else sendError(res, err);
+      });
       return;
     }
     if (!url.pathname.startsWith('/api/')) {

@@ -8,9 +8,12 @@ import {
   withImages,
 } from '@cirrus/apps';
 import type { ApplicationService, AppManifest, WadmClient } from '@cirrus/apps';
-import { createHost, defaultCacheDir } from '@cirrus/host';
+import { createHost, defaultCacheDir, issueHostCredential } from '@cirrus/host';
 import { BUILTIN_PROVIDERS, DEFAULT_HTTP_ADDRESS, WIRE_BINDINGS } from '@cirrus/providers';
-import type { Host, PolicyOptions } from '@cirrus/host';
+import { browserHostPages } from '@cirrus/browser-host';
+import { createBrowserTranspiler } from '@cirrus/runtime';
+import type { Host, PolicyOptions, SignedInvocationOptions } from '@cirrus/host';
+import type { BrowserHostServing } from '@cirrus/browser-host';
 import type { LatticeConnection } from '@cirrus/lattice';
 import {
   DEFAULT_LATTICE,
@@ -402,12 +405,28 @@ export async function runHost(values: UpValues, context: CommandContext, run: Ho
 
     if (dashboardAt !== undefined) {
       try {
+        const served = endpoint;
         dashboard = await serveDashboard(dashboardAt, {
           connection: opened.control ?? opened.connection,
           lattice: running.latticeName,
           limits,
           logger,
           env: context.env,
+          mounts: [
+            browserHostPages({
+              lattice: running.latticeName,
+              transpiler: createBrowserTranspiler({
+                cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
+                logger,
+              }),
+              limits,
+              requireSigned: identity.requireSigned ?? false,
+              allowedIssuers: identity.allowedIssuers ?? [],
+              ...(served === undefined ? {} : { embedded: served }),
+              ...browserSigning(signedInvocations.signedInvocations, limits),
+              logger,
+            }),
+          ],
         });
       } catch (err) {
         // A signal meanwhile closed the lattice connection under it: that is the shutdown asked for.
@@ -465,4 +484,31 @@ export async function runHost(values: UpValues, context: CommandContext, run: Ho
     signals.off('SIGINT', onSignal);
     signals.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * What browser hosts served here are told of signed invocations: to require them when this host
+ * does, and, when this host signs with a cluster seed, credentials it issues them for their keys.
+ */
+function browserSigning(
+  options: SignedInvocationOptions | undefined,
+  limits: Limits,
+): Pick<BrowserHostServing, 'signedInvocations'> {
+  if (options === undefined) return {};
+  const { clusterSeed } = options;
+  return {
+    signedInvocations: {
+      require: options.require === true,
+      clusterIssuers: [
+        ...(options.clusterIssuers ?? []),
+        ...(clusterSeed === undefined ? [] : [clusterSeed.publicKey]),
+      ],
+      ...(options.sign === true && clusterSeed !== undefined
+        ? {
+            issue: (hostId: string) =>
+              issueHostCredential(clusterSeed, hostId, limits.hostCredentialLifetimeMs),
+          }
+        : {}),
+    },
+  };
 }
