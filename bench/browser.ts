@@ -23,10 +23,10 @@ import { connectNats } from '@cirrus/lattice-nats';
 import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { startNatsServer, waitFor } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
-import { COUNTER_WASM, fmt, freePort, HarnessError, log, makeTempDir, removeTempDir, table } from './lib.ts';
+import { COUNTER_WASM, fmt, freePort, HarnessError, log, makeTempDir, removeTempDir } from './lib.ts';
 import type { ChildServer, Settings } from './lib.ts';
 import { hostIds, startHost } from './lattice-hosts.ts';
-import { medianOfRounds, mode, percentile, runModes } from './sequential.ts';
+import { latencyTable, medianOfRounds, mode, runModes } from './sequential.ts';
 
 const LATTICE = 'bench-browser';
 const TIMEOUT_MS = 10_000;
@@ -165,18 +165,7 @@ export async function runBrowser(settings: Settings): Promise<void> {
     ];
     await runModes(modes, settings, calls, true);
     log('\nMedians over rounds; p50/p99 over every request:\n');
-    log(
-      table(
-        ['mode', 'µs/request', 'p50 µs', 'p99 µs', 'µs per round'],
-        modes.map((m) => [
-          m.label,
-          fmt(medianOfRounds(m), 1),
-          fmt(percentile(m.samples, 50), 1),
-          fmt(percentile(m.samples, 99), 1),
-          m.rounds.map((x) => fmt(x, 1)).join(' / '),
-        ]),
-      ),
-    );
+    log(latencyTable(modes, 'request'));
     const [node, inTab] = modes.map((m) => medianOfRounds(m)) as [number, number];
     log(`\n  through the tab: ${fmt(inTab / node, 2)}× the same call through a Node host`);
   } finally {

@@ -47,7 +47,7 @@ import { BufferedResponse, loadDirect } from './direct.ts';
 import { driver, HEAD, hostCall } from './host-driver.ts';
 import { startThreadHops } from './thread-hops.ts';
 import type { ThreadHops } from './thread-hops.ts';
-import { medianOfRounds as med, percentile, runModes } from './sequential.ts';
+import { latencyTable, medianOfRounds as med, percentile, runModes } from './sequential.ts';
 import type { Call, Mode } from './sequential.ts';
 
 const remoteKeyValue = keyValueBinding.invoke.bind(keyValueBinding);
@@ -314,18 +314,7 @@ export async function runLinks(settings: Settings): Promise<void> {
     ];
     await runModes(p3, settings, calls, true);
     log('\nP3, medians over rounds; p50/p99 over every call:\n');
-    log(
-      table(
-        ['mode', 'µs/call', 'p50 µs', 'p99 µs', 'µs per round'],
-        p3.map((m) => [
-          m.label,
-          fmt(med(m), 1),
-          fmt(percentile(m.samples, 50), 1),
-          fmt(percentile(m.samples, 99), 1),
-          m.rounds.map((x) => fmt(x, 1)).join(' / '),
-        ]),
-      ),
-    );
+    log(latencyTable(p3, 'call'));
     const [w5, w5s, w6, w7] = p3 as [Mode, Mode, Mode, Mode];
     log('');
     log(

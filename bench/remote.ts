@@ -33,7 +33,7 @@ import {
   waitUntilReady,
 } from './lib.ts';
 import type { Settings } from './lib.ts';
-import { medianOfRounds, mode, percentile, runModes } from './sequential.ts';
+import { latencyTable, mode, percentile, runModes } from './sequential.ts';
 import { hostIds, routeHello, startHost } from './lattice-hosts.ts';
 
 const LATTICE = 'bench-remote';
@@ -143,18 +143,7 @@ export async function runRemote(settings: Settings): Promise<void> {
       cpu.set(m.label, { a: ((a1 - a0) * 1e6) / calls, b: ((b1 - b0) * 1e6) / calls });
     }
     log('\nMedians over rounds; p50/p99 over every request:\n');
-    log(
-      table(
-        ['mode', 'µs/request', 'p50 µs', 'p99 µs', 'µs per round'],
-        modes.map((m) => [
-          m.label,
-          fmt(medianOfRounds(m), 1),
-          fmt(percentile(m.samples, 50), 1),
-          fmt(percentile(m.samples, 99), 1),
-          m.rounds.map((x) => fmt(x, 1)).join(' / '),
-        ]),
-      ),
-    );
+    log(latencyTable(modes, 'request'));
     log('\nHost CPU per request (user + system, every thread), one more pass of each:\n');
     log(
       table(

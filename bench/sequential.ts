@@ -2,7 +2,7 @@
  * Calls made one at a time, for latency: every call's time is kept, rounds are interleaved across
  * the modes compared, and medians over rounds are what the parts report.
  */
-import { fmt, median, progress } from './lib.ts';
+import { fmt, median, progress, table } from './lib.ts';
 import type { Settings } from './lib.ts';
 
 export type Call = () => Promise<void>;
@@ -54,3 +54,17 @@ export async function runModes(
 }
 
 export const medianOfRounds = (m: Mode): number => median(m.rounds);
+
+/** The table the latency parts print: each mode's median over rounds, p50 and p99 over every call, and the rounds. */
+export function latencyTable(modes: readonly Mode[], unit: 'call' | 'request'): string {
+  return table(
+    ['mode', `µs/${unit}`, 'p50 µs', 'p99 µs', 'µs per round'],
+    modes.map((m) => [
+      m.label,
+      fmt(medianOfRounds(m), 1),
+      fmt(percentile(m.samples, 50), 1),
+      fmt(percentile(m.samples, 99), 1),
+      m.rounds.map((x) => fmt(x, 1)).join(' / '),
+    ]),
+  );
+}

@@ -22,7 +22,9 @@ import { resolveLimits, silentLogger } from '@cirrus/protocol';
 import type { Limits } from '@cirrus/protocol';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
 import { createBrowserTranspiler } from '@cirrus/runtime';
-import { freePort } from '@cirrus/testing';
+import { connectNats } from '@cirrus/lattice-nats';
+import { freePort, startNatsServer, tempDir } from '@cirrus/testing';
+import type { NatsServer } from '@cirrus/testing';
 import { launchChromium } from './chromium.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -145,6 +147,48 @@ export async function openTab(browser: Browser, url: string): Promise<Tab> {
     return { hostId: g.document.body.dataset['hostId'] ?? '', isolated: g.crossOriginIsolated };
   });
   return { page, hostId: facts.hostId, crossOriginIsolated: facts.isolated };
+}
+
+/** A nats-server, a Node host serving `/host` with an HTTP server provider `web`, components to fetch, Chromium. */
+export interface NatsScene {
+  nats: NatsServer;
+  node: ServingHost;
+  files: Awaited<ReturnType<typeof serveComponents>>;
+  browser: Browser;
+  /** A free port for the HTTP server to listen on. */
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startNatsScene(
+  signing: Parameters<typeof startServingHost>[2] = {},
+): Promise<NatsScene> {
+  const opened: (() => Promise<unknown>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const step of opened.reverse()) await step();
+  };
+  try {
+    const nats = await startNatsServer();
+    opened.push(() => nats.stop());
+    const connection = await connectNats({ servers: nats.url });
+    opened.push(() => connection.close());
+    const dir = await tempDir('cirrus-browser-host-');
+    opened.push(() => dir.remove());
+    const node = await startServingHost(connection, dir.path, signing);
+    opened.push(() => node.close());
+    const files = await serveComponents();
+    opened.push(() => files.close());
+    const browser = await launchChromium();
+    opened.push(() => browser.close());
+    await node.control.startProvider(
+      { hostId: node.host.id, providerId: 'web', providerRef: 'wasmcloud+builtin://http-server' },
+      { wait: true },
+    );
+    return { nats, node, files, browser, port: await freePort(), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 export { freePort, launchChromium };

@@ -9,58 +9,32 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { LatticeClient } from '@wasmcloud/lattice-client-core';
 import { issueHostCredential } from '@cirrus/host';
-import { connectNats } from '@cirrus/lattice-nats';
-import type { NatsLatticeConnection } from '@cirrus/lattice-nats';
 import { Nkey } from '@cirrus/protocol';
-import { httpGet, startNatsServer, tempDir, waitFor, withDeadline } from '@cirrus/testing';
-import type { NatsServer, TempDir } from '@cirrus/testing';
+import { httpGet, waitFor, withDeadline } from '@cirrus/testing';
+import type { NatsServer } from '@cirrus/testing';
 import { routeHttp } from '../failure/support.ts';
-import {
-  freePort,
-  launchChromium,
-  openTab,
-  serveComponents,
-  startServingHost,
-  TAB_LIMITS,
-} from './browser-host-support.ts';
-import type { ServingHost, Tab } from './browser-host-support.ts';
+import { openTab, startNatsScene, TAB_LIMITS } from './browser-host-support.ts';
+import type { NatsScene, ServingHost, Tab } from './browser-host-support.ts';
 
 describe('a browser host on a NATS lattice', () => {
+  let scene: NatsScene;
   let nats: NatsServer;
-  let connection: NatsLatticeConnection;
-  let dir: TempDir;
   let node: ServingHost;
-  let files: Awaited<ReturnType<typeof serveComponents>>;
+  let files: NatsScene['files'];
   let browser: Browser;
   let tab: Tab;
   let port: number;
 
   before(async () => {
-    nats = await startNatsServer();
-    connection = await connectNats({ servers: nats.url });
-    dir = await tempDir('cirrus-browser-host-');
-    node = await startServingHost(connection, dir.path);
-    files = await serveComponents();
-    browser = await launchChromium();
+    scene = await startNatsScene();
+    ({ nats, node, files, browser, port } = scene);
     tab = await openTab(
       browser,
       `${node.dashboard.origin}/host?nats=${encodeURIComponent(nats.wsUrl)}&label=zone=tab`,
     );
-    port = await freePort();
-    await node.control.startProvider(
-      { hostId: node.host.id, providerId: 'web', providerRef: 'wasmcloud+builtin://http-server' },
-      { wait: true },
-    );
   });
 
-  after(async () => {
-    await browser?.close();
-    await files?.close();
-    await node?.close();
-    await connection?.close();
-    await nats?.stop();
-    await dir?.remove();
-  });
+  after(() => scene?.close());
 
   it('joins the lattice as a host of its own, cross-origin isolated, labelled as a browser', async () => {
     assert.equal(tab.crossOriginIsolated, true);
@@ -208,21 +182,12 @@ describe('a browser host on a NATS lattice', () => {
 });
 
 describe('a browser host among hosts that sign and require signed invocations', () => {
-  let nats: NatsServer;
-  let connection: NatsLatticeConnection;
-  let dir: TempDir;
-  let node: ServingHost;
-  let files: Awaited<ReturnType<typeof serveComponents>>;
-  let browser: Browser;
+  let scene: NatsScene;
   let tab: Tab;
-  let port: number;
 
   before(async () => {
-    nats = await startNatsServer();
-    connection = await connectNats({ servers: nats.url });
-    dir = await tempDir('cirrus-browser-signed-');
     const cluster = Nkey.create('cluster');
-    node = await startServingHost(connection, dir.path, {
+    scene = await startNatsScene({
       host: { sign: true, require: true, clusterSeed: cluster },
       tabs: {
         require: true,
@@ -230,39 +195,23 @@ describe('a browser host among hosts that sign and require signed invocations', 
         issue: (hostId) => issueHostCredential(cluster, hostId, TAB_LIMITS.hostCredentialLifetimeMs),
       },
     });
-    files = await serveComponents();
-    browser = await launchChromium();
     // Signed in first: only a dashboard session's tab is issued a credential.
-    tab = await openTab(
-      browser,
-      `${node.dashboard.url}&next=${encodeURIComponent(`/host?nats=${nats.wsUrl}`)}`,
-    );
-    port = await freePort();
-    await node.control.startProvider(
-      { hostId: node.host.id, providerId: 'web', providerRef: 'wasmcloud+builtin://http-server' },
-      { wait: true },
-    );
-    await node.control.startProvider(
-      { hostId: node.host.id, providerId: 'kv', providerRef: 'wasmcloud+builtin://keyvalue' },
+    const next = encodeURIComponent(`/host?nats=${scene.nats.wsUrl}`);
+    tab = await openTab(scene.browser, `${scene.node.dashboard.url}&next=${next}`);
+    await scene.node.control.startProvider(
+      { hostId: scene.node.host.id, providerId: 'kv', providerRef: 'wasmcloud+builtin://keyvalue' },
       { wait: true },
     );
   });
 
-  after(async () => {
-    await browser?.close();
-    await files?.close();
-    await node?.close();
-    await connection?.close();
-    await nats?.stop();
-    await dir?.remove();
-  });
+  after(() => scene?.close());
 
   it('signs the calls it makes and checks those it serves, with a credential its serving host issued', async () => {
-    await node.control.scaleComponent(
-      { hostId: tab.hostId, componentId: 'counter', componentRef: files.url('counter.wasm'), count: 1 },
+    await scene.node.control.scaleComponent(
+      { hostId: tab.hostId, componentId: 'counter', componentRef: scene.files.url('counter.wasm'), count: 1 },
       { wait: true },
     );
-    await node.control.putLink({
+    await scene.node.control.putLink({
       source_id: 'counter',
       target: 'kv',
       name: 'default',
@@ -272,11 +221,11 @@ describe('a browser host among hosts that sign and require signed invocations', 
       source_config: [],
       target_config: [],
     });
-    await routeHttp(node.control, { serverId: 'web', componentId: 'counter', port });
+    await routeHttp(scene.node.control, { serverId: 'web', componentId: 'counter', port: scene.port });
     // The Node host's call into the tab is verified there; the tab's key-value calls are verified on
     // the Node host, which refuses any unsigned invocation.
     const answer = await waitFor(
-      () => httpGet(port, '/signed', { timeoutMs: 20_000 }).catch(() => undefined),
+      () => httpGet(scene.port, '/signed', { timeoutMs: 20_000 }).catch(() => undefined),
       20_000,
       'the HTTP server to listen',
     );
