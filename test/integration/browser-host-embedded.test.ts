@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { httpGet, tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
-import { controlOverLocalEndpoint, routeHttp, startHelloHost } from '../failure/support.ts';
+import { controlOverLocalEndpoint, routeHttp, runCirrus, startHelloHost } from '../failure/support.ts';
 import type { ControlSession, ServingHost } from '../failure/support.ts';
 import { freePort, launchChromium, openTab, serveComponents } from './browser-host-support.ts';
 import type { Tab } from './browser-host-support.ts';
@@ -23,6 +23,7 @@ describe('a browser host on the embedded lattice of cirrus up', () => {
   let files: Awaited<ReturnType<typeof serveComponents>>;
   let browser: Browser;
   let tab: Tab;
+  let dashboardUrl: URL;
 
   before(async () => {
     dir = await tempDir('cirrus-browser-embedded-');
@@ -36,7 +37,8 @@ describe('a browser host on the embedded lattice of cirrus up', () => {
     control = await controlOverLocalEndpoint(up.host);
     files = await serveComponents();
     browser = await launchChromium();
-    tab = await openTab(browser, `${String(dashboard['url'])}&next=/host`);
+    dashboardUrl = new URL(String(dashboard['url']));
+    tab = await openTab(browser, `${dashboardUrl.href}&next=/host`);
   });
 
   after(async () => {
@@ -51,6 +53,21 @@ describe('a browser host on the embedded lattice of cirrus up', () => {
     const hosts = await control.client.pingHosts({ expect: [up.host.hostId(), tab.hostId] });
     assert.deepEqual(hosts.map((h) => h.id).sort(), [up.host.hostId(), tab.hostId].sort());
     assert.equal(hosts.find((h) => h.id === tab.hostId)?.labels['hostcore.os'], 'browser');
+  });
+
+  it('is listed by `cirrus get hosts` and in the dashboard’s lattice', async () => {
+    const listed = await runCirrus(['get', 'hosts', '--output', 'json'], { dir: dir.path });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(tab.hostId));
+    const response = await fetch(new URL('/api/lattice', dashboardUrl), {
+      headers: { authorization: `Bearer ${dashboardUrl.searchParams.get('token') ?? ''}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    const snapshot = (await response.json()) as { hosts: { info: { id: string } }[] };
+    assert.ok(
+      snapshot.hosts.some((h) => h.info.id === tab.hostId),
+      `the dashboard lists ${snapshot.hosts.map((h) => h.info.id).join(', ')}`,
+    );
   });
 
   it('runs a component scaled onto the tab, reached from the host’s HTTP server', async () => {
