@@ -9,9 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { httpGet, tempDir } from '@cirrus/testing';
 import type { TempDir } from '@cirrus/testing';
-import { controlOverLocalEndpoint, routeHttp, runCirrus, startHelloHost } from '../failure/support.ts';
+import { controlOverLocalEndpoint, runCirrus, startHelloHost } from '../failure/support.ts';
 import type { ControlSession, ServingHost } from '../failure/support.ts';
-import { freePort, launchChromium, openTab, serveComponents } from './browser-host-support.ts';
+import { freePort, launchChromium, openTab, routeAndWait, serveComponents } from './browser-host-support.ts';
 import type { Tab } from './browser-host-support.ts';
 
 const APP = 'tabs';
@@ -76,7 +76,7 @@ describe('a browser host on the embedded lattice of cirrus up', () => {
       { wait: true },
     );
     const port = await freePort();
-    await routeHttp(control.client, { serverId: `${APP}-httpserver`, componentId: 'tab-hello', port });
+    await routeAndWait(control.client, { serverId: `${APP}-httpserver`, componentId: 'tab-hello', port });
     const answer = await httpGet(port, '/from-the-tab', { timeoutMs: 20_000 });
     assert.equal(answer.status, 200, answer.body);
     assert.match(answer.body, /from-the-tab/);
@@ -87,6 +87,8 @@ describe('a browser host on the embedded lattice of cirrus up', () => {
       (event) => event.type === 'com.wasmcloud.lattice.host_stopped' && event.source === tab.hostId,
       10_000,
     );
+    // The subscription reaches the endpoint before the tab goes.
+    await control.connection.flush();
     await tab.page.close({ runBeforeUnload: true });
     assert.equal((await stopped).source, tab.hostId);
   });

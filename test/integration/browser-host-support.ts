@@ -23,8 +23,9 @@ import type { Limits } from '@cirrus/protocol';
 import { BUILTIN_PROVIDERS, WIRE_BINDINGS } from '@cirrus/providers';
 import { createBrowserTranspiler } from '@cirrus/runtime';
 import { connectNats } from '@cirrus/lattice-nats';
-import { freePort, startNatsServer, tempDir } from '@cirrus/testing';
+import { freePort, httpGet, startNatsServer, tempDir, waitFor } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
+import { routeHttp } from '../failure/support.ts';
 import { launchChromium } from './chromium.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -152,6 +153,8 @@ export async function openTab(browser: Browser, url: string): Promise<Tab> {
 /** A nats-server, a Node host serving `/host` with an HTTP server provider `web`, components to fetch, Chromium. */
 export interface NatsScene {
   nats: NatsServer;
+  /** The Node host's connection, which its control client uses too. */
+  connection: LatticeConnection;
   node: ServingHost;
   files: Awaited<ReturnType<typeof serveComponents>>;
   browser: Browser;
@@ -184,11 +187,35 @@ export async function startNatsScene(
       { hostId: node.host.id, providerId: 'web', providerRef: 'wasmcloud+builtin://http-server' },
       { wait: true },
     );
-    return { nats, node, files, browser, port: await freePort(), close };
+    return { nats, connection, node, files, browser, port: await freePort(), close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/**
+ * Routes `port` (and `host`, when given) to the component, then waits until the HTTP server serves
+ * the route: its listener starts, and the link reaches it, a moment after the link is stored.
+ */
+export async function routeAndWait(
+  control: ControlClient,
+  route: { serverId: string; componentId: string; port: number; host?: string },
+): Promise<void> {
+  await routeHttp(control, route);
+  await waitFor(
+    async () => {
+      const answer = await httpGet(route.port, '/ready', {
+        ...(route.host === undefined ? {} : { host: route.host }),
+        timeoutMs: 20_000,
+      }).catch(() => undefined);
+      return answer !== undefined && !(answer.status === 404 && /no route/.test(answer.body))
+        ? true
+        : undefined;
+    },
+    20_000,
+    `the route to ${route.componentId} on port ${route.port}`,
+  );
 }
 
 export { freePort, launchChromium };

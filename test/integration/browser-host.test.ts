@@ -10,10 +10,9 @@ import type { Browser } from 'playwright-core';
 import { LatticeClient } from '@wasmcloud/lattice-client-core';
 import { issueHostCredential } from '@cirrus/host';
 import { Nkey } from '@cirrus/protocol';
-import { httpGet, waitFor, withDeadline } from '@cirrus/testing';
+import { httpGet, withDeadline } from '@cirrus/testing';
 import type { NatsServer } from '@cirrus/testing';
-import { routeHttp } from '../failure/support.ts';
-import { openTab, startNatsScene, TAB_LIMITS } from './browser-host-support.ts';
+import { openTab, routeAndWait, startNatsScene, TAB_LIMITS } from './browser-host-support.ts';
 import type { NatsScene, ServingHost, Tab } from './browser-host-support.ts';
 
 describe('a browser host on a NATS lattice', () => {
@@ -84,7 +83,12 @@ describe('a browser host on a NATS lattice', () => {
       source_config: [],
       target_config: [],
     });
-    await routeHttp(node.control, { serverId: 'web', componentId: 'greet-client', port, host: 'greet.test' });
+    await routeAndWait(node.control, {
+      serverId: 'web',
+      componentId: 'greet-client',
+      port,
+      host: 'greet.test',
+    });
     const inventory = await node.control.getInventory(tab.hostId);
     assert.deepEqual(
       inventory.components.map((c) => c.id),
@@ -114,7 +118,7 @@ describe('a browser host on a NATS lattice', () => {
       source_config: [],
       target_config: [],
     });
-    await routeHttp(node.control, { serverId: 'web', componentId: 'counter', port, host: 'counter.test' });
+    await routeAndWait(node.control, { serverId: 'web', componentId: 'counter', port, host: 'counter.test' });
     const first = await httpGet(port, '/visits', { host: 'counter.test', timeoutMs: 20_000 });
     const second = await httpGet(port, '/visits', { host: 'counter.test', timeoutMs: 20_000 });
     assert.equal(first.status, 200, first.body);
@@ -131,7 +135,7 @@ describe('a browser host on a NATS lattice', () => {
       { hostId: tab.hostId, componentId: 'probe', componentRef: files.url('probe.wasm'), count: 1 },
       { wait: true },
     );
-    await routeHttp(node.control, { serverId: 'web', componentId: 'probe', port, host: 'probe.test' });
+    await routeAndWait(node.control, { serverId: 'web', componentId: 'probe', port, host: 'probe.test' });
     const started = Date.now();
     const runaway = await httpGet(port, '/loop', { host: 'probe.test', timeoutMs: 30_000 });
     const tookMs = Date.now() - started;
@@ -175,6 +179,8 @@ describe('a browser host on a NATS lattice', () => {
       (event) => event.type === 'com.wasmcloud.lattice.host_stopped' && event.source === tab.hostId,
       10_000,
     );
+    // The subscription reaches the server before the tab goes.
+    await scene.connection.flush();
     await tab.page.close({ runBeforeUnload: true });
     const event = await stopped;
     assert.equal(event.source, tab.hostId);
@@ -221,14 +227,10 @@ describe('a browser host among hosts that sign and require signed invocations', 
       source_config: [],
       target_config: [],
     });
-    await routeHttp(scene.node.control, { serverId: 'web', componentId: 'counter', port: scene.port });
+    await routeAndWait(scene.node.control, { serverId: 'web', componentId: 'counter', port: scene.port });
     // The Node host's call into the tab is verified there; the tab's key-value calls are verified on
     // the Node host, which refuses any unsigned invocation.
-    const answer = await waitFor(
-      () => httpGet(scene.port, '/signed', { timeoutMs: 20_000 }).catch(() => undefined),
-      20_000,
-      'the HTTP server to listen',
-    );
+    const answer = await httpGet(scene.port, '/signed', { timeoutMs: 20_000 });
     assert.equal(answer.status, 200, answer.body);
     assert.match(answer.body, /visited 1 time/);
   });
