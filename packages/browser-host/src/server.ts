@@ -15,13 +15,10 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
   ArtifactTooLargeError,
-  DashboardForbiddenError,
   DashboardNotFoundError,
   DashboardUnauthorizedError,
-  describeError,
   InvalidArgumentError,
   PayloadTooLargeError,
-  toErrorJSON,
 } from '@cirrus/protocol';
 import type { Limits, Logger } from '@cirrus/protocol';
 import type { BrowserTranspiler } from '@cirrus/runtime';
@@ -52,20 +49,6 @@ const HEADERS: Record<string, string> = {
   'cache-control': 'no-store',
 };
 
-const STATUS_BY_CODE: Record<string, number> = {
-  DASHBOARD_UNAUTHORIZED: 401,
-  DASHBOARD_FORBIDDEN: 403,
-  DASHBOARD_NOT_FOUND: 404,
-  INVALID_ARGUMENT: 400,
-  ARTIFACT_TOO_LARGE: 413,
-  PAYLOAD_TOO_LARGE: 413,
-  NKEY_MALFORMED: 400,
-  NKEY_WRONG_TYPE: 400,
-  NOT_WASM: 400,
-  NOT_A_COMPONENT: 400,
-  MALFORMED_COMPONENT: 400,
-};
-
 const ASSETS: Record<string, { file: string; type: string }> = {
   [BROWSER_HOST_PREFIX]: { file: 'index.html', type: 'text/html; charset=utf-8' },
   [`${BROWSER_HOST_PREFIX}/app.js`]: { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -77,6 +60,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 export interface PageAccess {
   signedIn: boolean;
   origin: string;
+  checkFromOrigin(what: string): void;
 }
 
 export interface BrowserHostServing {
@@ -118,17 +102,6 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
-/** Actions only the page itself may take: refused for a request another site's page made. */
-function checkSameOrigin(req: IncomingMessage, origin: string): void {
-  const site = req.headers['sec-fetch-site'];
-  const from = req.headers.origin;
-  if ((site !== undefined && site !== 'same-origin') || (from !== undefined && from !== origin)) {
-    throw new DashboardForbiddenError('a request from another site was refused', {
-      hint: `only the page at ${origin}${BROWSER_HOST_PREFIX} may ask this host to transpile`,
-    });
-  }
-}
-
 async function readLimited(req: IncomingMessage, max: number, tooLarge: () => Error): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > max) throw tooLarge();
@@ -165,6 +138,17 @@ function componentTooLarge(max: number): ArtifactTooLargeError {
 export function browserHostPages(options: BrowserHostServing): BrowserHostPages {
   const dir = options.assetsDir ?? DIST;
   const { logger } = options;
+  /** Each file read once; a file not there yet (a page not built) is looked for again next time. */
+  const read = new Map<string, Promise<Buffer>>();
+  const asset = (file: string): Promise<Buffer> => {
+    let found = read.get(file);
+    if (found === undefined) {
+      found = readFile(join(dir, file));
+      read.set(file, found);
+      found.catch(() => read.delete(file));
+    }
+    return found;
+  };
 
   const bootstrap = async (access: PageAccess): Promise<BrowserHostBootstrap> => ({
     lattice: options.lattice,
@@ -188,14 +172,19 @@ export function browserHostPages(options: BrowserHostServing): BrowserHostPages 
       : {}),
   });
 
-  const handle = async (req: IncomingMessage, res: ServerResponse, url: URL, access: PageAccess) => {
+  const handle = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    access: PageAccess,
+  ): Promise<void> => {
     const route = `${req.method ?? ''} ${url.pathname}`;
     if (route === `GET ${BOOTSTRAP_PATH}`) {
       send(res, 200, 'application/json; charset=utf-8', JSON.stringify(await bootstrap(access)));
       return;
     }
     if (route === `POST ${TRANSPILE_PATH}`) {
-      checkSameOrigin(req, access.origin);
+      access.checkFromOrigin(`the page at ${BROWSER_HOST_PREFIX}`);
       const type = req.headers['content-type'] ?? '';
       if (!/^application\/wasm\s*(;|$)/i.test(type)) {
         throw new InvalidArgumentError(
@@ -214,7 +203,7 @@ export function browserHostPages(options: BrowserHostServing): BrowserHostPages 
       return;
     }
     if (route === `POST ${CREDENTIAL_PATH}`) {
-      checkSameOrigin(req, access.origin);
+      access.checkFromOrigin(`the page at ${BROWSER_HOST_PREFIX}`);
       const issue = options.signedInvocations?.issue;
       if (!access.signedIn || issue === undefined) {
         throw new DashboardUnauthorizedError(
@@ -231,53 +220,36 @@ export function browserHostPages(options: BrowserHostServing): BrowserHostPages 
       send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ credential }));
       return;
     }
-    const asset = ASSETS[url.pathname];
-    if (req.method !== 'GET' || asset === undefined) {
+    const file = ASSETS[url.pathname];
+    if (req.method !== 'GET' || file === undefined) {
       throw new DashboardNotFoundError(`no ${route} here`, {
         hint: `open ${BROWSER_HOST_PREFIX}?nats=<websocket URL>&lattice=<name>`,
       });
     }
     let body: Buffer;
     try {
-      body = await readFile(join(dir, asset.file));
+      body = await asset(file.file);
     } catch {
       throw new DashboardNotFoundError('the browser host page is not built', {
         hint: 'npm run build -w packages/browser-host',
       });
     }
-    send(res, 200, asset.type, body);
+    send(res, 200, file.type, body);
   };
 
   return {
     prefix: BROWSER_HOST_PREFIX,
-    async request(req, res, url, access) {
-      try {
-        await handle(req, res, url, access);
-      } catch (err) {
-        // Failures here are typed but for the transpiler's own, which can only mean a bad component.
-        const error = toErrorJSON(err, 'MALFORMED_COMPONENT');
-        if (STATUS_BY_CODE[error.code] === undefined) {
-          logger.warn('browser host request failed', { path: url.pathname, error: describeError(err) });
-        }
-        send(
-          res,
-          STATUS_BY_CODE[error.code] ?? 500,
-          'application/json; charset=utf-8',
-          JSON.stringify({ error }),
-        );
-      }
-    },
+    request: handle,
     upgrade(req, socket, head, access) {
       const path = new URL(req.url ?? '/', access.origin).pathname;
       const refusal =
         path !== LATTICE_SOCKET_PATH || options.embedded === undefined
-          ? new DashboardNotFoundError(`no websocket at ${path}`)
+          ? '404 DASHBOARD_NOT_FOUND'
           : !access.signedIn
-            ? new DashboardUnauthorizedError('no dashboard session')
+            ? '401 DASHBOARD_UNAUTHORIZED'
             : undefined;
       if (refusal !== undefined) {
-        const status = STATUS_BY_CODE[refusal.code] ?? 400;
-        socket.end(`HTTP/1.1 ${status} ${refusal.code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+        socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
         return;
       }
       options.embedded?.acceptWebSocket(req, socket, head);

@@ -113,22 +113,30 @@ export class Sessions {
 }
 
 /**
- * Refuses a state-changing request made with the cookie unless the page made it: the CSRF header
- * matches the session's, and the browser does not report another site as its origin.
+ * Refuses a request unless a page of `origin` made it, as far as the browser tells: no
+ * `Sec-Fetch-Site` other than same-origin, no other `Origin`. `what` names who may, for the hint.
  */
-export function checkSameOrigin(req: IncomingMessage, session: Session, origin: string): void {
+export function checkFromOrigin(req: IncomingMessage, origin: string, what: string): void {
   const fetchSite = req.headers['sec-fetch-site'];
   if (fetchSite !== undefined && fetchSite !== 'same-origin') {
     throw new DashboardForbiddenError(`a request from another site (${String(fetchSite)}) was refused`, {
-      hint: 'actions can only be taken from the dashboard page itself',
+      hint: `only ${what} may send it`,
     });
   }
   const from = req.headers.origin;
   if (from !== undefined && from !== origin) {
     throw new DashboardForbiddenError(`a request from ${JSON.stringify(from)} was refused`, {
-      hint: `actions can only be taken from the dashboard page itself (${origin})`,
+      hint: `only ${what} (${origin}) may send it`,
     });
   }
+}
+
+/**
+ * Refuses a state-changing request made with the cookie unless the page made it: the browser does
+ * not report another site as its origin, and the CSRF header matches the session's.
+ */
+export function checkSameOrigin(req: IncomingMessage, session: Session, origin: string): void {
+  checkFromOrigin(req, origin, 'the dashboard page itself');
   const csrf = req.headers[CSRF_HEADER];
   if (typeof csrf !== 'string' || !sameSecret(csrf, session.csrf)) {
     throw new DashboardForbiddenError(`the request lacks this session's ${CSRF_HEADER} header`, {

@@ -30,7 +30,7 @@ import type { ErrorJSON, Limits, Logger } from '@cirrus/protocol';
 import { parseAction, runAction } from './actions.ts';
 import type { ActionContext } from './actions.ts';
 import type { ApiError, ConfigValues, DashboardEvent, SessionInfo } from './api-types.ts';
-import { checkSameOrigin, Sessions } from './auth.ts';
+import { checkFromOrigin, checkSameOrigin, Sessions } from './auth.ts';
 import { LatticeView } from './lattice-view.ts';
 import { MetricsWatch } from './metrics-watch.ts';
 
@@ -57,13 +57,16 @@ export interface DashboardOptions {
 export interface MountAccess {
   /** The request carries a dashboard session or its bearer token. */
   signedIn: boolean;
-  /** The dashboard's origin (`http://127.0.0.1:4000`): same-origin checks compare with it. */
+  /** The dashboard's origin (`http://127.0.0.1:4000`). */
   origin: string;
+  /** DASHBOARD_FORBIDDEN unless a page of this origin sent the request; `what` names who may. */
+  checkFromOrigin(what: string): void;
 }
 
 /**
  * A page served under `prefix` (`/host` answers `/host` and `/host/…`): it answers its own requests,
- * and its websocket upgrades if it takes any. The dashboard has already refused a foreign Host header.
+ * and its websocket upgrades if it takes any. The dashboard has already refused a foreign Host header,
+ * and answers an error a request throws as it answers its own API's.
  */
 export interface DashboardMount {
   prefix: string;
@@ -115,6 +118,12 @@ const STATUS_BY_CODE: Record<string, number> = {
   DASHBOARD_NOT_FOUND: 404,
   DASHBOARD_BUSY: 503,
   INVALID_ARGUMENT: 400,
+  NKEY_MALFORMED: 400,
+  NKEY_WRONG_TYPE: 400,
+  NOT_WASM: 400,
+  NOT_A_COMPONENT: 400,
+  MALFORMED_COMPONENT: 400,
+  ARTIFACT_TOO_LARGE: 413,
   INVALID_ID: 400,
   MANIFEST_PARSE_ERROR: 400,
   MANIFEST_INVALID: 400,
@@ -335,6 +344,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
   };
 
+  const signedIn = (req: IncomingMessage): boolean => {
+    try {
+      sessions.authenticate(req);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const accessOf = (req: IncomingMessage): MountAccess => ({
+    signedIn: signedIn(req),
+    origin,
+    checkFromOrigin: (what) => checkFromOrigin(req, origin, what),
+  });
+  const mountOf = (url: URL): DashboardMount | undefined =>
+    options.mounts?.find((m) => url.pathname === m.prefix || url.pathname.startsWith(`${m.prefix}/`));
+
   const page = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     const token = url.searchParams.get('token');
     if (url.pathname === '/' && token !== null) {
@@ -348,12 +373,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         return;
       }
       const session = sessions.open();
-      // `next` may name a mounted page (`/host`, `/host?nats=…`), nothing else: no redirect elsewhere.
-      const next = url.searchParams.get('next') ?? '';
-      const mounted = options.mounts?.some(
-        (m) => next === m.prefix || next.startsWith(`${m.prefix}/`) || next.startsWith(`${m.prefix}?`),
-      );
-      const location = mounted === true ? next : '/';
+      // `next` may name a mounted page of this origin (`/host?nats=…`), nothing else.
+      const next = new URL(url.searchParams.get('next') ?? '/', origin);
+      const location =
+        next.origin === origin && mountOf(next) !== undefined ? `${next.pathname}${next.search}` : '/';
       // 303 to the bare page: the token leaves the address bar and the history.
       res.writeHead(303, {
         ...SECURITY_HEADERS,
@@ -377,17 +400,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     send(res, 200, asset.type, asset.body);
   };
 
-  const signedIn = (req: IncomingMessage): boolean => {
-    try {
-      sessions.authenticate(req);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const mountOf = (url: URL): DashboardMount | undefined =>
-    options.mounts?.find((m) => url.pathname === m.prefix || url.pathname.startsWith(`${m.prefix}/`));
-
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     let url: URL | undefined;
     try {
@@ -400,7 +412,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    mount.upgrade(req, socket, head, { signedIn: signedIn(req), origin });
+    mount.upgrade(req, socket, head, accessOf(req));
   });
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -428,7 +440,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     const mount = mountOf(url);
     if (mount !== undefined) {
-      mount.request(req, res, url, { signedIn: signedIn(req), origin }).catch((err: unknown) => {
+      mount.request(req, res, url, accessOf(req)).catch((err: unknown) => {
         if (res.headersSent) res.destroy();
         else sendError(res, err);
       });

@@ -15,6 +15,7 @@ import {
   KvConflictError,
   KvUnavailableError,
   toErrorJSON,
+  unrefTimer,
 } from '@cirrus/protocol';
 import { EMPTY, encodeJson } from './codec.ts';
 import type { MemoryLattice } from './memory.ts';
@@ -77,8 +78,6 @@ interface ServedWatch {
   stopped: boolean;
 }
 
-type Timer = ReturnType<typeof setInterval> & { unref?: () => unknown };
-
 export function serveKv(lattice: MemoryLattice, options: ServeKvOptions = {}): KvService {
   return new KvServiceImpl(lattice, options.prefix ?? KV_SERVICE_PREFIX, options.maxWatches);
 }
@@ -108,7 +107,7 @@ class KvServiceImpl implements KvService {
   readonly #maxWatches: number;
   /** By inbox: a client names a watch by the inbox it receives it on. */
   readonly #watches = new Map<string, ServedWatch>();
-  readonly #sweep: Timer;
+  readonly #sweep: ReturnType<typeof setInterval>;
 
   constructor(lattice: MemoryLattice, prefix: string, maxWatches = DEFAULT_LIMITS.kvServiceMaxWatches) {
     this.#lattice = lattice;
@@ -117,9 +116,8 @@ class KvServiceImpl implements KvService {
     this.#conn = lattice.connect();
     // A queue group, so that a second service on the same lattice never carries out a write twice.
     this.#conn.subscribe(`${prefix}.>`, { queue: prefix, callback: (msg) => void this.#serve(msg) });
-    this.#sweep = setInterval(() => this.#sweepWatches(), SWEEP_INTERVAL_MS);
-    // Node: a service nobody closed must not keep the process alive (browsers have no unref).
-    this.#sweep.unref?.();
+    // A service nobody closed must not keep the process alive.
+    this.#sweep = unrefTimer(setInterval(() => this.#sweepWatches(), SWEEP_INTERVAL_MS));
   }
 
   async #serve(msg: Msg): Promise<void> {

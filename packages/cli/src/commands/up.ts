@@ -8,12 +8,9 @@ import {
   withImages,
 } from '@cirrus/apps';
 import type { ApplicationService, AppManifest, WadmClient } from '@cirrus/apps';
-import { createHost, defaultCacheDir, issueHostCredential } from '@cirrus/host';
+import { createHost, defaultCacheDir } from '@cirrus/host';
 import { BUILTIN_PROVIDERS, DEFAULT_HTTP_ADDRESS, WIRE_BINDINGS } from '@cirrus/providers';
-import { browserHostPages } from '@cirrus/browser-host';
-import { createBrowserTranspiler } from '@cirrus/runtime';
-import type { Host, PolicyOptions, SignedInvocationOptions } from '@cirrus/host';
-import type { BrowserHostServing } from '@cirrus/browser-host';
+import type { Host, PolicyOptions } from '@cirrus/host';
 import type { LatticeConnection } from '@cirrus/lattice';
 import {
   DEFAULT_LATTICE,
@@ -40,6 +37,7 @@ import { localEndpointFile } from '../local-endpoint.ts';
 import { openBackend, openLocalEndpoint } from '../host-backend.ts';
 import type { Backend, LocalEndpointHandle } from '../host-backend.ts';
 import { DASHBOARD_FLAGS, dashboardSetting, serveDashboard } from '../serve-dashboard.ts';
+import { browserHostMount } from '../serve-browser-host.ts';
 import type { ServedDashboard } from '../serve-dashboard.ts';
 import { serveTelemetry, TELEMETRY_FLAGS, telemetrySetting } from '../serve-telemetry.ts';
 import type { ServedTelemetry } from '../serve-telemetry.ts';
@@ -405,7 +403,6 @@ export async function runHost(values: UpValues, context: CommandContext, run: Ho
 
     if (dashboardAt !== undefined) {
       try {
-        const served = endpoint;
         dashboard = await serveDashboard(dashboardAt, {
           connection: opened.control ?? opened.connection,
           lattice: running.latticeName,
@@ -413,18 +410,14 @@ export async function runHost(values: UpValues, context: CommandContext, run: Ho
           logger,
           env: context.env,
           mounts: [
-            browserHostPages({
+            browserHostMount({
               lattice: running.latticeName,
-              transpiler: createBrowserTranspiler({
-                cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
-                logger,
-              }),
+              cacheDir: values['cache-dir'] ?? defaultCacheDir(context.env),
               limits,
-              requireSigned: identity.requireSigned ?? false,
-              allowedIssuers: identity.allowedIssuers ?? [],
-              ...(served === undefined ? {} : { embedded: served }),
-              ...browserSigning(signedInvocations.signedInvocations, limits),
               logger,
+              identity,
+              signing: signedInvocations.signedInvocations,
+              endpoint,
             }),
           ],
         });
@@ -484,31 +477,4 @@ export async function runHost(values: UpValues, context: CommandContext, run: Ho
     signals.off('SIGINT', onSignal);
     signals.off('SIGTERM', onSignal);
   }
-}
-
-/**
- * What browser hosts served here are told of signed invocations: to require them when this host
- * does, and, when this host signs with a cluster seed, credentials it issues them for their keys.
- */
-function browserSigning(
-  options: SignedInvocationOptions | undefined,
-  limits: Limits,
-): Pick<BrowserHostServing, 'signedInvocations'> {
-  if (options === undefined) return {};
-  const { clusterSeed } = options;
-  return {
-    signedInvocations: {
-      require: options.require === true,
-      clusterIssuers: [
-        ...(options.clusterIssuers ?? []),
-        ...(clusterSeed === undefined ? [] : [clusterSeed.publicKey]),
-      ],
-      ...(options.sign === true && clusterSeed !== undefined
-        ? {
-            issue: (hostId: string) =>
-              issueHostCredential(clusterSeed, hostId, limits.hostCredentialLifetimeMs),
-          }
-        : {}),
-    },
-  };
 }

@@ -4,6 +4,5 @@
  */
 export { createComponentRuntime } from './runtime.ts';
 export type { BrowserRuntimeOptions } from './runtime.ts';
-export { servedTranspiler, TRANSPILED_MEDIA_TYPE } from './transpiler.ts';
 export type { ServedTranspilerOptions } from './transpiler.ts';
 export * from '../api.ts';

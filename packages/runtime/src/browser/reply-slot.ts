@@ -41,6 +41,7 @@ export function takeReply(slot: SharedArrayBuffer): ImportReply | undefined {
   const header = new Int32Array(slot, 0, 1);
   const stored = Atomics.exchange(header, 0, 0);
   if (stored === 0) return undefined;
-  // A copy first: browsers decode text from no view of a growable buffer.
+  // A copy, which the value keeps: the slot is overwritten by the next reply, and browsers decode
+  // text from no view of a growable buffer.
   return decodeValue(new Uint8Array(slot, HEADER_BYTES, stored - 1).slice()) as ImportReply;
 }

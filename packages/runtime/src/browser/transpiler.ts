@@ -38,8 +38,6 @@ export interface ServedTranspilerOptions {
   endpoint: string | URL;
   /** Names the transpiler build, so that a new one does not reuse old results. */
   fingerprint: string;
-  /** Headers for the request (the dashboard session's CSRF header, for one). */
-  headers?: Record<string, string>;
 }
 
 interface CacheLike {
@@ -70,7 +68,7 @@ export function servedTranspiler(
     }
     const response = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/wasm', ...options.headers },
+      headers: { 'content-type': 'application/wasm' },
       body: bytes as Uint8Array<ArrayBuffer>,
     });
     if (!response.ok) throw await failure(response);

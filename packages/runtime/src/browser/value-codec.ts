@@ -181,12 +181,12 @@ class Reader {
     return value;
   }
 
-  /** A copy: the bytes the reply sits in are overwritten by the next one. */
-  raw(): Uint8Array<ArrayBuffer> {
+  /** A view into the input, which decodeValue's caller hands over. */
+  raw(): Uint8Array {
     const length = this.u32();
-    const copy = this.#bytes.slice(this.#at, this.#at + length);
+    const view = this.#bytes.subarray(this.#at, this.#at + length);
     this.#at += length;
-    return copy;
+    return view;
   }
 
   string(): string {
@@ -219,7 +219,8 @@ function read(input: Reader): unknown {
     case Tag.TypedArray: {
       const Type = TYPED_ARRAYS[input.u8()];
       if (Type === undefined) throw new TypeError('unknown typed array in an encoded value');
-      const bytes = input.raw();
+      // A copy: the view may sit at an offset the element size does not divide.
+      const bytes = input.raw().slice();
       return new Type(bytes.buffer, 0, bytes.byteLength / Type.BYTES_PER_ELEMENT);
     }
     case Tag.Array: {
@@ -248,6 +249,7 @@ function read(input: Reader): unknown {
   }
 }
 
+/** The value encoded in `bytes`; byte arrays in it are views into `bytes`, which the caller gives up. */
 export function decodeValue(bytes: Uint8Array): unknown {
   return read(new Reader(bytes));
 }
